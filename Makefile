@@ -1,0 +1,40 @@
+# carewatch: every command a developer or CI needs. Only python3 and make are assumed;
+# uv is installed into .tools/ on first use if it is not already on the PATH.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run migrate demo test lint typecheck pytest bench clean
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+install: $(if $(findstring .tools,$(UV)),.tools/bin/uv)  ## install locked dependencies into .venv
+	$(UV) sync --frozen --python python3.11
+
+migrate: install  ## apply migrations (SQLite under ./var/ unless CAREWATCH_DATABASE_URL says otherwise)
+	$(UV) run --frozen python -m app migrate
+
+run: migrate  ## serve http://127.0.0.1:8000 (API docs at /docs)
+	$(UV) run --frozen python -m app serve --host $(HOST) --port $(PORT)
+
+demo: migrate  ## seed the demo council
+	$(UV) run --frozen python -m app demo
+
+lint: install
+	$(UV) run --frozen ruff check app tests alembic bench
+	$(UV) run --frozen ruff format --check app tests alembic bench
+
+typecheck: install
+	$(UV) run --frozen mypy
+
+pytest: install
+	$(UV) run --frozen pytest -q
+
+test: lint typecheck pytest  ## ruff, mypy and the whole suite (PostgreSQL too if TEST_DATABASE_URL is set)
+
+clean:
+	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache

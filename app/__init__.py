@@ -1,0 +1,1 @@
+"""carewatch: provider quality monitoring for adult social care commissioning teams."""

@@ -1,0 +1,170 @@
+"""The command line: python -m app serve | migrate | demo | users create | rules check |
+dispatch."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from app.config import Settings, load_settings
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+    from app.rules.catalogue import ConfigFileError
+
+    settings = _settings()
+    try:
+        app = create_app(settings)
+    except ConfigFileError as error:
+        print(f"cannot start: {error}", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from app.migrations import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    print("database is at the newest migration")
+    return 0
+
+
+def cmd_users_create(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from app.auth.service import UserIn, create_user
+    from app.clock import SystemClock
+    from app.db import Database
+    from app.events import Actor
+    from app.monitoring.errors import DomainError
+    from app.services import build_services
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    if not password:
+        print("give the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    try:
+        data = UserIn(email=args.email, name=args.name, role=args.role, password=password)
+    except ValidationError as error:
+        for problem in error.errors():
+            print(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
+        return 2
+    settings = _settings()
+
+    async def run() -> int:
+        services = build_services(settings, database=Database.from_url(settings.database_url))
+        try:
+            async with services.database.transaction() as session:
+                user = await create_user(
+                    session, data, actor=Actor.job("cli"), now=SystemClock().now()
+                )
+            print(f"created user {user.id} ({user.role})")
+            return 0
+        except DomainError as error:
+            print(f"{error.field}: {error.problem}", file=sys.stderr)
+            return 1
+        finally:
+            await services.database.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_rules_check(_args: argparse.Namespace) -> int:
+    from app.jobs.rules_check import run_check
+
+    return asyncio.run(run_check(_settings()))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo import seed_demo
+
+    return asyncio.run(seed_demo(_settings(), force=args.force))
+
+
+def cmd_dispatch(_args: argparse.Namespace) -> int:
+    from app.services import build_services
+
+    settings = _settings()
+
+    async def run() -> int:
+        services = build_services(settings)
+        try:
+            stats = await services.dispatcher.drain()
+            print(
+                f"sent {stats.sent}, retried {stats.retried}, failed {stats.failed}, "
+                f"paused {stats.paused}"
+            )
+            return 0
+        finally:
+            await services.database.dispose()
+
+    return asyncio.run(run())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="python -m app", description="carewatch")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(handler=cmd_serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(
+        handler=cmd_migrate
+    )
+
+    demo = commands.add_parser("demo", help="seed a realistic demo council")
+    demo.add_argument("--force", action="store_true", help="seed even if the database holds data")
+    demo.set_defaults(handler=cmd_demo)
+
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="action", required=True
+    )
+    create = users.add_parser("create", help="create a user")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--role", required=True, choices=["admin", "manager", "officer", "safeguarding", "viewer"]
+    )
+    create.add_argument("--password-stdin", action="store_true")
+    create.set_defaults(handler=cmd_users_create)
+
+    rules = commands.add_parser("rules", help="escalation rules").add_subparsers(
+        dest="action", required=True
+    )
+    rules.add_parser(
+        "check", help="validate rules and routes; show what each rule would do"
+    ).set_defaults(handler=cmd_rules_check)
+
+    commands.add_parser("dispatch", help="send every alert due now, then exit").set_defaults(
+        handler=cmd_dispatch
+    )
+
+    args = parser.parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

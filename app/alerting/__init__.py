@@ -1,0 +1,1 @@
+"""Alerting: routing events to deliveries (the outbox), rendering, SMTP and the dispatcher."""

@@ -1,0 +1,141 @@
+"""The outbox: every event appended in a transaction is routed to deliveries (one per
+event and recipient, unique) just before that transaction commits, whoever appended it.
+
+Installed on a Database as a before_commit hook, so no writer can forget it. The hook
+runs inside SQLAlchemy's greenlet, so it uses the synchronous Session API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.alerting.routes import RouteTable
+from app.db import Database
+from app.events import NEW_EVENT_IDS
+from app.models import Delivery, Event, Provider, User
+
+log = logging.getLogger(__name__)
+DELIVERIES_ADDED = "carewatch.deliveries_added"
+
+
+@dataclass(frozen=True)
+class Mailboxes:
+    safeguarding: str
+    named: dict[str, str]
+
+    def address(self, name: str) -> str:
+        return self.safeguarding if name == "safeguarding" else self.named[name]
+
+
+def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailboxes) -> int:
+    """Create the deliveries of the events appended in this transaction; returns how many."""
+    event_ids = session.info.pop(NEW_EVENT_IDS, None)
+    if not event_ids:
+        return 0
+    events = session.execute(select(Event).where(Event.id.in_(event_ids))).scalars().all()
+    provider_ids = {e.provider_id for e in events if e.provider_id is not None}
+    officers: dict[int, str] = {}
+    if provider_ids:
+        rows = session.execute(
+            select(Provider.id, User.email)
+            .join(User, User.id == Provider.contract_officer_id)
+            .where(Provider.id.in_(provider_ids), User.active.is_(True))
+        )
+        officers: dict[int, str] = {row[0]: row[1] for row in rows}
+    by_role: dict[str, list[str]] = {}
+    rows_to_insert: list[dict[str, object]] = []
+    now = datetime.now(UTC)
+    for event in events:
+        recipients: list[str] = []
+        for spec in routes.recipients_for(event.type, event.data):
+            kind, _, name = spec.partition(":")
+            if spec == "contract_officer":
+                if event.provider_id in officers:
+                    recipients.append(officers[event.provider_id])
+            elif kind == "role":
+                if name not in by_role:
+                    by_role[name] = list(
+                        session.execute(
+                            select(User.email).where(User.role == name, User.active.is_(True))
+                        ).scalars()
+                    )
+                recipients.extend(by_role[name])
+            else:
+                recipients.append(mailboxes.address(name))
+        for recipient in dict.fromkeys(r.lower() for r in recipients):
+            rows_to_insert.append(
+                {
+                    "event_id": event.id,
+                    "provider_id": event.provider_id,
+                    "event_type": event.type,
+                    "recipient": recipient,
+                    "channel": "email",
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": event.created_at,
+                    "created_at": event.created_at if event.created_at else now,
+                }
+            )
+    if not rows_to_insert:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # (event, recipient, channel) is unique: routing the same event twice adds nothing.
+    session.execute(
+        insert(Delivery.__table__)
+        .values(rows_to_insert)
+        .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
+    )
+    session.info[DELIVERIES_ADDED] = True
+    return len(rows_to_insert)
+
+
+class WakeUp:
+    """Tells the in-process dispatcher that committed deliveries are waiting."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+
+def install_outbox(
+    database: Database, routes: RouteTable, mailboxes: Mailboxes, wake_up: WakeUp
+) -> None:
+    """Route every new event before each commit; wake the dispatcher after it."""
+
+    def before_commit(session: Session) -> None:
+        route_pending_events(session, routes, mailboxes)
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop(DELIVERIES_ADDED, False):
+            wake_up.notify()
+
+    def after_rollback(session: Session) -> None:
+        session.info.pop(NEW_EVENT_IDS, None)
+        session.info.pop(DELIVERIES_ADDED, None)
+
+    database.on_before_commit(before_commit)
+    database.on_after_commit(after_commit)
+    database.on_after_rollback(after_rollback)
+
+
+def asyncio_event_listener(event: asyncio.Event) -> Callable[[], None]:
+    return event.set

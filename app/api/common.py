@@ -1,0 +1,41 @@
+"""Helpers the routers share: paging parameters and shaping write results."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from app.auth.permissions import Permission
+from app.auth.service import Principal
+from app.models import Safeguarding
+from app.records.service import WriteResult
+
+Limit = Annotated[int, Query(ge=1, le=200, description="page size (at most 200)")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+def written(result: WriteResult[Any]) -> dict[str, Any]:
+    escalation = result.escalation
+    return {
+        "monitoring_level": result.provider.monitoring_level,
+        "placements_suspended": result.provider.placements_suspended,
+        "escalation": None
+        if escalation is None
+        or (escalation.from_level == escalation.to_level and not escalation.placements_suspended)
+        else {
+            "from_level": escalation.from_level,
+            "to_level": escalation.to_level,
+            "reasons": escalation.reasons,
+            "placements_suspended": escalation.placements_suspended,
+        },
+    }
+
+
+def safeguarding_out(record: Safeguarding, principal: Principal) -> dict[str, Any]:
+    """A safeguarding as this caller may see it: no summary or reference without the
+    safeguarding-detail permission."""
+    data = record.model_dump()
+    if not principal.can(Permission.read_safeguarding_detail):
+        data.update(reference=None, summary=None, redacted=True)
+    return data

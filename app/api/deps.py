@@ -1,0 +1,88 @@
+"""Request dependencies: the session (committed by the route on success), the caller,
+permission checks and the write context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.permissions import Permission
+from app.auth.service import Principal, resolve_token
+from app.records.service import WriteContext
+from app.services import Services
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """A session per request; the route commits, anything unfinished is rolled back."""
+    async with services.database.sessions() as session:
+        try:
+            yield session
+        finally:
+            if session.in_transaction():
+                await session.rollback()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_principal(
+    request: Request,
+    services: ServicesDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Principal:
+    if not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "not authenticated",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    principal = await resolve_token(session, token, services.clock.now())
+    if principal is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "invalid or expired token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    async def check(principal: PrincipalDep) -> Principal:
+        if not principal.can(permission):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"needs the {permission.value} permission"
+            )
+        return principal
+
+    return check
+
+
+Reader = Annotated[Principal, Depends(require(Permission.read))]
+RecordWriter = Annotated[Principal, Depends(require(Permission.write_records))]
+SafeguardingWriter = Annotated[Principal, Depends(require(Permission.write_safeguardings))]
+ProviderManager = Annotated[Principal, Depends(require(Permission.manage_providers))]
+MonitoringManager = Annotated[Principal, Depends(require(Permission.manage_monitoring))]
+UserManager = Annotated[Principal, Depends(require(Permission.manage_users))]
+
+
+def write_context(services: Services, principal: Principal) -> WriteContext:
+    return WriteContext(actor=principal.actor, clock=services.clock, policy=services.policy)

@@ -1,0 +1,159 @@
+"""Monitoring level, episodes, de-escalation, placement suspension and improvement plans."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.api.deps import MonitoringManager, Reader, RecordWriter, ServicesDep, SessionDep
+from app.api.schemas import ActionRead, MonitoringRead, PlanRead
+from app.models import ImprovementAction
+from app.models.base import MonitoringLevel
+from app.monitoring import plans
+from app.monitoring import service as monitoring
+from app.monitoring.errors import DeEscalationRefused
+from app.records import queries
+
+router = APIRouter(tags=["monitoring"])
+
+
+class DeEscalation(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    to: MonitoringLevel
+    reason: str = Field(min_length=5, max_length=2000)
+    override: bool = Field(default=False, description="step down although rules still fire")
+
+
+class PlacementsChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    suspended: bool
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+class PlanAgreement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agreed_on: date
+
+
+@router.get("/providers/{provider_id}/monitoring", response_model=MonitoringRead)
+async def get_monitoring(
+    provider_id: int, _principal: Reader, services: ServicesDep, session: SessionDep
+) -> dict[str, Any]:
+    """The current level, the rules firing now, the next visit due and every episode."""
+    return await queries.monitoring_view(
+        session, provider_id, services.policy, services.clock.today()
+    )
+
+
+@router.post("/providers/{provider_id}/monitoring/de-escalate", response_model=MonitoringRead)
+async def de_escalate(
+    provider_id: int,
+    body: DeEscalation,
+    principal: MonitoringManager,
+    services: ServicesDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Step a provider down (manager or admin). Refused with 409 and the reasons while a
+    rule still fires above the target or plan actions are open, unless `override`."""
+    try:
+        await monitoring.de_escalate(
+            session,
+            provider_id=provider_id,
+            to=body.to,
+            reason=body.reason,
+            override=body.override,
+            policy=services.policy,
+            actor=principal.actor,
+            now=services.clock.now(),
+        )
+    except DeEscalationRefused:
+        await session.commit()  # the refusal itself is on record
+        raise
+    await session.commit()
+    return await queries.monitoring_view(
+        session, provider_id, services.policy, services.clock.today()
+    )
+
+
+@router.post("/providers/{provider_id}/monitoring/placements", response_model=MonitoringRead)
+async def change_placements(
+    provider_id: int,
+    body: PlacementsChange,
+    principal: MonitoringManager,
+    services: ServicesDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Suspend or lift new placements (manager or admin), with a reason."""
+    await monitoring.set_placements_suspended(
+        session,
+        provider_id=provider_id,
+        suspended=body.suspended,
+        reason=body.reason,
+        policy=services.policy,
+        actor=principal.actor,
+        now=services.clock.now(),
+    )
+    await session.commit()
+    return await queries.monitoring_view(
+        session, provider_id, services.policy, services.clock.today()
+    )
+
+
+@router.get("/providers/{provider_id}/improvement-plan", response_model=PlanRead)
+async def get_plan(provider_id: int, _principal: Reader, session: SessionDep) -> dict[str, Any]:
+    return await queries.plan_view(session, provider_id)
+
+
+@router.post("/providers/{provider_id}/improvement-plan/agree", response_model=PlanRead)
+async def agree_plan(
+    provider_id: int,
+    body: PlanAgreement,
+    principal: RecordWriter,
+    services: ServicesDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    await plans.agree_plan(
+        session,
+        provider_id=provider_id,
+        agreed_on=body.agreed_on,
+        actor=principal.actor,
+        now=services.clock.now(),
+    )
+    await session.commit()
+    return await queries.plan_view(session, provider_id)
+
+
+@router.post(
+    "/providers/{provider_id}/improvement-plan/actions", response_model=ActionRead, status_code=201
+)
+async def add_action(
+    provider_id: int,
+    body: plans.ActionIn,
+    principal: RecordWriter,
+    services: ServicesDep,
+    session: SessionDep,
+) -> ImprovementAction:
+    action = await plans.add_action(
+        session, provider_id=provider_id, data=body, actor=principal.actor, now=services.clock.now()
+    )
+    await session.commit()
+    return action
+
+
+@router.patch("/improvement-actions/{action_id}", response_model=ActionRead)
+async def update_action(
+    action_id: int,
+    body: plans.ActionUpdate,
+    principal: RecordWriter,
+    services: ServicesDep,
+    session: SessionDep,
+) -> ImprovementAction:
+    """Update an action, or complete it with `status: complete` and its evidence."""
+    action = await plans.update_action(
+        session, action_id=action_id, data=body, actor=principal.actor, now=services.clock.now()
+    )
+    await session.commit()
+    return action

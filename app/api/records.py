@@ -1,0 +1,235 @@
+"""Visits, safeguardings, complaints, compliments, financial assurances and concerns:
+create and list under a provider, read and update by id.
+
+This module does not use postponed annotations: the route factory's parameter types
+come from its arguments, and FastAPI must see them as real types."""
+
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.api import schemas as out
+from app.api.common import Limit, Offset, safeguarding_out, written
+from app.api.deps import (
+    Reader,
+    RecordWriter,
+    SafeguardingWriter,
+    ServicesDep,
+    SessionDep,
+    write_context,
+)
+from app.auth.service import Principal
+from app.models import Complaint, Compliment, Concern, FinancialAssurance, Safeguarding, Visit
+from app.records import queries, schemas
+from app.records import service as records
+from app.records.service import WriteContext, WriteResult
+
+router = APIRouter(tags=["records"])
+
+Serializer = Callable[[Any, Principal], dict[str, Any]]
+CreateFn = Callable[[AsyncSession, int, Any, WriteContext], Awaitable[WriteResult[Any]]]
+
+
+def _plain(record: SQLModel, _principal: Principal) -> dict[str, Any]:
+    return record.model_dump()
+
+
+def _register(
+    *,
+    path: str,
+    noun: str,
+    model: type[SQLModel],
+    body_type: type[BaseModel],
+    writer: Any,
+    create: CreateFn,
+    read: type[BaseModel],
+    written_type: type[BaseModel],
+    serialize: Serializer = _plain,
+) -> None:
+    async def create_route(
+        provider_id: int,
+        body: body_type,  # type: ignore[valid-type]
+        principal: writer,
+        services: ServicesDep,
+        session: SessionDep,
+    ) -> dict[str, Any]:
+        result = await create(session, provider_id, body, write_context(services, principal))
+        await session.commit()
+        return {**serialize(result.record, principal), **written(result)}
+
+    async def list_route(
+        provider_id: int,
+        principal: Reader,
+        session: SessionDep,
+        since: date | None = None,
+        until: date | None = None,
+        status: str | None = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> dict[str, Any]:
+        page = await queries.list_records(
+            session,
+            model,
+            provider_id,
+            since=since,
+            until=until,
+            status=status,
+            limit=limit,
+            offset=offset,
+        )
+        return {
+            "items": [serialize(r, principal) for r in page.items],
+            "total": page.total,
+            "limit": limit,
+            "offset": offset,
+        }
+
+    create_route.__doc__ = f"Record a {noun}; the answer shows the provider's resulting level."
+    list_route.__doc__ = f"The provider's {noun}s, newest first, optionally within dates."
+    router.add_api_route(
+        f"/providers/{{provider_id}}/{path}",
+        create_route,
+        methods=["POST"],
+        status_code=201,
+        response_model=written_type,
+        name=f"create_{path.replace('-', '_')}",
+    )
+    router.add_api_route(
+        f"/providers/{{provider_id}}/{path}",
+        list_route,
+        methods=["GET"],
+        response_model=out.Page[read],  # type: ignore[valid-type]
+        name=f"list_{path.replace('-', '_')}",
+    )
+
+
+_register(
+    path="visits",
+    noun="visit or contract meeting",
+    model=Visit,
+    body_type=schemas.VisitIn,
+    writer=RecordWriter,
+    create=records.record_visit,
+    read=out.VisitRead,
+    written_type=out.VisitWritten,
+)
+_register(
+    path="safeguardings",
+    noun="safeguarding",
+    model=Safeguarding,
+    body_type=schemas.SafeguardingIn,
+    writer=SafeguardingWriter,
+    create=records.record_safeguarding,
+    read=out.SafeguardingRead,
+    written_type=out.SafeguardingWritten,
+    serialize=safeguarding_out,
+)
+_register(
+    path="complaints",
+    noun="complaint",
+    model=Complaint,
+    body_type=schemas.ComplaintIn,
+    writer=RecordWriter,
+    create=records.record_complaint,
+    read=out.ComplaintRead,
+    written_type=out.ComplaintWritten,
+)
+_register(
+    path="compliments",
+    noun="compliment",
+    model=Compliment,
+    body_type=schemas.ComplimentIn,
+    writer=RecordWriter,
+    create=records.record_compliment,
+    read=out.ComplimentRead,
+    written_type=out.ComplimentWritten,
+)
+_register(
+    path="financial-assurances",
+    noun="financial assurance",
+    model=FinancialAssurance,
+    body_type=schemas.FinancialAssuranceIn,
+    writer=RecordWriter,
+    create=records.record_financial_assurance,
+    read=out.FinancialAssuranceRead,
+    written_type=out.FinancialAssuranceWritten,
+)
+_register(
+    path="concerns",
+    noun="concern",
+    model=Concern,
+    body_type=schemas.ConcernIn,
+    writer=SafeguardingWriter,
+    create=records.record_concern,
+    read=out.ConcernRead,
+    written_type=out.ConcernWritten,
+)
+
+
+@router.get("/safeguardings/{safeguarding_id}", response_model=out.SafeguardingRead)
+async def get_safeguarding(
+    safeguarding_id: int, principal: Reader, session: SessionDep
+) -> dict[str, Any]:
+    record = await queries.get_record(session, Safeguarding, safeguarding_id)
+    return safeguarding_out(record, principal)
+
+
+@router.patch("/safeguardings/{safeguarding_id}", response_model=out.SafeguardingWritten)
+async def update_safeguarding(
+    safeguarding_id: int,
+    body: schemas.SafeguardingUpdate,
+    principal: SafeguardingWriter,
+    services: ServicesDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Update or close a safeguarding (closing needs an outcome)."""
+    result = await records.update_safeguarding(
+        session, safeguarding_id, body, write_context(services, principal)
+    )
+    await session.commit()
+    return {**safeguarding_out(result.record, principal), **written(result)}
+
+
+@router.get("/complaints/{complaint_id}", response_model=out.ComplaintRead)
+async def get_complaint(complaint_id: int, _principal: Reader, session: SessionDep) -> Complaint:
+    return await queries.get_record(session, Complaint, complaint_id)
+
+
+@router.patch("/complaints/{complaint_id}", response_model=out.ComplaintWritten)
+async def update_complaint(
+    complaint_id: int,
+    body: schemas.ComplaintUpdate,
+    principal: RecordWriter,
+    services: ServicesDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    result = await records.update_complaint(
+        session, complaint_id, body, write_context(services, principal)
+    )
+    await session.commit()
+    return {**result.record.model_dump(), **written(result)}
+
+
+@router.get("/concerns/{concern_id}", response_model=out.ConcernRead)
+async def get_concern(concern_id: int, _principal: Reader, session: SessionDep) -> Concern:
+    return await queries.get_record(session, Concern, concern_id)
+
+
+@router.patch("/concerns/{concern_id}", response_model=out.ConcernWritten)
+async def update_concern(
+    concern_id: int,
+    body: schemas.ConcernUpdate,
+    principal: SafeguardingWriter,
+    services: ServicesDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    result = await records.update_concern(
+        session, concern_id, body, write_context(services, principal)
+    )
+    await session.commit()
+    return {**result.record.model_dump(), **written(result)}

@@ -1,0 +1,290 @@
+"""Response shapes of the JSON API (request shapes live in records.schemas, shared with
+the web forms). Dates end in _on, instants in _at, lists are paginated."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.models.base import (
+    CaseStatus,
+    ComplaintUpheld,
+    ContractType,
+    DeliveryStatus,
+    FinancialRisk,
+    MonitoringLevel,
+    PartnerRole,
+    Rating,
+    Role,
+    SafeguardingOutcome,
+    SafeguardingStatus,
+    VisitKind,
+    VisitOutcome,
+)
+
+ItemT = TypeVar("ItemT")
+
+
+class Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int
+
+
+class TokenRead(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+
+
+class UserRead(Read):
+    id: int
+    email: str
+    name: str
+    role: Role
+    active: bool
+    created_at: datetime
+
+
+class ProviderRead(Read):
+    id: int
+    name: str
+    cqc_provider_id: str | None
+    contract_type: ContractType
+    partner_role: PartnerRole | None
+    localities: list[str] = Field(default_factory=list)
+    contract_officer_id: int | None
+    weekly_hours: float
+    people_supported: int | None
+    monitoring_level: MonitoringLevel
+    placements_suspended: bool
+    next_visit_due_on: date | None
+    last_visit_on: date | None
+    worst_cqc_rating: Rating | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class LocationRead(Read):
+    id: int
+    provider_id: int
+    cqc_location_id: str
+    name: str | None
+    postcode: str | None
+    registration_status: str | None
+    overall_rating: Rating | None
+    overall_rated_on: date | None
+    safe_rating: Rating | None
+    effective_rating: Rating | None
+    caring_rating: Rating | None
+    responsive_rating: Rating | None
+    well_led_rating: Rating | None
+    key_questions: dict[str, Any]
+    report_url: str | None
+    predecessor_cqc_location_id: str | None
+
+
+class RatingRead(Read):
+    id: int
+    location_id: int
+    source: str
+    overall_rating: Rating
+    overall_rated_on: date | None
+    previous_overall_rating: Rating | None
+    direction: str
+    recorded_at: datetime
+
+
+class EscalationRead(BaseModel):
+    from_level: MonitoringLevel
+    to_level: MonitoringLevel
+    reasons: list[dict[str, Any]]
+    placements_suspended: bool
+
+
+class Written(BaseModel):
+    """What every record write answers besides the record: the provider's resulting level."""
+
+    monitoring_level: MonitoringLevel
+    placements_suspended: bool
+    escalation: EscalationRead | None = None
+
+
+class VisitRead(Read):
+    id: int
+    provider_id: int
+    visited_on: date
+    kind: VisitKind
+    officer_id: int | None
+    purpose: str
+    outcome: VisitOutcome
+    notes: str
+    follow_up_actions: str
+    created_at: datetime
+
+
+class SafeguardingRead(Read):
+    id: int
+    provider_id: int
+    raised_on: date
+    category: str
+    status: SafeguardingStatus
+    outcome: SafeguardingOutcome | None
+    whole_service: bool
+    closed_on: date | None
+    # Withheld (null, redacted=true) from callers without the safeguarding-detail permission.
+    reference: str | None
+    summary: str | None
+    redacted: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class ComplaintRead(Read):
+    id: int
+    provider_id: int
+    received_on: date
+    subject: str
+    status: CaseStatus
+    upheld: ComplaintUpheld | None
+    closed_on: date | None
+    created_at: datetime
+
+
+class ComplimentRead(Read):
+    id: int
+    provider_id: int
+    received_on: date
+    summary: str
+    created_at: datetime
+
+
+class FinancialAssuranceRead(Read):
+    id: int
+    provider_id: int
+    assessed_on: date
+    risk: FinancialRisk
+    credit_check_passed: bool | None
+    accounts_filed_on_time: bool | None
+    insurance_expires_on: date | None
+    next_review_on: date | None
+    notes: str
+    created_at: datetime
+
+
+class ConcernRead(Read):
+    id: int
+    provider_id: int
+    raised_on: date
+    raised_by: str
+    description: str
+    whole_service: bool
+    status: CaseStatus
+    closed_on: date | None
+    created_at: datetime
+
+
+class VisitWritten(VisitRead, Written):
+    pass
+
+
+class SafeguardingWritten(SafeguardingRead, Written):
+    pass
+
+
+class ComplaintWritten(ComplaintRead, Written):
+    pass
+
+
+class ComplimentWritten(ComplimentRead, Written):
+    pass
+
+
+class FinancialAssuranceWritten(FinancialAssuranceRead, Written):
+    pass
+
+
+class ConcernWritten(ConcernRead, Written):
+    pass
+
+
+class RatingWritten(Written):
+    changed: bool
+    rating: RatingRead | None
+
+
+class EpisodeRead(Read):
+    id: int
+    level: MonitoringLevel
+    started_at: datetime
+    started_by: str
+    reasons: list[dict[str, Any]]
+    ended_at: datetime | None
+    ended_by: str | None
+    end_reason: str | None
+    overridden: bool
+
+
+class MonitoringRead(BaseModel):
+    level: MonitoringLevel
+    placements_suspended: bool
+    next_visit_due_on: date | None
+    last_visit_on: date | None
+    firing_rules: list[dict[str, Any]]
+    episodes: list[EpisodeRead]
+
+
+class ActionRead(Read):
+    id: int
+    issue: str
+    action: str
+    owner: str
+    due_on: date
+    status: str
+    evidence: str
+    completed_on: date | None
+
+
+class PlanRead(BaseModel):
+    id: int
+    status: str
+    agree_by_on: date
+    agreed_on: date | None
+    actions: list[ActionRead]
+
+
+class EventRead(Read):
+    id: int
+    type: str
+    provider_id: int | None
+    actor: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class TimelineItem(BaseModel):
+    event: EventRead
+    record: dict[str, Any] | None = None
+
+
+class DeliveryRead(Read):
+    id: int
+    event_id: int
+    event_type: str
+    provider_id: int | None
+    recipient: str
+    channel: str
+    status: DeliveryStatus
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+    failed_at: datetime | None

@@ -1,0 +1,194 @@
+"""User management and bearer tokens. Tokens are random secrets; only their SHA-256 is
+stored, so a database leak yields no usable token, and revocation is a row update."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.passwords import hash_password, verify_password
+from app.auth.permissions import Permission, permissions_for
+from app.events import Actor, append_event
+from app.models import ApiToken, User
+from app.models.base import Role
+from app.monitoring.errors import Conflict, DomainError, NotFound
+
+MIN_PASSWORD_LENGTH = 12
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    role: Role | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller of one request."""
+
+    user: User
+    permissions: frozenset[Permission]
+    token_id: int
+
+    @property
+    def actor(self) -> Actor:
+        assert self.user.id is not None
+        return Actor.user(self.user.id)
+
+    def can(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_user(session: AsyncSession, data: UserIn, *, actor: Actor, now: datetime) -> User:
+    email = data.email.lower()
+    if await session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise Conflict("email", "a user with this email already exists")
+    user = User(
+        email=email,
+        name=data.name,
+        role=data.role,
+        password_hash=hash_password(data.password),
+        created_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    await append_event(
+        session,
+        type="user.created",
+        provider_id=None,
+        actor=actor,
+        at=now,
+        data={"user_id": user.id, "role": user.role},
+    )
+    return user
+
+
+async def update_user(
+    session: AsyncSession, user_id: int, data: UserUpdate, *, actor: Actor, now: datetime
+) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user_id", f"no user with id {user_id}")
+    changes = data.model_dump(exclude_unset=True)
+    for key, value in changes.items():
+        if value is None:
+            raise DomainError(key, "cannot be null")
+        setattr(user, key, value)
+    if changes.get("active") is False:
+        await revoke_tokens(session, user_id, now)
+    await append_event(
+        session,
+        type="user.updated",
+        provider_id=None,
+        actor=actor,
+        at=now,
+        data={"user_id": user_id, "fields": sorted(changes)},
+    )
+    return user
+
+
+async def change_password(
+    session: AsyncSession, user: User, current: str, new: str, *, now: datetime
+) -> None:
+    if not verify_password(current, user.password_hash):
+        raise DomainError("current_password", "is not correct")
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise DomainError("new_password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(new)
+    assert user.id is not None
+    await revoke_tokens(session, user.id, now)
+
+
+async def revoke_tokens(session: AsyncSession, user_id: int, now: datetime) -> None:
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
+    """The same argon2 work for unknown users as for known ones."""
+    user = (
+        await session.execute(select(User).where(User.email == email.strip().lower()))
+    ).scalar_one_or_none()
+    if not verify_password(password, user.password_hash if user else None):
+        return None
+    if user is None or not user.active:
+        return None
+    return user
+
+
+async def issue_token(
+    session: AsyncSession,
+    user: User,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    kind: str = "session",
+    scope: str = "write",
+    name: str | None = None,
+) -> str:
+    token = secrets.token_urlsafe(32)
+    assert user.id is not None
+    session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=_digest(token),
+            kind=kind,
+            scope=scope,
+            name=name,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def resolve_token(session: AsyncSession, token: str, now: datetime) -> Principal | None:
+    row = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == _digest(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    api_token, user = row
+    if api_token.revoked_at is not None or api_token.expires_at <= now or not user.active:
+        return None
+    assert api_token.id is not None
+    return Principal(user, permissions_for(Role(user.role), api_token.scope), api_token.id)
+
+
+async def list_users(session: AsyncSession, limit: int, offset: int) -> tuple[list[User], int]:
+    total = await session.scalar(select(func.count()).select_from(User))
+    users = (
+        (await session.execute(select(User).order_by(User.id).limit(limit).offset(offset)))
+        .scalars()
+        .all()
+    )
+    return list(users), int(total or 0)

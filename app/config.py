@@ -1,0 +1,104 @@
+"""Settings: every CAREWATCH_* variable (or .env entry), validated once at start-up.
+
+Nothing here is created at import time; `Settings()` is built by the CLI or by tests and
+passed to `create_app(settings)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/carewatch.db"
+DEVELOPMENT_SECRET = "development-only-secret-key-change-me"
+
+
+class Settings(BaseSettings):
+    """The service's configuration; secrets are SecretStr so they never print."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CAREWATCH_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    base_url: str = "http://127.0.0.1:8000"
+    token_ttl_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_from: EmailStr = "carewatch@localhost.localdomain"
+    outbox_dir: Path = Path("./var/outbox")
+    safeguarding_email: EmailStr = "safeguarding@localhost.localdomain"
+
+    alerts_dir: Path = Path("./alerts")
+    dispatcher_enabled: bool = True
+    dispatch_sweep_seconds: float = Field(default=5.0, gt=0)
+    delivery_lease_seconds: int = Field(default=120, ge=10)
+
+    cqc_base_url: str = "https://api.service.cqc.org.uk/public/v1"
+    cqc_api_key: SecretStr | None = None
+    cqc_sync_interval: int = Field(default=3600, ge=60, description="seconds between syncs")
+    scheduler_enabled: bool = True
+
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("smtp_host", "smtp_username", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _no_development_secret_in_production(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "CAREWATCH_SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        if self.smtp_tls and self.smtp_starttls:
+            raise ValueError(
+                "CAREWATCH_SMTP_TLS and CAREWATCH_SMTP_STARTTLS are exclusive: choose one"
+            )
+        return self
+
+    @property
+    def emails_via_smtp(self) -> bool:
+        return self.smtp_host is not None
+
+    @property
+    def cqc_polling_enabled(self) -> bool:
+        return self.cqc_api_key is not None and bool(self.cqc_api_key.get_secret_value())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, turning a validation error into one clear message."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings.model_validate(overrides)
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            field = ".".join(str(part) for part in problem["loc"]) or "settings"
+            name = f"CAREWATCH_{field.upper()}" if problem["loc"] else "settings"
+            lines.append(f"{name}: {problem['msg']}")
+        raise SystemExit("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,117 @@
+"""Engines and session factories. The caller owns the transaction; services never commit.
+
+Each `Database` gets its own Session subclass, so commit hooks (the outbox router, the
+dispatcher wake-up) are installed per app and every session made by that app runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session
+
+SessionHook = Callable[[Session], None]
+
+
+def async_url(database_url: str) -> URL:
+    """Map a plain sqlite:/// or postgresql:// URL onto the async driver we use."""
+    url = make_url(database_url.replace("postgres://", "postgresql://", 1))
+    if url.drivername in ("sqlite", "sqlite+pysqlite"):
+        url = url.set(drivername="sqlite+aiosqlite")
+    elif url.drivername in ("postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        url = url.set(drivername="postgresql+asyncpg")
+    return url
+
+
+def ensure_sqlite_folder(url: URL) -> None:
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    url = async_url(database_url)
+    ensure_sqlite_folder(url)
+    # hide_parameters: bound values (names, narratives) never reach exception text or logs.
+    if url.get_backend_name() == "sqlite":
+        engine = create_async_engine(
+            url, hide_parameters=True, connect_args={"timeout": 30}, pool_size=pool_size
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url, hide_parameters=True, pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so that we can BEGIN IMMEDIATE below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout
+        # instead of one failing with "database is locked" when it upgrades its lock.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """One engine and the session factory every writer and reader of one app uses."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.session_class: type[Session] = type("CarewatchSession", (Session,), {})
+        self.sessions = async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=self.session_class
+        )
+
+    @classmethod
+    def from_url(cls, database_url: str) -> Database:
+        return cls(make_engine(database_url))
+
+    def on_before_commit(self, hook: SessionHook) -> None:
+        event.listen(self.session_class, "before_commit", hook)
+
+    def on_after_commit(self, hook: SessionHook) -> None:
+        event.listen(self.session_class, "after_commit", hook)
+
+    def on_after_rollback(self, hook: SessionHook) -> None:
+        event.listen(self.session_class, "after_rollback", hook)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work is committed on success and rolled back on error."""
+        async with self.sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def is_postgres(session: AsyncSession | Session) -> bool:
+    bind = session.get_bind()
+    return bind.dialect.name == "postgresql"

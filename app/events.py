@@ -1,0 +1,109 @@
+"""The event log: append an event (with its dedup key) in the caller's transaction.
+
+Every appended event id is remembered on the session, so the commit hook installed by
+alerting routes it to deliveries in the same transaction, whoever appended it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Event
+
+NEW_EVENT_IDS = "carewatch.new_event_ids"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: a user (by id) or an automated job (by name)."""
+
+    label: str
+    user_id: int | None = None
+
+    @classmethod
+    def user(cls, user_id: int) -> Actor:
+        return cls(label=f"user:{user_id}", user_id=user_id)
+
+    @classmethod
+    def job(cls, name: str) -> Actor:
+        return cls(label=f"job:{name}")
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Event.__table__)
+
+
+async def append_event(
+    session: AsyncSession,
+    *,
+    type: str,
+    provider_id: int | None,
+    actor: Actor,
+    at: datetime,
+    data: dict[str, Any] | None = None,
+    dedup_key: str | None = None,
+) -> int | None:
+    """Append one event; returns its id, or None when its dedup key was already used."""
+    await session.flush()
+    statement = (
+        _insert_for(session)
+        .values(
+            type=type,
+            provider_id=provider_id,
+            actor=actor.label,
+            actor_user_id=actor.user_id,
+            data=to_jsonable_python(data or {}),
+            dedup_key=dedup_key,
+            created_at=at,
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(Event.__table__.c.id)
+    )
+    event_id = (await session.execute(statement)).scalar_one_or_none()
+    if event_id is not None:
+        session.sync_session.info.setdefault(NEW_EVENT_IDS, []).append(event_id)
+    return event_id
+
+
+# Every event type the service appends, with what it means (routes are checked against it).
+EVENT_TYPES: dict[str, str] = {
+    "provider.created": "A provider was added",
+    "provider.updated": "A provider's contract details changed",
+    "location.added": "A CQC location was added to a provider's contract",
+    "cqc.rating_changed": "A contracted location's CQC rating changed",
+    "visit.recorded": "A visit or contract meeting was logged",
+    "safeguarding.raised": "A safeguarding concern was raised",
+    "safeguarding.updated": "A safeguarding was updated",
+    "safeguarding.closed": "A safeguarding was closed",
+    "complaint.received": "A complaint was received",
+    "complaint.updated": "A complaint was updated",
+    "compliment.received": "A compliment was received",
+    "financial_assurance.recorded": "A financial check was recorded",
+    "concern.raised": "A concern was raised",
+    "concern.updated": "A concern was updated",
+    "concern.closed": "A concern was closed",
+    "monitoring.escalated": "A provider was escalated to closer monitoring",
+    "monitoring.de_escalated": "A provider was stepped down",
+    "monitoring.de_escalation_refused": "A step-down was refused while evidence remains",
+    "placements.suspended": "New placements with a provider were suspended",
+    "placements.lifted": "A suspension of new placements was lifted",
+    "improvement_plan.agreed": "An improvement plan was agreed",
+    "improvement_plan.not_agreed": "An improvement plan is past its agree-by date",
+    "improvement_action.added": "An improvement action was added",
+    "improvement_action.updated": "An improvement action was updated",
+    "improvement_action.completed": "An improvement action was completed",
+    "improvement_action.overdue": "An improvement action is overdue",
+    "visit.overdue": "A monitoring visit is overdue",
+    "financial_review.due": "A financial review is due",
+    "insurance.expiring": "A provider's insurance expires soon",
+    "delivery.failed": "An alert email could not be delivered",
+    "user.created": "A user was created",
+    "user.updated": "A user was changed",
+}

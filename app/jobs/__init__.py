@@ -1,0 +1,1 @@
+"""Jobs: the scheduler's table and the job bodies (plain async functions)."""

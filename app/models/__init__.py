@@ -1,0 +1,39 @@
+"""SQLModel tables only, one file per aggregate; imports nothing else of app."""
+
+from app.models.base import SQLModel
+from app.models.event import Delivery, Event
+from app.models.location import Location, LocationRating
+from app.models.monitoring import ImprovementAction, ImprovementPlan, MonitoringEpisode
+from app.models.provider import Provider, ProviderLocality
+from app.models.records import (
+    Complaint,
+    Compliment,
+    Concern,
+    FinancialAssurance,
+    Safeguarding,
+    Visit,
+)
+from app.models.user import ApiToken, User
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "ApiToken",
+    "Complaint",
+    "Compliment",
+    "Concern",
+    "Delivery",
+    "Event",
+    "FinancialAssurance",
+    "ImprovementAction",
+    "ImprovementPlan",
+    "Location",
+    "LocationRating",
+    "MonitoringEpisode",
+    "Provider",
+    "ProviderLocality",
+    "Safeguarding",
+    "User",
+    "Visit",
+    "metadata",
+]

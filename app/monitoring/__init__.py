@@ -1,0 +1,1 @@
+"""Monitoring: levels, episodes, visit cadence, improvement plans and de-escalation."""

@@ -1,0 +1,165 @@
+"""Time-based follow-up: overdue visits and improvement actions, plans not agreed,
+financial reviews due and insurance expiring. Each occurrence raises its event once
+(dedup key) and again for each further week it stays unresolved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events import Actor, append_event
+from app.models import FinancialAssurance, ImprovementAction, ImprovementPlan, Provider
+from app.models.base import ActionStatus, PlanStatus
+
+INSURANCE_WARNING_DAYS = 30
+
+
+def weeks_since(start: date, today: date) -> int:
+    return (today - start).days // 7
+
+
+@dataclass
+class TimeBasedResult:
+    raised: dict[str, int] = field(default_factory=dict)
+
+    def count(self, event_type: str) -> None:
+        self.raised[event_type] = self.raised.get(event_type, 0) + 1
+
+
+async def raise_time_based_events(
+    session: AsyncSession, *, actor: Actor, now: datetime
+) -> TimeBasedResult:
+    today = now.date()
+    result = TimeBasedResult()
+
+    async def raise_once(
+        event_type: str, provider_id: int, key: str, data: dict[str, object]
+    ) -> None:
+        if (
+            await append_event(
+                session,
+                type=event_type,
+                provider_id=provider_id,
+                actor=actor,
+                at=now,
+                data=data,
+                dedup_key=f"{event_type}:{key}",
+            )
+            is not None
+        ):
+            result.count(event_type)
+
+    overdue_visits = await session.execute(
+        select(Provider.id, Provider.next_visit_due_on, Provider.monitoring_level).where(
+            Provider.next_visit_due_on < today
+        )
+    )
+    for provider_id, due_on, level in overdue_visits:
+        week = weeks_since(due_on, today)
+        await raise_once(
+            "visit.overdue",
+            provider_id,
+            f"{provider_id}:{due_on}:w{week}",
+            {"due_on": due_on, "days_overdue": (today - due_on).days, "level": level, "week": week},
+        )
+
+    overdue_actions = await session.execute(
+        select(ImprovementAction.id, ImprovementAction.provider_id, ImprovementAction.due_on)
+        .join(ImprovementPlan, ImprovementPlan.id == ImprovementAction.plan_id)
+        .where(
+            ImprovementAction.status != ActionStatus.complete,
+            ImprovementAction.due_on < today,
+            ImprovementPlan.status != PlanStatus.closed,
+        )
+    )
+    for action_id, provider_id, due_on in overdue_actions:
+        week = weeks_since(due_on, today)
+        await raise_once(
+            "improvement_action.overdue",
+            provider_id,
+            f"{action_id}:{due_on}:w{week}",
+            {
+                "action_id": action_id,
+                "due_on": due_on,
+                "days_overdue": (today - due_on).days,
+                "week": week,
+            },
+        )
+
+    unagreed = await session.execute(
+        select(ImprovementPlan.id, ImprovementPlan.provider_id, ImprovementPlan.agree_by_on).where(
+            ImprovementPlan.status == PlanStatus.awaiting_agreement,
+            ImprovementPlan.agree_by_on < today,
+        )
+    )
+    for plan_id, provider_id, agree_by in unagreed:
+        week = weeks_since(agree_by, today)
+        await raise_once(
+            "improvement_plan.not_agreed",
+            provider_id,
+            f"{plan_id}:{agree_by}:w{week}",
+            {
+                "plan_id": plan_id,
+                "agree_by_on": agree_by,
+                "days_late": (today - agree_by).days,
+                "week": week,
+            },
+        )
+
+    # Only the latest assurance per provider counts: a newer one supersedes old dates.
+    rows = await _latest_assurances(session)
+    for provider_id, review_on, insurance_on in rows:
+        if review_on is not None and review_on <= today:
+            week = weeks_since(review_on, today)
+            await raise_once(
+                "financial_review.due",
+                provider_id,
+                f"{provider_id}:{review_on}:w{week}",
+                {"next_review_on": review_on, "week": week},
+            )
+        warn_from = (
+            insurance_on - timedelta(days=INSURANCE_WARNING_DAYS)
+            if insurance_on is not None
+            else None
+        )
+        if insurance_on is not None and warn_from is not None and warn_from <= today:
+            week = weeks_since(warn_from, today)
+            await raise_once(
+                "insurance.expiring",
+                provider_id,
+                f"{provider_id}:{insurance_on}:w{week}",
+                {
+                    "insurance_expires_on": insurance_on,
+                    "days_left": (insurance_on - today).days,
+                    "week": week,
+                },
+            )
+    return result
+
+
+async def _latest_assurances(
+    session: AsyncSession,
+) -> list[tuple[int, date | None, date | None]]:
+    ranked = select(
+        FinancialAssurance.provider_id,
+        FinancialAssurance.next_review_on,
+        FinancialAssurance.insurance_expires_on,
+        func.row_number()
+        .over(
+            partition_by=FinancialAssurance.provider_id,
+            order_by=(
+                FinancialAssurance.assessed_on.desc(),
+                FinancialAssurance.id.desc(),
+            ),
+        )
+        .label("position"),
+    ).subquery()
+    rows = await session.execute(
+        select(ranked.c.provider_id, ranked.c.next_review_on, ranked.c.insurance_expires_on).where(
+            ranked.c.position == 1
+        )
+    )
+    return [(r[0], r[1], r[2]) for r in rows]

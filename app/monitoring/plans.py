@@ -1,0 +1,136 @@
+"""Service improvement plans: actions with issue, owner, due date, status and evidence,
+and the plan's agreement. Each change is an event on the provider's timeline."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.events import Actor, append_event
+from app.models import ImprovementAction, ImprovementPlan
+from app.models.base import ActionStatus, PlanStatus
+from app.monitoring.errors import Conflict, DomainError, NotFound
+from app.monitoring.service import lock_provider, open_plan
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    issue: str = Field(min_length=1, max_length=2000)
+    action: str = Field(min_length=1, max_length=2000)
+    owner: str = Field(min_length=1, max_length=200)
+    due_on: date
+    evidence: str = Field(default="", max_length=5000)
+
+
+class ActionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    issue: str | None = Field(default=None, min_length=1, max_length=2000)
+    action: str | None = Field(default=None, min_length=1, max_length=2000)
+    owner: str | None = Field(default=None, min_length=1, max_length=200)
+    due_on: date | None = None
+    status: ActionStatus | None = None
+    evidence: str | None = Field(default=None, max_length=5000)
+
+
+async def plan_for(session: AsyncSession, provider_id: int) -> ImprovementPlan:
+    plan = await open_plan(session, provider_id)
+    if plan is None:
+        raise NotFound("provider_id", "this provider has no open improvement plan")
+    return plan
+
+
+async def list_actions(session: AsyncSession, plan_id: int) -> list[ImprovementAction]:
+    query = (
+        select(ImprovementAction)
+        .where(ImprovementAction.plan_id == plan_id)
+        .order_by(
+            ImprovementAction.due_on,
+            ImprovementAction.id,
+        )
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def add_action(
+    session: AsyncSession, *, provider_id: int, data: ActionIn, actor: Actor, now: datetime
+) -> ImprovementAction:
+    await lock_provider(session, provider_id)
+    plan = await plan_for(session, provider_id)
+    assert plan.id is not None
+    action = ImprovementAction(
+        plan_id=plan.id,
+        provider_id=provider_id,
+        **data.model_dump(),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(action)
+    await session.flush()
+    await append_event(
+        session,
+        type="improvement_action.added",
+        provider_id=provider_id,
+        actor=actor,
+        at=now,
+        data={"action_id": action.id, "due_on": action.due_on, "owner": action.owner},
+    )
+    return action
+
+
+async def update_action(
+    session: AsyncSession, *, action_id: int, data: ActionUpdate, actor: Actor, now: datetime
+) -> ImprovementAction:
+    action = await session.get(ImprovementAction, action_id)
+    if action is None:
+        raise NotFound("action_id", f"no improvement action with id {action_id}")
+    await lock_provider(session, action.provider_id)
+    changes = data.model_dump(exclude_unset=True)
+    if "status" in changes and changes["status"] is None:
+        raise DomainError("status", "cannot be null")
+    for key, value in changes.items():
+        if value is None and key in ("issue", "action", "owner", "due_on", "evidence"):
+            raise DomainError(key, "cannot be null")
+        setattr(action, key, value)
+    completed = changes.get("status") == ActionStatus.complete
+    if completed and action.completed_on is None:
+        action.completed_on = now.date()
+    elif "status" in changes and not completed:
+        action.completed_on = None
+    action.updated_at = now
+    await append_event(
+        session,
+        type="improvement_action.completed" if completed else "improvement_action.updated",
+        provider_id=action.provider_id,
+        actor=actor,
+        at=now,
+        data={"action_id": action.id, "status": action.status, "fields": sorted(changes)},
+    )
+    return action
+
+
+async def agree_plan(
+    session: AsyncSession, *, provider_id: int, agreed_on: date, actor: Actor, now: datetime
+) -> ImprovementPlan:
+    await lock_provider(session, provider_id)
+    plan = await plan_for(session, provider_id)
+    if plan.status == PlanStatus.agreed:
+        raise Conflict("status", "the plan is already agreed")
+    if agreed_on > now.date():
+        raise DomainError("agreed_on", "cannot be in the future")
+    plan.status = PlanStatus.agreed
+    plan.agreed_on = agreed_on
+    plan.agreed_by = actor.user_id
+    await append_event(
+        session,
+        type="improvement_plan.agreed",
+        provider_id=provider_id,
+        actor=actor,
+        at=now,
+        data={"plan_id": plan.id, "agreed_on": agreed_on, "agree_by_on": plan.agree_by_on},
+    )
+    return plan

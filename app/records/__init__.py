@@ -1,0 +1,1 @@
+"""The write path: one function per kind of record; each stores it and its event."""

@@ -1,0 +1,382 @@
+"""Read models for the API and the web pages: filtered, paginated, set-based queries.
+
+Pages fetch related data in bulk (localities, worst ratings, officers) rather than a
+query per row."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from app.models import (
+    Complaint,
+    Compliment,
+    Concern,
+    Delivery,
+    Event,
+    FinancialAssurance,
+    ImprovementAction,
+    ImprovementPlan,
+    Location,
+    LocationRating,
+    MonitoringEpisode,
+    Provider,
+    ProviderLocality,
+    Safeguarding,
+    User,
+    Visit,
+)
+from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, Rating, SafeguardingStatus
+from app.monitoring.errors import NotFound
+from app.monitoring.policy import MonitoringPolicy
+from app.monitoring.service import current_firings, open_plan
+
+ModelT = TypeVar("ModelT", bound=SQLModel)
+SEVERITY_TO_RATING = {v: k for k, v in RATING_SEVERITY.items()}
+
+
+@dataclass
+class PageResult:
+    items: list[Any]
+    total: int
+
+
+async def _page(session: AsyncSession, query: Select[Any], limit: int, offset: int) -> PageResult:
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = (await session.execute(query.limit(limit).offset(offset))).scalars().all()
+    return PageResult(list(rows), int(total or 0))
+
+
+def _worst_rating_subquery() -> Any:
+    severity = case(
+        *((Location.overall_rating == r.value, s) for r, s in RATING_SEVERITY.items()), else_=None
+    )
+    return (
+        select(Location.provider_id, func.max(severity).label("worst"))
+        .group_by(Location.provider_id)
+        .subquery()
+    )
+
+
+async def provider_details(
+    session: AsyncSession, providers: Sequence[Provider]
+) -> list[dict[str, Any]]:
+    """Providers with their localities and worst current CQC rating, in two bulk queries."""
+    ids = [p.id for p in providers]
+    localities: dict[int, list[str]] = {}
+    worst: dict[int, Rating] = {}
+    if ids:
+        for provider_id, locality in await session.execute(
+            select(ProviderLocality.provider_id, ProviderLocality.locality)
+            .where(ProviderLocality.provider_id.in_(ids))
+            .order_by(ProviderLocality.locality)
+        ):
+            localities.setdefault(provider_id, []).append(locality)
+        ranks = _worst_rating_subquery()
+        for provider_id, severity in await session.execute(
+            select(ranks.c.provider_id, ranks.c.worst).where(ranks.c.provider_id.in_(ids))
+        ):
+            if severity is not None:
+                worst[provider_id] = SEVERITY_TO_RATING[severity]
+    return [
+        {
+            **p.model_dump(),
+            "localities": localities.get(p.id or 0, []),
+            "worst_cqc_rating": worst.get(p.id or 0),
+        }
+        for p in providers
+    ]
+
+
+async def list_providers(
+    session: AsyncSession,
+    *,
+    officer_id: int | None = None,
+    locality: str | None = None,
+    level: str | None = None,
+    rating: Rating | None = None,
+    name: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> PageResult:
+    query = select(Provider).order_by(Provider.name, Provider.id)
+    if officer_id is not None:
+        query = query.where(Provider.contract_officer_id == officer_id)
+    if level is not None:
+        query = query.where(Provider.monitoring_level == level)
+    if name:
+        query = query.where(func.lower(Provider.name).contains(name.lower()))
+    if locality:
+        query = query.where(
+            Provider.id.in_(
+                select(ProviderLocality.provider_id).where(ProviderLocality.locality == locality)
+            )
+        )
+    if rating is not None:
+        ranks = _worst_rating_subquery()
+        query = query.where(
+            Provider.id.in_(
+                select(ranks.c.provider_id).where(ranks.c.worst == RATING_SEVERITY[rating])
+            )
+        )
+    page = await _page(session, query, limit, offset)
+    page.items = await provider_details(session, page.items)
+    return page
+
+
+async def get_provider(session: AsyncSession, provider_id: int) -> dict[str, Any]:
+    provider = await session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound("provider_id", f"no provider with id {provider_id}")
+    return (await provider_details(session, [provider]))[0]
+
+
+async def get_record(session: AsyncSession, model: type[ModelT], record_id: int) -> ModelT:
+    record = await session.get(model, record_id)
+    if record is None:
+        raise NotFound("id", f"no record with id {record_id}")
+    return record
+
+
+async def require_provider(session: AsyncSession, provider_id: int) -> None:
+    if await session.get(Provider, provider_id) is None:
+        raise NotFound("provider_id", f"no provider with id {provider_id}")
+
+
+RECORD_DATES: dict[type[SQLModel], Any] = {
+    Visit: Visit.visited_on,
+    Safeguarding: Safeguarding.raised_on,
+    Complaint: Complaint.received_on,
+    Compliment: Compliment.received_on,
+    FinancialAssurance: FinancialAssurance.assessed_on,
+    Concern: Concern.raised_on,
+}
+
+
+async def list_records(
+    session: AsyncSession,
+    model: type[ModelT],
+    provider_id: int,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> PageResult:
+    await require_provider(session, provider_id)
+    day = RECORD_DATES[model]
+    query = (
+        select(model).where(model.provider_id == provider_id).order_by(day.desc(), model.id.desc())
+    )
+    if since is not None:
+        query = query.where(day >= since)
+    if until is not None:
+        query = query.where(day <= until)
+    if status is not None and hasattr(model, "status"):
+        query = query.where(model.status == status)
+    return await _page(session, query, limit, offset)
+
+
+async def list_locations(session: AsyncSession, provider_id: int) -> list[Location]:
+    await require_provider(session, provider_id)
+    query = select(Location).where(Location.provider_id == provider_id).order_by(Location.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def list_ratings(
+    session: AsyncSession, provider_id: int, limit: int, offset: int
+) -> PageResult:
+    await require_provider(session, provider_id)
+    query = (
+        select(LocationRating)
+        .where(LocationRating.provider_id == provider_id)
+        .order_by(LocationRating.recorded_at.desc(), LocationRating.id.desc())
+    )
+    return await _page(session, query, limit, offset)
+
+
+async def list_events(
+    session: AsyncSession,
+    *,
+    provider_id: int | None = None,
+    event_type: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> PageResult:
+    query = select(Event).order_by(Event.created_at.desc(), Event.id.desc())
+    if provider_id is not None:
+        query = query.where(Event.provider_id == provider_id)
+    if event_type is not None:
+        query = query.where(Event.type == event_type)
+    return await _page(session, query, limit, offset)
+
+
+RECORD_KEYS: dict[str, type[SQLModel]] = {
+    "visit_id": Visit,
+    "safeguarding_id": Safeguarding,
+    "complaint_id": Complaint,
+    "compliment_id": Compliment,
+    "financial_assurance_id": FinancialAssurance,
+    "concern_id": Concern,
+}
+
+
+async def timeline(
+    session: AsyncSession, provider_id: int, limit: int, offset: int
+) -> tuple[PageResult, dict[int, SQLModel]]:
+    """The provider's events newest first, each with the record it concerns (bulk-loaded)."""
+    await require_provider(session, provider_id)
+    page = await list_events(session, provider_id=provider_id, limit=limit, offset=offset)
+    references: dict[int, tuple[type[SQLModel], int]] = {}
+    for event in page.items:
+        for key, model in RECORD_KEYS.items():
+            if isinstance(event.data.get(key), int):
+                references[event.id] = (model, event.data[key])
+                break
+    ids_by_model: dict[type[SQLModel], set[int]] = {}
+    for model, record_id in references.values():
+        ids_by_model.setdefault(model, set()).add(record_id)
+    loaded: dict[tuple[type[SQLModel], int], SQLModel] = {}
+    for model, ids in ids_by_model.items():
+        rows = await session.execute(select(model).where(model.id.in_(ids)))
+        for record in rows.scalars():
+            loaded[(model, record.id)] = record
+    records = {event_id: loaded[ref] for event_id, ref in references.items() if ref in loaded}
+    return page, records
+
+
+async def list_deliveries(
+    session: AsyncSession,
+    *,
+    provider_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> PageResult:
+    query = select(Delivery).order_by(Delivery.created_at.desc(), Delivery.id.desc())
+    if provider_id is not None:
+        query = query.where(Delivery.provider_id == provider_id)
+    if status is not None:
+        query = query.where(Delivery.status == status)
+    return await _page(session, query, limit, offset)
+
+
+async def monitoring_view(
+    session: AsyncSession, provider_id: int, policy: MonitoringPolicy, today: date
+) -> dict[str, Any]:
+    provider = await session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound("provider_id", f"no provider with id {provider_id}")
+    episodes = (
+        (
+            await session.execute(
+                select(MonitoringEpisode)
+                .where(MonitoringEpisode.provider_id == provider_id)
+                .order_by(MonitoringEpisode.started_at.desc(), MonitoringEpisode.id.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    firings = (await current_firings(session, policy, today, [provider_id])).get(provider_id, [])
+    return {
+        "level": provider.monitoring_level,
+        "placements_suspended": provider.placements_suspended,
+        "next_visit_due_on": provider.next_visit_due_on,
+        "last_visit_on": provider.last_visit_on,
+        "firing_rules": [f.as_reason() | {"level": f.level} for f in firings],
+        "episodes": list(episodes),
+    }
+
+
+async def plan_view(session: AsyncSession, provider_id: int) -> dict[str, Any]:
+    await require_provider(session, provider_id)
+    plan = await open_plan(session, provider_id)
+    if plan is None:
+        raise NotFound("provider_id", "this provider has no open improvement plan")
+    actions = (
+        (
+            await session.execute(
+                select(ImprovementAction)
+                .where(ImprovementAction.plan_id == plan.id)
+                .order_by(ImprovementAction.due_on, ImprovementAction.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return {
+        "id": plan.id,
+        "status": plan.status,
+        "agree_by_on": plan.agree_by_on,
+        "agreed_on": plan.agreed_on,
+        "actions": list(actions),
+    }
+
+
+async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]:
+    levels: dict[str, int] = dict(
+        (
+            await session.execute(
+                select(Provider.monitoring_level, func.count()).group_by(Provider.monitoring_level)
+            )
+        ).all()
+    )
+    suspended = await session.scalar(
+        select(func.count()).select_from(Provider).where(Provider.placements_suspended.is_(True))
+    )
+    visits_overdue = await session.scalar(
+        select(func.count()).select_from(Provider).where(Provider.next_visit_due_on < today)
+    )
+    actions_overdue = await session.scalar(
+        select(func.count())
+        .select_from(ImprovementAction)
+        .join(ImprovementPlan, ImprovementPlan.id == ImprovementAction.plan_id)
+        .where(
+            ImprovementAction.status != ActionStatus.complete,
+            ImprovementAction.due_on < today,
+            ImprovementPlan.status != PlanStatus.closed,
+        )
+    )
+    safeguardings_open = await session.scalar(
+        select(func.count())
+        .select_from(Safeguarding)
+        .where(Safeguarding.status != SafeguardingStatus.closed)
+    )
+    deliveries: dict[str, int] = dict(
+        (
+            await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+        ).all()
+    )
+    ranks = _worst_rating_subquery()
+    by_rating = {
+        SEVERITY_TO_RATING[severity].value: count
+        for severity, count in (
+            await session.execute(
+                select(ranks.c.worst, func.count())
+                .where(ranks.c.worst.is_not(None))
+                .group_by(ranks.c.worst)
+            )
+        ).all()
+    }
+    return {
+        "providers_by_level": {
+            level: levels.get(level, 0) for level in ("routine", "enhanced", "intensive")
+        },
+        "placements_suspended": int(suspended or 0),
+        "visits_overdue": int(visits_overdue or 0),
+        "improvement_actions_overdue": int(actions_overdue or 0),
+        "safeguardings_open": int(safeguardings_open or 0),
+        "deliveries_by_status": {
+            s: deliveries.get(s, 0) for s in ("pending", "sending", "sent", "failed")
+        },
+        "providers_by_rating": by_rating,
+        "users": int(await session.scalar(select(func.count()).select_from(User)) or 0),
+    }

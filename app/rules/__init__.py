@@ -1,0 +1,1 @@
+"""Escalation rules: the signal catalogue, the rules file, SQL signals and a pure engine."""

@@ -1,0 +1,288 @@
+"""The signal catalogue and the rules file (alerts/rules.yaml), validated with pydantic.
+
+Conditions are structured data (`signal`, `op`, `value`, optional `window_days`, nested
+under `all` / `any`): nothing is evaluated as code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.models.base import FinancialRisk, MonitoringLevel, Rating, VisitOutcome
+
+Kind = Literal["count", "days", "rating", "risk", "outcome", "flag"]
+ENUM_VALUES: dict[str, tuple[str, ...]] = {
+    "rating": tuple(r.value for r in Rating),
+    "risk": tuple(r.value for r in FinancialRisk),
+    "outcome": tuple(o.value for o in VisitOutcome),
+}
+NUMERIC_OPS = ("==", "!=", ">=", ">", "<=", "<")
+CHOICE_OPS = ("==", "!=", "in")
+
+
+@dataclass(frozen=True)
+class SignalSpec:
+    name: str
+    kind: Kind
+    description: str
+    windowed: bool = False
+
+
+_SIGNALS = [
+    SignalSpec(
+        "cqc_worst_overall",
+        "rating",
+        "Worst current CQC overall rating of the provider's contracted locations.",
+    ),
+    *(
+        SignalSpec(
+            f"cqc_worst_{question}",
+            "rating",
+            f"Worst current CQC '{question.replace('_', '-')}' key-question rating "
+            "of the contracted locations.",
+        )
+        for question in ("safe", "effective", "caring", "responsive", "well_led")
+    ),
+    SignalSpec(
+        "cqc_worst_key_question",
+        "rating",
+        "Worst rating of any key question at any contracted location.",
+    ),
+    SignalSpec(
+        "cqc_rating_age_days",
+        "days",
+        "Days since the oldest current overall rating of a contracted location "
+        "was published (how stale CQC's view is).",
+    ),
+    SignalSpec(
+        "cqc_downgrades",
+        "count",
+        "CQC overall ratings that went down, recorded within the window.",
+        True,
+    ),
+    SignalSpec(
+        "safeguardings_open", "count", "Safeguardings not yet closed (open or under enquiry)."
+    ),
+    SignalSpec("safeguardings_raised", "count", "Safeguardings raised within the window.", True),
+    SignalSpec(
+        "safeguardings_substantiated",
+        "count",
+        "Safeguardings found substantiated or partly substantiated, concluded "
+        "(closed, or raised if no closing date) within the window.",
+        True,
+    ),
+    SignalSpec(
+        "whole_service_concerns_open",
+        "count",
+        "Open concerns plus open safeguardings marked whole-service.",
+    ),
+    SignalSpec("concerns_open", "count", "Concerns not yet closed."),
+    SignalSpec("complaints_received", "count", "Complaints received within the window.", True),
+    SignalSpec(
+        "complaints_upheld",
+        "count",
+        "Complaints upheld or partly upheld, received within the window.",
+        True,
+    ),
+    SignalSpec("compliments_received", "count", "Compliments received within the window.", True),
+    SignalSpec(
+        "financial_risk_latest",
+        "risk",
+        "Risk of the most recent financial assurance (green, amber, red).",
+    ),
+    SignalSpec(
+        "insurance_expires_in_days",
+        "days",
+        "Days until the insurance on the latest financial assurance expires "
+        "(negative once expired).",
+    ),
+    SignalSpec(
+        "financial_review_overdue",
+        "flag",
+        "The latest financial assurance's next review date has passed.",
+    ),
+    SignalSpec(
+        "visit_latest_outcome", "outcome", "Outcome of the most recent visit or contract meeting."
+    ),
+    SignalSpec("days_since_last_visit", "days", "Days since the most recent visit."),
+    SignalSpec(
+        "visit_overdue",
+        "flag",
+        "The next visit due for the provider's monitoring level has passed.",
+    ),
+    SignalSpec(
+        "improvement_actions_overdue",
+        "count",
+        "Improvement-plan actions not complete whose due date has passed.",
+    ),
+    SignalSpec(
+        "improvement_plan_not_agreed",
+        "flag",
+        "An improvement plan is still awaiting agreement past its agree-by date.",
+    ),
+]
+SIGNALS: dict[str, SignalSpec] = {spec.name: spec for spec in _SIGNALS}
+
+
+def signal_key(name: str, window_days: int | None) -> str:
+    """The key a computed signal is stored under: windowed ones carry their window."""
+    return name if window_days is None else f"{name}@{window_days}"
+
+
+class Comparison(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signal: str
+    op: Literal["==", "!=", ">=", ">", "<=", "<", "in"]
+    value: int | float | bool | str | list[str]
+    window_days: int | None = Field(default=None, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _fits_catalogue(self) -> Comparison:
+        spec = SIGNALS.get(self.signal)
+        if spec is None:
+            raise ValueError(f"unknown signal {self.signal!r}; see docs/SIGNALS.md")
+        if spec.windowed and self.window_days is None:
+            raise ValueError(f"signal {self.signal!r} needs window_days")
+        if not spec.windowed and self.window_days is not None:
+            raise ValueError(f"signal {self.signal!r} takes no window_days")
+        if spec.kind in ENUM_VALUES:
+            if self.op not in CHOICE_OPS:
+                raise ValueError(
+                    f"op {self.op!r} does not apply to {spec.kind} signal {self.signal!r}"
+                )
+            values = self.value if isinstance(self.value, list) else [self.value]
+            if self.op == "in" and not isinstance(self.value, list):
+                raise ValueError("op 'in' needs a list value")
+            for value in values:
+                if value not in ENUM_VALUES[spec.kind]:
+                    raise ValueError(
+                        f"value {value!r} is not one of {', '.join(ENUM_VALUES[spec.kind])}"
+                    )
+        elif spec.kind == "flag":
+            if self.op not in ("==", "!=") or not isinstance(self.value, bool):
+                raise ValueError(f"flag signal {self.signal!r} compares with == true/false")
+        else:
+            if self.op not in NUMERIC_OPS or isinstance(self.value, bool | str | list):
+                raise ValueError(f"{spec.kind} signal {self.signal!r} compares with a number")
+        return self
+
+    @property
+    def key(self) -> str:
+        return signal_key(self.signal, self.window_days)
+
+
+class AllOf(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    all: list[Condition] = Field(min_length=1)
+
+
+class AnyOf(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    any: list[Condition] = Field(min_length=1)
+
+
+Condition = Annotated[Comparison | AllOf | AnyOf, Field(union_mode="smart")]
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,60}$")
+    description: str = Field(min_length=5, max_length=500)
+    when: Condition
+    escalate_to: Literal[MonitoringLevel.enhanced, MonitoringLevel.intensive]
+    suspend_placements: bool = False
+
+    def comparisons(self) -> list[Comparison]:
+        found: list[Comparison] = []
+
+        def walk(node: Comparison | AllOf | AnyOf) -> None:
+            if isinstance(node, Comparison):
+                found.append(node)
+            else:
+                for child in node.all if isinstance(node, AllOf) else node.any:
+                    walk(child)
+
+        walk(self.when)
+        return found
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> RuleSet:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} is used twice")
+            seen.add(rule.id)
+        return self
+
+    def windows(self) -> dict[str, set[int]]:
+        """Which windows each windowed signal is needed at, so SQL computes only those."""
+        needed: dict[str, set[int]] = {}
+        for rule in self.rules:
+            for comparison in rule.comparisons():
+                if comparison.window_days is not None:
+                    needed.setdefault(comparison.signal, set()).add(comparison.window_days)
+        return needed
+
+
+class ConfigFileError(Exception):
+    """A rules or routes file that cannot be used; the message names file, entry and field."""
+
+
+def load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigFileError(f"{path}: file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigFileError(f"{path}: not valid YAML: {error}") from None
+
+
+def describe_errors(path: Path, error: ValidationError, raw: Any, collection: str) -> str:
+    """Turn pydantic errors into lines naming the file, the entry (by id) and the field."""
+    lines = []
+    for problem in error.errors():
+        location = list(problem["loc"])
+        where = ""
+        if len(location) >= 2 and location[0] == collection and isinstance(location[1], int):
+            index = location[1]
+            entries = raw.get(collection) if isinstance(raw, dict) else None
+            entry_id = None
+            if (
+                isinstance(entries, list)
+                and index < len(entries)
+                and isinstance(entries[index], dict)
+            ):
+                entry_id = entries[index].get("id")
+            where = (
+                f"{collection[:-1]} {entry_id!r}" if entry_id else f"{collection[:-1]} #{index + 1}"
+            )
+            location = location[2:]
+        # Drop pydantic's union-branch names ("Comparison", "AllOf") from the field path.
+        field = (
+            ".".join(str(part) for part in location if part not in ("Comparison", "AllOf", "AnyOf"))
+            or "(entry)"
+        )
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {where + ': ' if where else ''}{field}: {message}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def load_rules(path: Path) -> RuleSet:
+    raw = load_yaml(path)
+    try:
+        return RuleSet.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigFileError(describe_errors(path, error, raw, "rules")) from None

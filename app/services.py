@@ -1,0 +1,78 @@
+"""The running application's collaborators, built once by create_app and shared by the
+API, the web pages, the jobs and the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.alerting.dispatcher import Dispatcher, Mailer
+from app.alerting.email import EmailRenderer, mailer_for
+from app.alerting.outbox import Mailboxes, WakeUp, install_outbox
+from app.alerting.routes import RouteTable, load_routes
+from app.clock import Clock, SystemClock
+from app.config import Settings
+from app.db import Database
+from app.monitoring.policy import MonitoringPolicy
+from app.rules.catalogue import load_rules
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    clock: Clock
+    policy: MonitoringPolicy
+    routes: RouteTable
+    renderer: EmailRenderer
+    dispatcher: Dispatcher
+    wake_up: WakeUp
+    wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def load_policy(settings: Settings) -> tuple[MonitoringPolicy, RouteTable]:
+    """Load and validate alerts/rules.yaml and alerts/routes.yaml (raises ConfigFileError)."""
+    rules = load_rules(settings.alerts_dir / "rules.yaml")
+    routes = load_routes(settings.alerts_dir / "routes.yaml")
+    return MonitoringPolicy(rules=rules), routes
+
+
+def build_services(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+) -> Services:
+    policy, routes = load_policy(settings)
+    database = database or Database.from_url(settings.database_url)
+    clock = clock or SystemClock()
+    wake_up = WakeUp()
+    install_outbox(
+        database,
+        routes,
+        Mailboxes(
+            safeguarding=str(settings.safeguarding_email),
+            named={k: str(v) for k, v in routes.mailboxes.items()},
+        ),
+        wake_up,
+    )
+    renderer = EmailRenderer(TEMPLATES_DIR)
+    from datetime import timedelta
+
+    dispatcher = Dispatcher(
+        database=database,
+        mailer=mailer or mailer_for(settings),
+        renderer=renderer,
+        clock=clock,
+        mail_from=str(settings.mail_from),
+        base_url=settings.base_url,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+    )
+    services = Services(settings, database, clock, policy, routes, renderer, dispatcher, wake_up)
+    wake_up.subscribe(services.wake_event.set)
+    return services
