@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -187,14 +187,16 @@ class World:
         return dict(response.json())
 
     async def post(
-        self, path: str, body: dict[str, object], role: str = "officer"
+        self, path: str, body: Mapping[str, Any], role: str = "officer"
     ) -> httpx.Response:
         return await self.client.post(f"/api/v1{path}", json=body, headers=self.headers[role])
 
     async def get(self, path: str, role: str = "officer", **params: Any) -> httpx.Response:
         return await self.client.get(f"/api/v1{path}", headers=self.headers[role], params=params)
 
-    async def patch(self, path: str, body: dict[str, Any], role: str = "officer") -> httpx.Response:
+    async def patch(
+        self, path: str, body: Mapping[str, Any], role: str = "officer"
+    ) -> httpx.Response:
         return await self.client.patch(f"/api/v1{path}", json=body, headers=self.headers[role])
 
 

@@ -49,7 +49,7 @@ def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailbo
             .join(User, User.id == Provider.contract_officer_id)
             .where(Provider.id.in_(provider_ids), User.active.is_(True))
         )
-        officers: dict[int, str] = {row[0]: row[1] for row in rows}
+        officers = {row[0]: row[1] for row in rows}
     by_role: dict[str, list[str]] = {}
     rows_to_insert: list[dict[str, object]] = []
     now = datetime.now(UTC)

@@ -1,0 +1,169 @@
+"""Bad input gets a 4xx whose JSON names the field and the problem, and stores nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.models import Event
+from app.services import Services
+from tests.conftest import World
+
+VISIT = {
+    "visited_on": "2026-11-18",
+    "kind": "virtual",
+    "purpose": "Contract meeting",
+    "outcome": "good",
+}
+SAFEGUARDING = {"raised_on": "2026-11-18", "category": "neglect", "reference": "SG-1"}
+
+CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
+    ("wrong type of date", "visits", {**VISIT, "visited_on": "next tuesday"}, 422, "visited_on"),
+    ("unknown enum value", "visits", {**VISIT, "kind": "teleport"}, 422, "kind"),
+    ("date in the future", "visits", {**VISIT, "visited_on": "2026-12-25"}, 422, "visited_on"),
+    ("unknown field", "visits", {**VISIT, "colour": "blue"}, 422, "colour"),
+    (
+        "missing field",
+        "safeguardings",
+        {"raised_on": "2026-11-18", "category": "neglect"},
+        422,
+        "reference",
+    ),
+    ("string too long", "safeguardings", {**SAFEGUARDING, "reference": "x" * 51}, 422, "reference"),
+    (
+        "wrong boolean",
+        "concerns",
+        {"raised_on": "2026-11-01", "description": "d", "whole_service": "perhaps"},
+        422,
+        "whole_service",
+    ),
+    (
+        "closing before opening",
+        "complaints",
+        {
+            "received_on": "2026-11-10",
+            "subject": "s",
+            "status": "closed",
+            "closed_on": "2026-11-01",
+        },
+        422,
+        "closed_on",
+    ),
+    (
+        "review before assessment",
+        "financial-assurances",
+        {"assessed_on": "2026-11-10", "risk": "green", "next_review_on": "2026-10-01"},
+        422,
+        "next_review_on",
+    ),
+    (
+        "unknown risk",
+        "financial-assurances",
+        {"assessed_on": "2026-11-10", "risk": "purple"},
+        422,
+        "risk",
+    ),
+    ("negative hours are not a record", "visits", {**VISIT, "officer_id": 0}, 422, "officer_id"),
+    ("officer who does not exist", "visits", {**VISIT, "officer_id": 99999}, 422, "officer_id"),
+    (
+        "new safeguarding already closed",
+        "safeguardings",
+        {**SAFEGUARDING, "status": "closed"},
+        422,
+        "status",
+    ),
+]
+
+
+async def _stored(services: Services) -> int:
+    from sqlalchemy import func, select
+
+    async with services.database.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Event)) or 0)
+
+
+@pytest.mark.parametrize(
+    ("label", "path", "body", "status", "field"), CASES, ids=[case[0] for case in CASES]
+)
+async def test_bad_record_is_refused_naming_the_field(
+    world: World,
+    services: Services,
+    label: str,
+    path: str,
+    body: dict[str, Any],
+    status: int,
+    field: str,
+) -> None:
+    provider = await world.provider()
+    before = await _stored(services)
+    response = await world.post(f"/providers/{provider['id']}/{path}", body)
+    assert response.status_code == status, response.text
+    errors = response.json()["errors"]
+    assert field in {e["field"] for e in errors}, errors
+    assert all(e["problem"] for e in errors)
+    assert await _stored(services) == before, f"{label}: something was stored"
+
+
+async def test_a_record_for_a_provider_that_does_not_exist(
+    world: World, services: Services
+) -> None:
+    before = await _stored(services)
+    response = await world.post("/providers/424242/visits", VISIT)
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["field"] == "provider_id"
+    assert await _stored(services) == before
+
+
+async def test_a_provider_with_an_unknown_officer_or_bad_values(world: World) -> None:
+    response = await world.post("/providers", {"name": "X", "contract_officer_id": 4242})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "contract_officer_id"
+    response = await world.post("/providers", {"name": "X", "weekly_hours": "lots"})
+    assert response.json()["errors"][0]["field"] == "weekly_hours"
+    response = await world.post("/providers", {"name": "X", "contract_type": "handshake"})
+    assert response.json()["errors"][0]["field"] == "contract_type"
+    listed = await world.get("/providers")
+    assert listed.json()["total"] == 0
+
+
+async def test_a_body_over_one_megabyte_is_refused(world: World) -> None:
+    provider = await world.provider()
+    body = {**VISIT, "notes": "x" * (1024 * 1024 + 10)}
+    response = await world.post(f"/providers/{provider['id']}/visits", body)
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["field"] == "body"
+
+    # Streamed without a Content-Length, too.
+    async def chunks() -> Any:
+        for _ in range(20):
+            yield b"x" * 65536
+
+    response = await world.client.post(
+        f"/api/v1/providers/{provider['id']}/visits",
+        content=chunks(),
+        headers={**world.headers["officer"], "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413
+
+
+async def test_broken_json_and_closing_a_safeguarding_without_an_outcome(world: World) -> None:
+    provider = await world.provider()
+    response = await world.client.post(
+        f"/api/v1/providers/{provider['id']}/visits",
+        content=b"{not json",
+        headers={**world.headers["officer"], "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"]
+    raised = await world.post(f"/providers/{provider['id']}/safeguardings", SAFEGUARDING)
+    response = await world.patch(f"/safeguardings/{raised.json()['id']}", {"status": "closed"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "outcome"
+    assert (await world.get(f"/safeguardings/{raised.json()['id']}")).json()["status"] == "open"
+
+
+async def test_page_size_is_capped(world: World) -> None:
+    response = await world.get("/providers", limit=500)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "limit"
