@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.common import Limit, Offset, safeguarding_out
+from app.api.common import Id, IdFilter, Limit, Offset, safeguarding_out
 from app.api.deps import Reader, ServicesDep, SessionDep
 from app.api.schemas import DeliveryRead, EventRead, Page, TimelineItem
 from app.models import Safeguarding
@@ -18,7 +18,7 @@ router = APIRouter(tags=["activity"])
 
 @router.get("/providers/{provider_id}/timeline", response_model=Page[TimelineItem])
 async def get_timeline(
-    provider_id: int, principal: Reader, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    provider_id: Id, principal: Reader, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
     """Every record and event of the provider, newest first."""
     page, records = await queries.timeline(session, provider_id, limit, offset)
@@ -38,7 +38,7 @@ async def get_timeline(
 async def list_events(
     _principal: Reader,
     session: SessionDep,
-    provider_id: int | None = None,
+    provider_id: IdFilter = None,
     type: str | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -53,7 +53,7 @@ async def list_events(
 async def list_deliveries(
     _principal: Reader,
     session: SessionDep,
-    provider_id: int | None = None,
+    provider_id: IdFilter = None,
     status: DeliveryStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,

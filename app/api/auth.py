@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.common import Limit, Offset
+from app.api.common import Id, Limit, Offset
 from app.api.deps import PrincipalDep, ServicesDep, SessionDep, UserManager
 from app.api.schemas import Page, TokenRead, UserRead
 from app.auth import service as auth
@@ -83,7 +83,7 @@ async def list_users(
 
 @router.patch("/users/{user_id}", response_model=UserRead)
 async def update_user(
-    user_id: int,
+    user_id: Id,
     body: auth.UserUpdate,
     principal: UserManager,
     services: ServicesDep,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Path, Query
 
 from app.auth.permissions import Permission
 from app.auth.service import Principal
 from app.models import Safeguarding
 from app.records.service import WriteResult
 
+MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=200, description="page size (at most 200)")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.common import Id
 from app.api.deps import MonitoringManager, Reader, RecordWriter, ServicesDep, SessionDep
 from app.api.schemas import ActionRead, MonitoringRead, PlanRead
 from app.models import ImprovementAction
@@ -40,7 +41,7 @@ class PlanAgreement(BaseModel):
 
 @router.get("/providers/{provider_id}/monitoring", response_model=MonitoringRead)
 async def get_monitoring(
-    provider_id: int, _principal: Reader, services: ServicesDep, session: SessionDep
+    provider_id: Id, _principal: Reader, services: ServicesDep, session: SessionDep
 ) -> dict[str, Any]:
     """The current level, the rules firing now, the next visit due and every episode."""
     return await queries.monitoring_view(
@@ -50,7 +51,7 @@ async def get_monitoring(
 
 @router.post("/providers/{provider_id}/monitoring/de-escalate", response_model=MonitoringRead)
 async def de_escalate(
-    provider_id: int,
+    provider_id: Id,
     body: DeEscalation,
     principal: MonitoringManager,
     services: ServicesDep,
@@ -80,7 +81,7 @@ async def de_escalate(
 
 @router.post("/providers/{provider_id}/monitoring/placements", response_model=MonitoringRead)
 async def change_placements(
-    provider_id: int,
+    provider_id: Id,
     body: PlacementsChange,
     principal: MonitoringManager,
     services: ServicesDep,
@@ -103,13 +104,13 @@ async def change_placements(
 
 
 @router.get("/providers/{provider_id}/improvement-plan", response_model=PlanRead)
-async def get_plan(provider_id: int, _principal: Reader, session: SessionDep) -> dict[str, Any]:
+async def get_plan(provider_id: Id, _principal: Reader, session: SessionDep) -> dict[str, Any]:
     return await queries.plan_view(session, provider_id)
 
 
 @router.post("/providers/{provider_id}/improvement-plan/agree", response_model=PlanRead)
 async def agree_plan(
-    provider_id: int,
+    provider_id: Id,
     body: PlanAgreement,
     principal: RecordWriter,
     services: ServicesDep,
@@ -130,7 +131,7 @@ async def agree_plan(
     "/providers/{provider_id}/improvement-plan/actions", response_model=ActionRead, status_code=201
 )
 async def add_action(
-    provider_id: int,
+    provider_id: Id,
     body: plans.ActionIn,
     principal: RecordWriter,
     services: ServicesDep,
@@ -145,7 +146,7 @@ async def add_action(
 
 @router.patch("/improvement-actions/{action_id}", response_model=ActionRead)
 async def update_action(
-    action_id: int,
+    action_id: Id,
     body: plans.ActionUpdate,
     principal: RecordWriter,
     services: ServicesDep,

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from app.api.common import Limit, Offset, written
+from app.api.common import Id, IdFilter, Limit, Offset, written
 from app.api.deps import (
     ProviderManager,
     Reader,
@@ -38,7 +38,7 @@ async def create_provider(
 async def list_providers(
     _principal: Reader,
     session: SessionDep,
-    officer_id: int | None = None,
+    officer_id: IdFilter = None,
     locality: str | None = None,
     level: MonitoringLevel | None = None,
     rating: Rating | None = None,
@@ -61,13 +61,13 @@ async def list_providers(
 
 
 @router.get("/providers/{provider_id}", response_model=ProviderRead)
-async def get_provider(provider_id: int, _principal: Reader, session: SessionDep) -> dict[str, Any]:
+async def get_provider(provider_id: Id, _principal: Reader, session: SessionDep) -> dict[str, Any]:
     return await queries.get_provider(session, provider_id)
 
 
 @router.patch("/providers/{provider_id}", response_model=ProviderRead)
 async def update_provider(
-    provider_id: int,
+    provider_id: Id,
     body: schemas.ProviderUpdate,
     principal: ProviderManager,
     services: ServicesDep,
@@ -80,7 +80,7 @@ async def update_provider(
 
 @router.post("/providers/{provider_id}/locations", response_model=LocationRead, status_code=201)
 async def add_location(
-    provider_id: int,
+    provider_id: Id,
     body: schemas.LocationIn,
     principal: ProviderManager,
     services: ServicesDep,
@@ -96,14 +96,14 @@ async def add_location(
 
 @router.get("/providers/{provider_id}/locations", response_model=list[LocationRead])
 async def list_locations(
-    provider_id: int, _principal: Reader, session: SessionDep
+    provider_id: Id, _principal: Reader, session: SessionDep
 ) -> list[Location]:
     return await queries.list_locations(session, provider_id)
 
 
 @router.post("/providers/{provider_id}/ratings", response_model=RatingWritten, status_code=201)
 async def record_rating(
-    provider_id: int,
+    provider_id: Id,
     body: schemas.RatingIn,
     principal: RecordWriter,
     services: ServicesDep,
@@ -128,7 +128,7 @@ async def record_rating(
 
 @router.get("/providers/{provider_id}/ratings", response_model=Page[RatingRead])
 async def list_ratings(
-    provider_id: int, _principal: Reader, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    provider_id: Id, _principal: Reader, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> dict[str, Any]:
     page = await queries.list_ratings(session, provider_id, limit, offset)
     return {"items": page.items, "total": page.total, "limit": limit, "offset": offset}

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.api import schemas as out
-from app.api.common import Limit, Offset, safeguarding_out, written
+from app.api.common import Id, Limit, Offset, safeguarding_out, written
 from app.api.deps import (
     Reader,
     RecordWriter,
@@ -52,7 +52,7 @@ def _register(
     serialize: Serializer = _plain,
 ) -> None:
     async def create_route(
-        provider_id: int,
+        provider_id: Id,
         body: body_type,  # type: ignore[valid-type]
         principal: writer,
         services: ServicesDep,
@@ -63,7 +63,7 @@ def _register(
         return {**serialize(result.record, principal), **written(result)}
 
     async def list_route(
-        provider_id: int,
+        provider_id: Id,
         principal: Reader,
         session: SessionDep,
         since: date | None = None,
@@ -173,7 +173,7 @@ _register(
 
 @router.get("/safeguardings/{safeguarding_id}", response_model=out.SafeguardingRead)
 async def get_safeguarding(
-    safeguarding_id: int, principal: Reader, session: SessionDep
+    safeguarding_id: Id, principal: Reader, session: SessionDep
 ) -> dict[str, Any]:
     record = await queries.get_record(session, Safeguarding, safeguarding_id)
     return safeguarding_out(record, principal)
@@ -181,7 +181,7 @@ async def get_safeguarding(
 
 @router.patch("/safeguardings/{safeguarding_id}", response_model=out.SafeguardingWritten)
 async def update_safeguarding(
-    safeguarding_id: int,
+    safeguarding_id: Id,
     body: schemas.SafeguardingUpdate,
     principal: SafeguardingWriter,
     services: ServicesDep,
@@ -196,13 +196,13 @@ async def update_safeguarding(
 
 
 @router.get("/complaints/{complaint_id}", response_model=out.ComplaintRead)
-async def get_complaint(complaint_id: int, _principal: Reader, session: SessionDep) -> Complaint:
+async def get_complaint(complaint_id: Id, _principal: Reader, session: SessionDep) -> Complaint:
     return await queries.get_record(session, Complaint, complaint_id)
 
 
 @router.patch("/complaints/{complaint_id}", response_model=out.ComplaintWritten)
 async def update_complaint(
-    complaint_id: int,
+    complaint_id: Id,
     body: schemas.ComplaintUpdate,
     principal: RecordWriter,
     services: ServicesDep,
@@ -216,13 +216,13 @@ async def update_complaint(
 
 
 @router.get("/concerns/{concern_id}", response_model=out.ConcernRead)
-async def get_concern(concern_id: int, _principal: Reader, session: SessionDep) -> Concern:
+async def get_concern(concern_id: Id, _principal: Reader, session: SessionDep) -> Concern:
     return await queries.get_record(session, Concern, concern_id)
 
 
 @router.patch("/concerns/{concern_id}", response_model=out.ConcernWritten)
 async def update_concern(
-    concern_id: int,
+    concern_id: Id,
     body: schemas.ConcernUpdate,
     principal: SafeguardingWriter,
     services: ServicesDep,

@@ -33,7 +33,7 @@ from app.models import (
     Visit,
 )
 from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, Rating, SafeguardingStatus
-from app.monitoring.errors import NotFound
+from app.monitoring.errors import DomainError, NotFound
 from app.monitoring.policy import MonitoringPolicy
 from app.monitoring.service import current_firings, open_plan
 
@@ -179,8 +179,14 @@ async def list_records(
         query = query.where(day >= since)
     if until is not None:
         query = query.where(day <= until)
-    if status is not None and hasattr(model, "status"):
-        query = query.where(model.status == status)
+    if status is not None:
+        column = model.__table__.c.get("status")
+        allowed = [m.value for m in column.type.enum_class] if column is not None else []
+        if status not in allowed:
+            raise DomainError(
+                "status", f"must be one of {', '.join(allowed) or 'nothing'} for this record"
+            )
+        query = query.where(column == status)
     return await _page(session, query, limit, offset)
 
 

@@ -24,6 +24,7 @@ from app.models.base import (
     VisitOutcome,
 )
 
+MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
 Locality = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 CqcId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1-\d{1,15}$")]
 
@@ -38,7 +39,7 @@ class ProviderIn(Input):
     contract_type: ContractType = ContractType.spot
     partner_role: PartnerRole | None = None
     localities: list[Locality] = Field(default_factory=list, max_length=20)
-    contract_officer_id: int | None = Field(default=None, ge=1)
+    contract_officer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     weekly_hours: float = Field(default=0, ge=0, le=100000)
     people_supported: int | None = Field(default=None, ge=0, le=100000)
 
@@ -49,7 +50,7 @@ class ProviderUpdate(Input):
     contract_type: ContractType | None = None
     partner_role: PartnerRole | None = None
     localities: list[Locality] | None = Field(default=None, max_length=20)
-    contract_officer_id: int | None = Field(default=None, ge=1)
+    contract_officer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     weekly_hours: float | None = Field(default=None, ge=0, le=100000)
     people_supported: int | None = Field(default=None, ge=0, le=100000)
 
@@ -85,7 +86,7 @@ class VisitIn(Input):
     outcome: VisitOutcome
     notes: str = Field(default="", max_length=10000)
     follow_up_actions: str = Field(default="", max_length=5000)
-    officer_id: int | None = Field(default=None, ge=1)
+    officer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class SafeguardingIn(Input):
