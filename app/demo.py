@@ -127,7 +127,7 @@ async def seed_demo(settings: Settings, *, force: bool = False) -> int:
                 rated_on = today - timedelta(days=rng.randint(120, 900))
                 await records.record_rating(
                     session,
-                    location=location,
+                    location_id=location.id,
                     overall=rating,
                     rated_on=rated_on,
                     key_questions={

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from app.api import activity, auth, monitoring, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.config import Settings
+from app.jobs.scheduler import SchedulerLeader
 from app.migrations import current_revision, head_revision
 from app.services import Services, build_services
 
@@ -38,6 +39,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                     name="dispatcher",
                 )
             )
+        if settings.scheduler_enabled:
+            leader = SchedulerLeader(services)
+            app.state.scheduler = leader
+            tasks.append(asyncio.create_task(leader.run(), name="scheduler"))
         try:
             yield
         finally:

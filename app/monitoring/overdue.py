@@ -17,7 +17,13 @@ from app.models.base import ActionStatus, PlanStatus
 INSURANCE_WARNING_DAYS = 30
 
 
+def weeks_overdue(due: date, today: date) -> int:
+    """0 for the first seven days after `due` (day 1 is the first overdue day), then 1..."""
+    return max((today - due).days - 1, 0) // 7
+
+
 def weeks_since(start: date, today: date) -> int:
+    """0 for the first seven days from `start` itself (the day counts), then 1..."""
     return (today - start).days // 7
 
 
@@ -58,7 +64,7 @@ async def raise_time_based_events(
         )
     )
     for provider_id, due_on, level in overdue_visits:
-        week = weeks_since(due_on, today)
+        week = weeks_overdue(due_on, today)
         await raise_once(
             "visit.overdue",
             provider_id,
@@ -76,7 +82,7 @@ async def raise_time_based_events(
         )
     )
     for action_id, provider_id, due_on in overdue_actions:
-        week = weeks_since(due_on, today)
+        week = weeks_overdue(due_on, today)
         await raise_once(
             "improvement_action.overdue",
             provider_id,
@@ -96,7 +102,7 @@ async def raise_time_based_events(
         )
     )
     for plan_id, provider_id, agree_by in unagreed:
-        week = weeks_since(agree_by, today)
+        week = weeks_overdue(agree_by, today)
         await raise_once(
             "improvement_plan.not_agreed",
             provider_id,

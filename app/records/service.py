@@ -217,7 +217,7 @@ def rating_direction(previous: str | None, new: str) -> str:
 async def record_rating(
     session: AsyncSession,
     *,
-    location: Location,
+    location_id: int,
     overall: Rating,
     rated_on: date | None,
     key_questions: dict[str, dict[str, Any]],
@@ -228,6 +228,7 @@ async def record_rating(
     """Store a location's rating if it differs from the current one; appends
     `cqc.rating_changed` and evaluates the rules. Returns None when nothing changed."""
     key_questions = to_jsonable_python(key_questions)
+    location = await _get(session, Location, location_id, "location_id")
     provider = await lock_provider(session, location.provider_id)
     await session.refresh(location)
     new_questions = {q: (key_questions.get(q) or {}).get("rating") for q in KEY_QUESTIONS}
@@ -300,7 +301,7 @@ async def record_manual_rating(
     }
     return await record_rating(
         session,
-        location=location,
+        location_id=location.id,
         overall=data.overall,
         rated_on=data.rated_on,
         key_questions=questions,

@@ -1,0 +1,40 @@
+"""Job bodies: plain async functions the scheduler, the CLI and tests call directly."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from app.events import Actor
+from app.monitoring.overdue import raise_time_based_events
+from app.monitoring.service import apply_rules
+from app.services import Services
+
+log = logging.getLogger(__name__)
+TIME_RULES = Actor.job("time_rules")
+
+
+@dataclass
+class TimeRulesResult:
+    escalated: list[int] = field(default_factory=list)
+    events: dict[str, int] = field(default_factory=dict)
+
+
+async def evaluate_time_rules(services: Services) -> TimeRulesResult:
+    """The scheduled sweep: apply every rule to every provider (signals that changed with
+    time alone, such as an expiring window or an overdue visit), then raise the time-based
+    follow-up events, each once per occurrence and again weekly while unresolved."""
+    now = services.clock.now()
+    async with services.database.transaction() as session:
+        escalations = await apply_rules(session, policy=services.policy, actor=TIME_RULES, now=now)
+        raised = await raise_time_based_events(session, actor=TIME_RULES, now=now)
+    result = TimeRulesResult(escalated=sorted(escalations), events=raised.raised)
+    log.info("time rules: %d escalations, events %s", len(result.escalated), result.events)
+    return result
+
+
+async def sweep_deliveries(services: Services) -> int:
+    """Send anything due that the in-process wake-up missed (another process's commit, an
+    expired lease after a crash)."""
+    stats = await services.dispatcher.drain()
+    return stats.sent

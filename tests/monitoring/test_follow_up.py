@@ -1,0 +1,282 @@
+"""Levels and their follow-up: de-escalation, suspension, plans, overdue events, races."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.clock import FakeClock
+from app.events import Actor
+from app.jobs.tasks import evaluate_time_rules
+from app.models import Event, MonitoringEpisode
+from app.models.base import MonitoringLevel
+from app.monitoring import plans
+from app.monitoring.errors import DeEscalationRefused
+from app.monitoring.service import de_escalate
+from app.records import schemas
+from app.records import service as records
+from app.services import Services
+from tests import factories as f
+from tests.conftest import UserMaker
+
+
+@pytest.fixture
+async def manager(make_user: UserMaker) -> Actor:
+    user = await make_user("manager")
+    assert user.id is not None
+    return Actor.user(user.id)
+
+
+async def _events(services: Services, event_type: str) -> list[Event]:
+    async with services.database.sessions() as session:
+        rows = await session.execute(
+            select(Event).where(Event.type == event_type).order_by(Event.id)
+        )
+        return list(rows.scalars())
+
+
+async def test_de_escalation_is_refused_then_overridden(services: Services, manager: Actor) -> None:
+    provider = await f.provider(services)
+    assert provider.id is not None
+    concern = await f.write(services, "concern", provider.id, whole_service=True)
+    assert concern.monitoring_level == "intensive"
+    with pytest.raises(DeEscalationRefused) as refused:
+        async with services.database.transaction() as session:
+            await de_escalate(
+                session,
+                provider_id=provider.id,
+                to=MonitoringLevel.routine,
+                reason="Provider says it is fixed",
+                override=False,
+                policy=services.policy,
+                actor=manager,
+                now=services.clock.now(),
+            )
+    assert any("whole-service-concern" in b for b in refused.value.blockers)
+    assert await f.level_of(services, provider.id) == "intensive"
+
+    async with services.database.transaction() as session:
+        await de_escalate(
+            session,
+            provider_id=provider.id,
+            to=MonitoringLevel.enhanced,
+            reason="Concern contained by daily checks",
+            override=True,
+            policy=services.policy,
+            actor=manager,
+            now=services.clock.now(),
+        )
+    assert await f.level_of(services, provider.id) == "enhanced"
+    de_escalated = await _events(services, "monitoring.de_escalated")
+    assert de_escalated[0].data["override"] is True
+    # The same evidence does not escalate again at the next write...
+    result = await f.write(services, "visit", provider.id, outcome="good")
+    assert result.monitoring_level == "enhanced"
+    # ...but new evidence does.
+    result = await f.write(
+        services,
+        "concern",
+        provider.id,
+        whole_service=True,
+        description="A second whole-service concern",
+    )
+    assert result.monitoring_level == "intensive"
+    async with services.database.sessions() as session:
+        episodes = list(
+            (
+                await session.execute(
+                    select(MonitoringEpisode)
+                    .where(MonitoringEpisode.provider_id == provider.id)
+                    .order_by(MonitoringEpisode.id)
+                )
+            ).scalars()
+        )
+    assert [e.level for e in episodes] == ["intensive", "enhanced", "intensive"]
+    assert episodes[0].overridden and episodes[0].ended_by == manager.label
+    assert [e.ended_at is None for e in episodes] == [False, False, True]
+
+
+async def test_de_escalation_blocked_by_open_plan_actions(
+    services: Services, manager: Actor
+) -> None:
+    provider = await f.provider(services)
+    assert provider.id is not None
+    concern = await f.write(services, "concern", provider.id, whole_service=True)
+    async with services.database.transaction() as session:
+        action = await plans.add_action(
+            session,
+            provider_id=provider.id,
+            data=plans.ActionIn(
+                issue="Missed calls",
+                action="Recruit two carers",
+                owner="Registered manager",
+                due_on=services.clock.today() + timedelta(days=21),
+            ),
+            actor=manager,
+            now=services.clock.now(),
+        )
+        await records.update_concern(
+            session, concern.record.id, schemas.ConcernUpdate(status="closed"), f.context(services)
+        )
+    with pytest.raises(DeEscalationRefused) as refused:
+        async with services.database.transaction() as session:
+            await de_escalate(
+                session,
+                provider_id=provider.id,
+                to=MonitoringLevel.routine,
+                reason="Concern closed",
+                override=False,
+                policy=services.policy,
+                actor=manager,
+                now=services.clock.now(),
+            )
+    assert refused.value.blockers == ["1 improvement action(s) still open"]
+    async with services.database.transaction() as session:
+        await plans.update_action(
+            session,
+            action_id=action.id or 0,
+            data=plans.ActionUpdate(status="complete", evidence="Two carers started"),
+            actor=manager,
+            now=services.clock.now(),
+        )
+        await de_escalate(
+            session,
+            provider_id=provider.id,
+            to=MonitoringLevel.routine,
+            reason="All actions complete",
+            override=False,
+            policy=services.policy,
+            actor=manager,
+            now=services.clock.now(),
+        )
+    assert await f.level_of(services, provider.id) == "routine"
+
+
+async def test_overdue_visit_fires_once_per_occurrence_and_again_a_week_later(
+    services: Services,
+    clock: FakeClock,
+) -> None:
+    provider = await f.provider(services)
+    assert provider.id is not None
+    await f.write(services, "visit", provider.id, visited_on=clock.today())
+    await f.write(services, "concern", provider.id, whole_service=True)  # visit due in 7 days
+    clock.advance(timedelta(days=7))
+    await evaluate_time_rules(services)
+    assert await _events(services, "visit.overdue") == []
+    clock.advance(timedelta(days=1))
+    for _ in range(3):  # a retried or repeated job raises nothing new
+        await evaluate_time_rules(services)
+    assert len(await _events(services, "visit.overdue")) == 1
+    clock.advance(timedelta(days=6))
+    await evaluate_time_rules(services)
+    assert len(await _events(services, "visit.overdue")) == 1
+    clock.advance(timedelta(days=1))
+    await evaluate_time_rules(services)
+    overdue = await _events(services, "visit.overdue")
+    assert [e.data["week"] for e in overdue] == [0, 1]
+    # Logging the visit resolves it: no more reminders.
+    await f.write(services, "visit", provider.id, visited_on=clock.today())
+    clock.advance(timedelta(days=7))
+    await evaluate_time_rules(services)
+    assert len(await _events(services, "visit.overdue")) == 2
+
+
+async def test_plan_actions_financial_reviews_and_insurance_follow_up(
+    services: Services,
+    clock: FakeClock,
+    manager: Actor,
+) -> None:
+    provider = await f.provider(services)
+    assert provider.id is not None
+    await f.write(services, "concern", provider.id, whole_service=True)
+    today = clock.today()
+    async with services.database.transaction() as session:
+        await plans.add_action(
+            session,
+            provider_id=provider.id,
+            data=plans.ActionIn(
+                issue="Medication errors",
+                action="Retrain staff",
+                owner="Care manager",
+                due_on=today + timedelta(days=3),
+            ),
+            actor=manager,
+            now=clock.now(),
+        )
+    await f.write(
+        services,
+        "financial",
+        provider.id,
+        next_review_on=today + timedelta(days=2),
+        insurance_expires_on=today + timedelta(days=40),
+    )
+    clock.advance(timedelta(days=15))
+    result = await evaluate_time_rules(services)
+    assert result.events["improvement_plan.not_agreed"] == 1
+    assert result.events["improvement_action.overdue"] == 1
+    assert result.events["financial_review.due"] == 1
+    assert result.events["insurance.expiring"] == 1
+    again = await evaluate_time_rules(services)
+    assert again.events.get("improvement_action.overdue") is None
+
+
+async def test_time_alone_escalates_through_the_sweep(services: Services, clock: FakeClock) -> None:
+    # A rule over a signal that changes with time: a visit overdue for 30 days.
+    from app.monitoring.policy import MonitoringPolicy
+    from app.rules.catalogue import RuleSet
+
+    services.policy = MonitoringPolicy(
+        rules=RuleSet.model_validate(
+            {
+                "rules": [
+                    *[r.model_dump() for r in services.policy.rules.rules],
+                    {
+                        "id": "long-unvisited",
+                        "description": "No visit for over 120 days",
+                        "when": {"signal": "days_since_last_visit", "op": ">", "value": 120},
+                        "escalate_to": "enhanced",
+                    },
+                ]
+            }
+        )
+    )
+    provider = await f.provider(services)
+    assert provider.id is not None
+    await f.write(services, "visit", provider.id, visited_on=clock.today())
+    clock.advance(timedelta(days=120))
+    assert (await evaluate_time_rules(services)).escalated == []
+    clock.advance(timedelta(days=1))
+    assert (await evaluate_time_rules(services)).escalated == [provider.id]
+    assert await f.level_of(services, provider.id) == "enhanced"
+
+
+async def test_two_writes_racing_for_one_provider_open_one_episode(services: Services) -> None:
+    provider = await f.provider(services)
+    assert provider.id is not None
+    await f.write(services, "safeguarding", provider.id, raised_on=f.days_ago(services, 10))
+    # Two more at once: whichever commits second sees the first and the cluster fires once.
+    await asyncio.gather(
+        *(
+            f.write(
+                services,
+                "safeguarding",
+                provider.id,
+                raised_on=f.days_ago(services, 2),
+                whole_service=whole,
+            )
+            for whole in (False, True)
+        )
+    )
+    async with services.database.sessions() as session:
+        open_episodes = await session.scalar(
+            select(func.count())
+            .select_from(MonitoringEpisode)
+            .where(
+                MonitoringEpisode.provider_id == provider.id, MonitoringEpisode.ended_at.is_(None)
+            )
+        )
+    assert open_episodes == 1
+    assert await f.level_of(services, provider.id) == "intensive"
