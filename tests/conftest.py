@@ -210,3 +210,26 @@ async def world(client: httpx.AsyncClient, make_user: UserMaker, headers_for: He
         built.users[role.value] = user
         built.headers[role.value] = await headers_for(user)
     return built
+
+
+@pytest.fixture
+async def smtp() -> AsyncIterator[Any]:
+    """A running in-process SMTP server and what it received."""
+    from tests.fakes.smtp import Recorder, SmtpServer
+
+    server = SmtpServer(Recorder())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def smtp_settings(settings: Settings, smtp: Any) -> Settings:
+    return settings.model_copy(
+        update={
+            "smtp_host": smtp.host,
+            "smtp_port": smtp.port,
+            "smtp_starttls": False,
+            "smtp_timeout_seconds": 5.0,
+        }
+    )

@@ -141,7 +141,14 @@ class SmtpMailer:
             if 500 <= error.code < 600:
                 raise PermanentSendError(text) from None
             raise TransientSendError(text) from None
-        except (TimeoutError, aiosmtplib.SMTPException, OSError) as error:
+        except aiosmtplib.SMTPException as error:
+            if "STARTTLS" in str(error):
+                # aiosmtplib says so with a plain SMTPException: the server offers no TLS.
+                raise ConfigurationSendError(
+                    "SMTP TLS failure: the server does not offer STARTTLS"
+                ) from None
+            raise TransientSendError(f"{type(error).__name__}: connection failed") from None
+        except (TimeoutError, OSError) as error:
             raise TransientSendError(f"{type(error).__name__}: connection failed") from None
         if errors:
             # One recipient per message: a refusal here is that recipient's answer.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from app.models.base import (
     CaseStatus,
@@ -288,3 +288,9 @@ class DeliveryRead(Read):
     created_at: datetime
     sent_at: datetime | None
     failed_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def latency_seconds(self) -> float | None:
+        """Time from the event to SMTP acceptance."""
+        return None if self.sent_at is None else (self.sent_at - self.created_at).total_seconds()

@@ -1,0 +1,306 @@
+"""Alert delivery over real SMTP: routes, retries, failures, leases and races."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from app.alerting.dispatcher import Dispatcher
+from app.clock import FakeClock
+from app.db import Database
+from app.models import Delivery
+from app.services import Services
+from tests import factories as f
+from tests.conftest import World
+from tests.fakes.smtp import Recorder, SmtpServer
+
+SAFEGUARDING_BOX = "safeguarding@council.gov.uk"
+
+
+async def _deliveries(services: Services, **filters: Any) -> list[Delivery]:
+    async with services.database.sessions() as session:
+        query = select(Delivery).order_by(Delivery.id)
+        for key, value in filters.items():
+            query = query.where(getattr(Delivery, key) == value)
+        return list((await session.execute(query)).scalars())
+
+
+async def test_every_default_route_reaches_its_people(
+    world: World,
+    services: Services,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    make_user: Any,
+) -> None:
+    second_manager = await make_user("manager", email="manager2@council.gov.uk")
+    officer, manager, admin = (world.users[r].email for r in ("officer", "manager", "admin"))
+    provider = await world.provider()
+    pid = provider["id"]
+    # safeguarding.raised: officer + safeguarding mailbox (no escalation yet)
+    await world.post(
+        f"/providers/{pid}/safeguardings",
+        {"raised_on": "2026-11-19", "category": "neglect", "reference": "SG-1"},
+        role="safeguarding",
+    )
+    # cqc.rating_changed down + monitoring.escalated + placements.suspended
+    await world.post(f"/providers/{pid}/locations", {"cqc_location_id": "1-000000001"})
+    await world.post(
+        f"/providers/{pid}/ratings",
+        {"cqc_location_id": "1-000000001", "overall": "good", "rated_on": "2025-01-01"},
+    )
+    await world.post(
+        f"/providers/{pid}/ratings",
+        {"cqc_location_id": "1-000000001", "overall": "inadequate", "rated_on": "2026-11-01"},
+    )
+    stats = await services.dispatcher.drain()
+    assert stats.failed == 0 and stats.retried == 0
+    expected_officer = sorted(
+        [
+            "[carewatch] Safeguarding raised: Harbour Home Care Ltd",
+            "[carewatch] CQC rating first: Harbour Home Care Ltd now good",
+            "[carewatch] CQC rating down: Harbour Home Care Ltd now inadequate",
+            "[carewatch] Harbour Home Care Ltd escalated to intensive monitoring",
+            "[carewatch] New placements suspended: Harbour Home Care Ltd",
+        ]
+    )
+    assert smtp.recorder.subjects_for(officer) == expected_officer
+    assert smtp.recorder.subjects_for(SAFEGUARDING_BOX) == sorted(
+        [
+            "[carewatch] Safeguarding raised: Harbour Home Care Ltd",
+            "[carewatch] Harbour Home Care Ltd escalated to intensive monitoring",
+            "[carewatch] New placements suspended: Harbour Home Care Ltd",
+        ]
+    )
+    for each_manager in (manager, second_manager.email):
+        assert smtp.recorder.subjects_for(each_manager) == sorted(
+            [
+                "[carewatch] CQC rating down: Harbour Home Care Ltd now inadequate",
+                "[carewatch] Harbour Home Care Ltd escalated to intensive monitoring",
+                "[carewatch] New placements suspended: Harbour Home Care Ltd",
+            ]
+        )
+    assert smtp.recorder.subjects_for(admin) == []
+    assert smtp.recorder.subjects_for(world.users["viewer"].email) == []
+
+    # Overdue follow-up goes to the officer, once, then weekly.
+    from app.jobs.tasks import evaluate_time_rules
+
+    clock.advance(timedelta(days=15))
+    await evaluate_time_rules(services)
+    await evaluate_time_rules(services)  # a repeated run sends nothing new
+    await services.dispatcher.drain()
+    follow_up = [s for s in smtp.recorder.subjects_for(officer) if s not in expected_officer]
+    assert follow_up == [
+        "[carewatch] Improvement plan not agreed: Harbour Home Care Ltd",
+        "[carewatch] Visit overdue: Harbour Home Care Ltd (15 days)",
+    ]
+    assert smtp.recorder.subjects_for(manager)[-1].startswith("[carewatch] New placements")
+
+
+async def test_a_451_is_retried_with_backoff_then_delivered(
+    services: Services,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    make_user: Any,
+) -> None:
+    officer = await make_user("officer")
+    provider = await f.provider(services, officer_id=officer.id)
+    smtp.recorder.transient_failures = 1
+    await f.write(services, "safeguarding", provider.id or 0)
+    stats = await services.dispatcher.drain()
+    assert stats.retried == 1 and stats.sent == 1  # one deferred, the other delivered
+    deferred = await _deliveries(services, status="pending")
+    assert len(deferred) == 1 and deferred[0].attempts == 1
+    assert deferred[0].last_error is not None and deferred[0].last_error.startswith("451")
+    assert deferred[0].next_attempt_at == clock.now() + timedelta(seconds=30)
+    assert (await services.dispatcher.drain()).claimed == 0  # not due yet
+    clock.advance(timedelta(seconds=30))
+    assert (await services.dispatcher.drain()).sent == 1
+    assert len(smtp.recorder.received_by(officer.email)) == 1
+    assert len(smtp.recorder.received_by(SAFEGUARDING_BOX)) == 1
+    retried = await _deliveries(services, id=deferred[0].id)
+    assert retried[0].status == "sent" and retried[0].attempts == 2
+
+
+async def test_a_550_fails_one_recipient_and_the_other_still_gets_it(
+    world: World,
+    services: Services,
+    smtp: SmtpServer,
+) -> None:
+    officer = world.users["officer"].email
+    smtp.recorder.refuse = {officer}
+    provider = await world.provider()
+    await world.post(
+        f"/providers/{provider['id']}/safeguardings",
+        {"raised_on": "2026-11-19", "category": "neglect", "reference": "SG-1"},
+    )
+    stats = await services.dispatcher.drain()
+    assert stats.failed == 1
+    assert smtp.recorder.received_by(SAFEGUARDING_BOX)
+    failed = await _deliveries(services, status="failed")
+    assert [d.recipient for d in failed] == [officer]
+    assert failed[0].last_error is not None and "550" in failed[0].last_error
+    # Visible through the API, and raised to admins by another route.
+    listed = (await world.get("/deliveries", status="failed", role="viewer")).json()
+    assert listed["total"] == 1 and listed["items"][0]["last_error"].startswith("550")
+    await services.dispatcher.drain()
+    admin_mail = smtp.recorder.received_by(world.users["admin"].email)
+    assert [str(m["Subject"]) for m in admin_mail] == [
+        "[carewatch] An alert could not be delivered"
+    ]
+
+
+async def test_an_outage_is_survived_and_the_message_arrives_once(
+    services: Services,
+    clock: FakeClock,
+    make_user: Any,
+) -> None:
+    recorder = Recorder()
+    server = SmtpServer(recorder)
+    await server.start()
+    await server.stop()  # the relay is down; its port is known
+    mailer = services.dispatcher.mailer
+    mailer.settings = services.settings.model_copy(update={"smtp_port": server.port})
+    officer = await make_user("officer")
+    provider = await f.provider(services, officer_id=officer.id)
+    await f.write(services, "concern", provider.id or 0, whole_service=True)
+    stats = await services.dispatcher.drain()
+    assert stats.sent == 0 and stats.retried == stats.claimed > 0
+    pending = await _deliveries(services, status="pending")
+    assert all(d.attempts == 1 and "connection failed" in (d.last_error or "") for d in pending)
+    clock.advance(timedelta(seconds=31))
+    assert (await services.dispatcher.drain()).retried == len(pending)  # still down: 2nd try
+    await server.start()  # the relay comes back on the same port
+    try:
+        clock.advance(timedelta(seconds=61))
+        assert (await services.dispatcher.drain()).sent == len(pending)
+        clock.advance(timedelta(hours=2))
+        assert (await services.dispatcher.drain()).claimed == 0
+        assert len(recorder.received_by(officer.email)) == 1
+        assert len(recorder.received_by(SAFEGUARDING_BOX)) == 1
+    finally:
+        await server.stop()
+
+
+async def test_starttls_required_but_not_offered_is_never_sent_in_clear(
+    services: Services,
+    smtp: SmtpServer,
+    make_user: Any,
+) -> None:
+    services.dispatcher.mailer.settings = services.settings.model_copy(
+        update={"smtp_starttls": True}
+    )
+    officer = await make_user("officer")
+    provider = await f.provider(services, officer_id=officer.id)
+    await f.write(services, "safeguarding", provider.id or 0)
+    stats = await services.dispatcher.drain()
+    assert stats.sent == 0 and stats.paused >= 1
+    assert smtp.recorder.inbox == []
+    assert services.dispatcher.state.pause_reason is not None
+    assert "TLS" in services.dispatcher.state.pause_reason
+    for delivery in await _deliveries(services):
+        assert delivery.status == "pending" and delivery.attempts == 0
+
+
+async def test_wrong_credentials_pause_sending_without_using_attempts(
+    services: Services,
+    clock: FakeClock,
+    make_user: Any,
+) -> None:
+    recorder = Recorder()
+    server = SmtpServer(recorder, username="carewatch", password="right-password")
+    await server.start()
+    try:
+        mailer = services.dispatcher.mailer
+        mailer.settings = services.settings.model_copy(
+            update={
+                "smtp_port": server.port,
+                "smtp_username": "carewatch",
+                "smtp_password": SecretStr("wrong-password"),
+            }
+        )
+        officer = await make_user("officer")
+        provider = await f.provider(services, officer_id=officer.id)
+        await f.write(services, "safeguarding", provider.id or 0)
+        stats = await services.dispatcher.drain()
+        assert stats.sent == 0 and stats.paused >= 1
+        assert "authentication" in (services.dispatcher.state.pause_reason or "")
+        assert all(d.attempts == 0 and d.status == "pending" for d in await _deliveries(services))
+        # Paused: nothing is tried until the pause ends, then the fixed settings work.
+        mailer.settings = mailer.settings.model_copy(
+            update={"smtp_password": SecretStr("right-password")}
+        )
+        assert (await services.dispatcher.drain()).claimed == 0
+        clock.advance(timedelta(seconds=61))
+        assert (await services.dispatcher.drain()).sent == 2
+        assert len(recorder.received_by(officer.email)) == 1
+    finally:
+        await server.stop()
+
+
+async def test_a_dispatcher_killed_after_claiming_loses_nothing(
+    services: Services,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    make_user: Any,
+) -> None:
+    officer = await make_user("officer")
+    provider = await f.provider(services, officer_id=officer.id)
+    await f.write(services, "safeguarding", provider.id or 0)
+    claimed = await services.dispatcher.claim()  # ...and then the process dies.
+    assert len(claimed) == 2
+    assert (await services.dispatcher.drain()).claimed == 0  # leased: nobody else sends
+    clock.advance(timedelta(seconds=services.settings.delivery_lease_seconds + 1))
+    assert (await services.dispatcher.drain()).sent == 2
+    assert len(smtp.recorder.received_by(officer.email)) == 1
+    assert len(smtp.recorder.received_by(SAFEGUARDING_BOX)) == 1
+
+
+async def test_two_dispatchers_racing_send_each_message_once(
+    services: Services,
+    smtp: SmtpServer,
+    make_user: Any,
+    clock: FakeClock,
+) -> None:
+    for index in range(4):
+        await make_user("manager", email=f"manager{index}@council.gov.uk")
+    officer = await make_user("officer")
+    # 50 escalations to officer, mailbox and 4 managers (300), and 100 safeguardings to
+    # officer and mailbox (200): 500 deliveries.
+    for index in range(50):
+        provider = await f.provider(services, officer_id=officer.id, name=f"Provider {index}")
+        await f.write(services, "concern", provider.id or 0, whole_service=True)
+        for _ in range(2):
+            await f.write(services, "safeguarding", provider.id or 0)
+    assert len(await _deliveries(services)) == 500
+    # A second "process": its own engine and dispatcher over the same database.
+    other_database = Database.from_url(services.settings.database_url)
+    other = Dispatcher(
+        database=other_database,
+        mailer=services.dispatcher.mailer,
+        renderer=services.renderer,
+        clock=clock,
+        mail_from="carewatch@council.gov.uk",
+        base_url="https://carewatch.council.gov.uk",
+        batch_size=10,
+    )
+    services.dispatcher.batch_size = 10
+    try:
+        first, second = await asyncio.gather(services.dispatcher.drain(), other.drain())
+    finally:
+        await other_database.dispose()
+    assert first.sent + second.sent == 500
+    assert first.sent > 0 and second.sent > 0
+    received = [
+        f"{recipient} {message['Message-ID']}" for recipient, message in smtp.recorder.inbox
+    ]
+    assert len(received) == len(set(received)) == 500
+    async with services.database.sessions() as session:
+        unsent = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.status != "sent")
+        )
+    assert unsent == 0

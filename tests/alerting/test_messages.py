@@ -1,0 +1,229 @@
+"""Messages: every template renders, no narrative or names leave the system, stable
+headers, the .eml fallback, and the in-process dispatcher woken by a commit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from app.alerting.email import EmailRenderer, FileMailer
+from app.alerting.routes import load_routes
+from app.clock import FakeClock
+from app.config import Settings
+from app.events import EVENT_TYPES
+from app.main import create_app
+from app.services import TEMPLATES_DIR, Services, build_services
+from tests import factories as f
+from tests.conftest import ROOT, World
+from tests.fakes.smtp import SmtpServer
+
+MINIMAL_DATA: dict[str, dict[str, Any]] = {
+    "safeguarding.raised": {
+        "category": "neglect",
+        "raised_on": date(2026, 11, 1),
+        "whole_service": True,
+    },
+    "monitoring.escalated": {
+        "from": "routine",
+        "to": "intensive",
+        "next_visit_due_on": None,
+        "plan_agree_by_on": None,
+        "reasons": [{"description": "d", "detail": "x = 1"}],
+    },
+    "placements.suspended": {"reason": "CQC rates a location Inadequate"},
+    "cqc.rating_changed": {
+        "direction": "down",
+        "new": "inadequate",
+        "old": "good",
+        "cqc_location_id": "1-1",
+        "location_name": None,
+        "rated_on": date(2026, 11, 1),
+    },
+    "visit.overdue": {"level": "enhanced", "due_on": date(2026, 11, 1), "days_overdue": 3},
+    "improvement_action.overdue": {"due_on": date(2026, 11, 1), "days_overdue": 3},
+    "improvement_plan.not_agreed": {"agree_by_on": date(2026, 11, 1), "days_late": 3},
+    "financial_review.due": {"next_review_on": date(2026, 11, 1)},
+    "insurance.expiring": {"insurance_expires_on": date(2026, 12, 1), "days_left": 10},
+    "delivery.failed": {"delivery_id": 1, "failed_event_type": "x", "error": "550"},
+}
+
+
+@pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
+def test_every_event_type_renders_with_a_minimal_context(event_type: str) -> None:
+    renderer = EmailRenderer(TEMPLATES_DIR)
+    provider = {
+        "id": 1,
+        "name": "Harbour Home Care",
+        "monitoring_level": "enhanced",
+        "placements_suspended": False,
+        "next_visit_due_on": None,
+        "officer_name": "Asha Patel",
+    }
+    rendered = renderer.render(
+        event_type,
+        {
+            "event": {
+                "id": 7,
+                "type": event_type,
+                "data": MINIMAL_DATA.get(event_type, {}),
+                "created_at": datetime(2026, 11, 20, tzinfo=UTC),
+            },
+            "provider": provider,
+            "link": "https://x.gov.uk/providers/1",
+            "base_url": "https://x.gov.uk",
+        },
+    )
+    assert rendered.subject.startswith("[carewatch]") and "\n" not in rendered.subject
+    assert "https://x.gov.uk" in rendered.text and "https://x.gov.uk" in rendered.html
+
+
+def test_every_routed_event_has_its_own_template() -> None:
+    renderer = EmailRenderer(TEMPLATES_DIR)
+    routes = load_routes(ROOT / "alerts/routes.yaml")
+    routed = {event for route in routes.routes for event in route.events}
+    assert routed and all(renderer.has_template(event) for event in routed)
+
+
+async def test_no_safeguarding_narrative_or_reference_is_ever_emailed(
+    world: World,
+    services: Services,
+    smtp: SmtpServer,
+) -> None:
+    provider = await world.provider()
+    await world.post(
+        f"/providers/{provider['id']}/safeguardings",
+        {
+            "raised_on": "2026-11-19",
+            "category": "neglect",
+            "reference": "REF-MARKER-7731",
+            "summary": "NARRATIVE-MARKER Mrs Example was left without medication",
+            "whole_service": True,
+        },
+    )
+    await services.dispatcher.drain()
+    assert len(smtp.recorder.inbox) >= 4  # raised and escalated, to officer and mailbox...
+    for _recipient, message in smtp.recorder.inbox:
+        raw = message.as_string()
+        assert "MARKER" not in raw and "Mrs Example" not in raw
+        assert f"/providers/{provider['id']}" in raw  # the link is what they need
+
+
+async def test_headers_are_stable_and_carry_the_event(
+    world: World,
+    services: Services,
+    smtp: SmtpServer,
+) -> None:
+    provider = await world.provider()
+    await world.post(
+        f"/providers/{provider['id']}/safeguardings",
+        {"raised_on": "2026-11-19", "category": "neglect", "reference": "SG-1"},
+    )
+    await services.dispatcher.drain()
+    deliveries = (await world.get("/deliveries")).json()["items"]
+    for _recipient, message in smtp.recorder.inbox:
+        event_id = message["X-Carewatch-Event-Id"]
+        delivery_id = message["X-Carewatch-Delivery-Id"]
+        assert (
+            message["Message-ID"]
+            == f"<delivery-{delivery_id}.event-{event_id}@carewatch.council.gov.uk>"
+        )
+        assert message["References"] == f"<provider-{provider['id']}@carewatch.council.gov.uk>"
+        assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
+    assert {d["status"] for d in deliveries} == {"sent"}
+    assert all(d["latency_seconds"] is not None and d["latency_seconds"] >= 0 for d in deliveries)
+
+
+async def test_without_smtp_messages_become_eml_files(
+    settings: Settings,
+    clock: FakeClock,
+    tmp_path: Path,
+    make_user: Any,
+) -> None:
+    services = build_services(settings, clock=clock)
+    try:
+        assert isinstance(services.dispatcher.mailer, FileMailer)
+        provider = await f.provider(services)
+        await f.write(services, "safeguarding", provider.id or 0)
+        stats = await services.dispatcher.drain()
+        assert stats.sent == 1  # the safeguarding mailbox (no officer assigned)
+        files = list(settings.outbox_dir.glob("*.eml"))
+        assert len(files) == 1
+        message = message_from_bytes(files[0].read_bytes(), policy=policy.default)
+        assert message["To"] == "safeguarding@council.gov.uk"
+        assert str(message["Subject"]).startswith("[carewatch] Safeguarding raised")
+    finally:
+        await services.database.dispose()
+
+
+async def test_the_in_process_dispatcher_sends_within_a_couple_of_seconds(
+    smtp_settings: Settings,
+    smtp: SmtpServer,
+    make_user: Any,
+) -> None:
+    # The real app, lifespan and all: the commit wakes the dispatcher (sweep is 60 s here).
+    settings = smtp_settings.model_copy(
+        update={"dispatcher_enabled": True, "dispatch_sweep_seconds": 60.0}
+    )
+    services = build_services(settings)
+    app = create_app(settings, services)
+    async with app.router.lifespan_context(app):
+        officer = await _user(services, "officer")
+        headers = await _headers(services, officer)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t"
+        ) as client:
+            await asyncio.sleep(0.2)  # the start-up sweep finds nothing
+            created = await client.post(
+                "/api/v1/providers",
+                headers=headers,
+                json={"name": "Quick Care", "contract_officer_id": officer.id},
+            )
+            started = time.monotonic()
+            await client.post(
+                f"/api/v1/providers/{created.json()['id']}/safeguardings",
+                headers=headers,
+                json={
+                    "raised_on": date.today().isoformat(),
+                    "category": "neglect",
+                    "reference": "SG-9",
+                },
+            )
+            # Poll the real server's inbox, as a person refreshing their mail would.
+            while len(smtp.recorder.inbox) < 2 and time.monotonic() - started < 5:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            elapsed = time.monotonic() - started
+    assert len(smtp.recorder.inbox) == 2
+    assert elapsed < 2.0, f"took {elapsed:.2f}s"
+
+
+async def _user(services: Services, role: str) -> Any:
+    from app.models import User
+    from tests.conftest import password_hash
+
+    async with services.database.transaction() as session:
+        user = User(
+            email=f"{role}.live@council.gov.uk",
+            name="Live",
+            role=role,
+            password_hash=password_hash(),
+            created_at=datetime.now(UTC),
+        )
+        session.add(user)
+    return user
+
+
+async def _headers(services: Services, user: Any) -> dict[str, str]:
+    from datetime import timedelta
+
+    from app.auth.service import issue_token
+
+    async with services.database.transaction() as session:
+        token = await issue_token(session, user, now=datetime.now(UTC), ttl=timedelta(hours=1))
+    return {"Authorization": f"Bearer {token}"}
