@@ -119,6 +119,30 @@ def cmd_dispatch(_args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_cqc(args: argparse.Namespace) -> int:
+    from app.jobs import tasks
+    from app.services import build_services
+
+    settings = _settings()
+
+    async def run() -> int:
+        services = build_services(settings)
+        try:
+            if services.cqc_client is None:
+                from app.cqc.sync import disabled_reason
+
+                print(disabled_reason(settings), file=sys.stderr)
+                return 2
+            body = tasks.cqc_sync if args.action == "sync" else tasks.market_benchmark
+            outcome = await body(services)
+            print(f"CQC {args.action}: {outcome}")
+            return 0 if outcome in ("success", "complete") else 1
+        finally:
+            await services.close()
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -156,6 +180,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     rules.add_parser(
         "check", help="validate rules and routes; show what each rule would do"
     ).set_defaults(handler=cmd_rules_check)
+
+    cqc = commands.add_parser("cqc", help="CQC polling").add_subparsers(
+        dest="action", required=True
+    )
+    cqc.add_parser("sync", help="fetch rating changes now").set_defaults(handler=cmd_cqc)
+    cqc.add_parser("benchmark", help="build the national ratings benchmark").set_defaults(
+        handler=cmd_cqc
+    )
 
     commands.add_parser("dispatch", help="send every alert due now, then exit").set_defaults(
         handler=cmd_dispatch

@@ -48,7 +48,11 @@ class Settings(BaseSettings):
 
     cqc_base_url: str = "https://api.service.cqc.org.uk/public/v1"
     cqc_api_key: SecretStr | None = None
+    cqc_partner_code: str | None = None
     cqc_sync_interval: int = Field(default=3600, ge=60, description="seconds between syncs")
+    cqc_requests_per_minute: int = Field(default=600, ge=1, le=2000)
+    cqc_timeout_seconds: float = Field(default=30.0, gt=0)
+    cqc_window_overlap_minutes: int = Field(default=60, ge=0, le=1440)
     scheduler_enabled: bool = True
 
     log_level: str = "INFO"
@@ -60,7 +64,7 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
 
-    @field_validator("smtp_host", "smtp_username", mode="before")
+    @field_validator("smtp_host", "smtp_username", "cqc_partner_code", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value

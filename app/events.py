@@ -78,6 +78,7 @@ EVENT_TYPES: dict[str, str] = {
     "provider.updated": "A provider's contract details changed",
     "location.added": "A CQC location was added to a provider's contract",
     "cqc.rating_changed": "A contracted location's CQC rating changed",
+    "cqc.rating_recorded": "A location's first (or inherited) CQC rating was recorded",
     "visit.recorded": "A visit or contract meeting was logged",
     "safeguarding.raised": "A safeguarding concern was raised",
     "safeguarding.updated": "A safeguarding was updated",

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 
-from app.api import activity, auth, monitoring, providers, records
+from app.api import activity, auth, cqc, monitoring, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.config import Settings
 from app.jobs.scheduler import SchedulerLeader
@@ -51,7 +51,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await services.database.dispose()
+            await services.close()
 
     app = FastAPI(
         title="carewatch",
@@ -64,7 +64,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (auth, providers, records, monitoring, activity):
+    for module in (auth, providers, records, monitoring, activity, cqc):
         api.include_router(module.router)
     app.include_router(api)
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+
+import httpx
 
 from app.alerting.dispatcher import Dispatcher, Mailer
 from app.alerting.email import EmailRenderer, mailer_for
@@ -13,6 +16,8 @@ from app.alerting.outbox import Mailboxes, WakeUp, install_outbox
 from app.alerting.routes import RouteTable, load_routes
 from app.clock import Clock, SystemClock
 from app.config import Settings
+from app.cqc.client import CqcClient
+from app.cqc.sync import CqcContext, make_client
 from app.db import Database
 from app.monitoring.policy import MonitoringPolicy
 from app.rules.catalogue import load_rules
@@ -31,7 +36,24 @@ class Services:
     renderer: EmailRenderer
     dispatcher: Dispatcher
     wake_up: WakeUp
+    cqc_client: CqcClient | None = None
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def cqc_context(self) -> CqcContext | None:
+        if self.cqc_client is None:
+            return None
+        return CqcContext(
+            database=self.database,
+            clock=self.clock,
+            policy=self.policy,
+            client=self.cqc_client,
+            overlap=timedelta(minutes=self.settings.cqc_window_overlap_minutes),
+        )
+
+    async def close(self) -> None:
+        if self.cqc_client is not None:
+            await self.cqc_client.http.aclose()
+        await self.database.dispose()
 
 
 def load_policy(settings: Settings) -> tuple[MonitoringPolicy, RouteTable]:
@@ -47,6 +69,7 @@ def build_services(
     database: Database | None = None,
     clock: Clock | None = None,
     mailer: Mailer | None = None,
+    cqc_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Services:
     policy, routes = load_policy(settings)
     database = database or Database.from_url(settings.database_url)
@@ -62,8 +85,6 @@ def build_services(
         wake_up,
     )
     renderer = EmailRenderer(TEMPLATES_DIR)
-    from datetime import timedelta
-
     dispatcher = Dispatcher(
         database=database,
         mailer=mailer or mailer_for(settings),
@@ -73,6 +94,16 @@ def build_services(
         base_url=settings.base_url,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
-    services = Services(settings, database, clock, policy, routes, renderer, dispatcher, wake_up)
+    services = Services(
+        settings,
+        database,
+        clock,
+        policy,
+        routes,
+        renderer,
+        dispatcher,
+        wake_up,
+        cqc_client=make_client(settings, cqc_transport),
+    )
     wake_up.subscribe(services.wake_event.set)
     return services

@@ -51,9 +51,8 @@ def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailbo
         )
         officers = {row[0]: row[1] for row in rows}
     by_role: dict[str, list[str]] = {}
-    rows_to_insert: list[dict[str, object]] = []
-    now = datetime.now(UTC)
-    for event in events:
+
+    def resolve(event: Event) -> list[str]:
         recipients: list[str] = []
         for spec in routes.recipients_for(event.type, event.data):
             kind, _, name = spec.partition(":")
@@ -70,7 +69,22 @@ def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailbo
                 recipients.extend(by_role[name])
             else:
                 recipients.append(mailboxes.address(name))
-        for recipient in dict.fromkeys(r.lower() for r in recipients):
+        return list(dict.fromkeys(r.lower() for r in recipients))
+
+    # One email per person per escalation: an escalation's recipients are not sent the
+    # other events of that provider from the same transaction (the rating change or the
+    # safeguarding that caused it, a suspension); the escalation email names its trigger.
+    covered: dict[int, set[str]] = {}
+    for event in events:
+        if event.type == "monitoring.escalated" and event.provider_id is not None:
+            covered.setdefault(event.provider_id, set()).update(resolve(event))
+    rows_to_insert: list[dict[str, object]] = []
+    now = datetime.now(UTC)
+    for event in events:
+        recipients = resolve(event)
+        if event.type != "monitoring.escalated" and event.provider_id in covered:
+            recipients = [r for r in recipients if r not in covered[event.provider_id]]
+        for recipient in recipients:
             rows_to_insert.append(
                 {
                     "event_id": event.id,

@@ -15,7 +15,16 @@ from app.api.deps import (
     SessionDep,
     write_context,
 )
-from app.api.schemas import LocationRead, Page, ProviderRead, RatingRead, RatingWritten
+from app.api.schemas import (
+    LocationAdded,
+    LocationRead,
+    Page,
+    ProviderRead,
+    RatingRead,
+    RatingWritten,
+)
+from app.cqc.client import CqcError
+from app.cqc.sync import refresh_location
 from app.models import Location
 from app.models.base import MonitoringLevel, Rating
 from app.records import queries, schemas
@@ -78,20 +87,31 @@ async def update_provider(
     return await queries.get_provider(session, provider_id)
 
 
-@router.post("/providers/{provider_id}/locations", response_model=LocationRead, status_code=201)
+@router.post("/providers/{provider_id}/locations", response_model=LocationAdded, status_code=201)
 async def add_location(
     provider_id: Id,
     body: schemas.LocationIn,
     principal: ProviderManager,
     services: ServicesDep,
     session: SessionDep,
-) -> Location:
-    """Contract a CQC location to this provider."""
+) -> dict[str, Any]:
+    """Contract a CQC location to this provider; its current rating is fetched at once
+    (when polling is on), or by the next sync if CQC cannot be reached now."""
     location = await records.add_location(
         session, provider_id, body, write_context(services, principal)
     )
     await session.commit()
-    return location
+    assert location.id is not None
+    context = services.cqc_context()
+    if context is None:
+        fetch = "skipped: CQC polling is off"
+    else:
+        try:
+            fetch = await refresh_location(context, location.id, location.cqc_location_id)
+        except CqcError as error:
+            fetch = f"deferred to the next sync: {error}"
+    await session.refresh(location)
+    return {**location.model_dump(), "cqc_fetch": fetch}
 
 
 @router.get("/providers/{provider_id}/locations", response_model=list[LocationRead])

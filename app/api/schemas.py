@@ -91,6 +91,10 @@ class LocationRead(Read):
     predecessor_cqc_location_id: str | None
 
 
+class LocationAdded(LocationRead):
+    cqc_fetch: str
+
+
 class RatingRead(Read):
     id: int
     location_id: int

@@ -40,6 +40,18 @@ JOBS: list[Job] = [
         "apply the rules to every provider and raise overdue and expiry events",
     ),
     Job(
+        "cqc_sync",
+        tasks.cqc_sync,
+        lambda s: float(s.settings.cqc_sync_interval),
+        "fetch CQC rating changes for the contracted locations",
+    ),
+    Job(
+        "market_benchmark",
+        tasks.market_benchmark,
+        lambda s: 7 * 24 * 3600.0,
+        "count the national and regional distribution of homecare ratings",
+    ),
+    Job(
         "dispatch_sweep",
         tasks.sweep_deliveries,
         lambda s: max(s.settings.dispatch_sweep_seconds * 6, 30.0),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from app.cqc.sync import run_market_benchmark, sync_changes
 from app.events import Actor
 from app.monitoring.overdue import raise_time_based_events
 from app.monitoring.service import apply_rules
@@ -31,6 +32,24 @@ async def evaluate_time_rules(services: Services) -> TimeRulesResult:
     result = TimeRulesResult(escalated=sorted(escalations), events=raised.raised)
     log.info("time rules: %d escalations, events %s", len(result.escalated), result.events)
     return result
+
+
+async def cqc_sync(services: Services) -> str:
+    """The scheduled CQC sync (nothing to do when polling is off)."""
+    context = services.cqc_context()
+    if context is None:
+        return "disabled"
+    run = await sync_changes(context)
+    return run.status
+
+
+async def market_benchmark(services: Services) -> str:
+    """The weekly national distribution of homecare ratings (resumes if interrupted)."""
+    context = services.cqc_context()
+    if context is None:
+        return "disabled"
+    benchmark = await run_market_benchmark(context)
+    return benchmark.status
 
 
 async def sweep_deliveries(services: Services) -> int:

@@ -1,6 +1,7 @@
 """SQLModel tables only, one file per aggregate; imports nothing else of app."""
 
 from app.models.base import SQLModel
+from app.models.cqc import CqcBenchmark, CqcSyncRun
 from app.models.event import Delivery, Event
 from app.models.location import Location, LocationRating
 from app.models.monitoring import ImprovementAction, ImprovementPlan, MonitoringEpisode
@@ -22,6 +23,8 @@ __all__ = [
     "Complaint",
     "Compliment",
     "Concern",
+    "CqcBenchmark",
+    "CqcSyncRun",
     "Delivery",
     "Event",
     "FinancialAssurance",

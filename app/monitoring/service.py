@@ -69,6 +69,7 @@ async def apply_rules(
     actor: Actor,
     now: datetime,
     provider_ids: Sequence[int] | None = None,
+    trigger: dict[str, Any] | None = None,
 ) -> dict[int, Escalation]:
     """Evaluate the rules for some providers (all when None) and raise any whose level a
     firing rule exceeds. Returns the escalations made, by provider id."""
@@ -109,7 +110,9 @@ async def apply_rules(
             ):
                 continue
         provider = await lock_provider(session, provider_id)
-        escalation = await _apply_to_provider(session, provider, firings, policy, actor, now)
+        escalation = await _apply_to_provider(
+            session, provider, firings, policy, actor, now, trigger
+        )
         if escalation is not None:
             changed[provider_id] = escalation
     return changed
@@ -122,6 +125,7 @@ async def _apply_to_provider(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    trigger: dict[str, Any] | None = None,
 ) -> Escalation | None:
     assert provider.id is not None
     # An acknowledgement lapses once its rule stops firing, so a later firing counts.
@@ -137,7 +141,7 @@ async def _apply_to_provider(
     target = highest_level(fresh)
     escalation: Escalation | None = None
     if target is not None and LEVEL_RANK[target] > LEVEL_RANK[current]:
-        escalation = await _escalate(session, provider, target, fresh, policy, actor, now)
+        escalation = await _escalate(session, provider, target, fresh, policy, actor, now, trigger)
     suspending = [f for f in fresh if f.suspend_placements]
     if suspending and not provider.placements_suspended:
         provider.placements_suspended = True
@@ -223,6 +227,7 @@ async def _escalate(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    trigger: dict[str, Any] | None = None,
 ) -> Escalation:
     assert provider.id is not None
     today = now.date()
@@ -264,6 +269,9 @@ async def _escalate(
             "rules": [f.rule_id for f in firings],
             "reasons": reasons,
             "next_visit_due_on": provider.next_visit_due_on,
+            # What set it off; None for the scheduled sweep (time alone).
+            "trigger": trigger,
+            "placements_suspended": any(f.suspend_placements for f in firings),
             "plan_agree_by_on": agree_by,
         },
     )

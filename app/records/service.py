@@ -5,7 +5,7 @@ caller's transaction. Nothing here commits."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.clock import Clock
-from app.events import Actor, append_event
+from app.events import EVENT_TYPES, Actor, append_event
 from app.models import (
     Complaint,
     Compliment,
@@ -64,6 +64,32 @@ class WriteResult(Generic[RecordT]):
         return MonitoringLevel(self.provider.monitoring_level)
 
 
+TRIGGER_FIELDS = (
+    "category",
+    "whole_service",
+    "outcome",
+    "risk",
+    "upheld",
+    "old",
+    "new",
+    "location_name",
+    "cqc_location_id",
+    "raised_on",
+    "visited_on",
+    "rated_on",
+)
+
+
+def trigger_of(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The write that caused an escalation, as the escalation email describes it: the
+    event's meaning and its non-personal facts (never a summary or a reference)."""
+    return {
+        "type": event_type,
+        "description": EVENT_TYPES.get(event_type, event_type),
+        **{key: data.get(key) for key in TRIGGER_FIELDS},  # a fixed shape for templates
+    }
+
+
 def _not_future(field: str, value: date | None, today: date) -> None:
     if value is not None and value > today:
         raise DomainError(field, "cannot be in the future")
@@ -107,6 +133,7 @@ async def _finish(
         actor=ctx.actor,
         now=ctx.clock.now(),
         provider_ids=[provider.id],
+        trigger=trigger_of(event_type, data),
     )
     await session.refresh(provider)
     return WriteResult(record, provider, escalations.get(provider.id))
@@ -224,30 +251,39 @@ async def record_rating(
     report_url: str | None,
     source: str,
     ctx: WriteContext,
+    inherited_from: str | None = None,
 ) -> WriteResult[LocationRating] | None:
-    """Store a location's rating if it differs from the current one; appends
-    `cqc.rating_changed` and evaluates the rules. Returns None when nothing changed."""
+    """Store a location's rating and evaluate the rules. Returns None when the ratings
+    (overall and every key question) are what we already hold: a new report date or link
+    with the same judgements is kept quietly, never announced.
+
+    A location's first rating, or one inherited from a predecessor on re-registration, is
+    a baseline (`cqc.rating_recorded`); a real change is `cqc.rating_changed`."""
     key_questions = to_jsonable_python(key_questions)
     location = await _get(session, Location, location_id, "location_id")
     provider = await lock_provider(session, location.provider_id)
     await session.refresh(location)
     new_questions = {q: (key_questions.get(q) or {}).get("rating") for q in KEY_QUESTIONS}
     old_questions = {q: getattr(location, f"{q}_rating") for q in KEY_QUESTIONS}
-    if (
-        location.overall_rating == overall
-        and location.overall_rated_on == rated_on
-        and old_questions == new_questions
-    ):
-        return None
     previous = location.overall_rating
-    direction = rating_direction(previous, overall)
+    location.key_questions = key_questions
+    location.report_url = report_url
+    if inherited_from is not None:
+        location.predecessor_cqc_location_id = inherited_from
+    if previous == overall and old_questions == new_questions:
+        location.overall_rated_on = rated_on
+        return None
+    baseline = previous is None or (inherited_from is not None and previous == Rating.not_rated)
+    direction = (
+        "inherited"
+        if inherited_from is not None and baseline
+        else ("first" if baseline else rating_direction(previous, overall))
+    )
     now = ctx.clock.now()
     location.overall_rating = overall
     location.overall_rated_on = rated_on
     for question in KEY_QUESTIONS:
         setattr(location, f"{question}_rating", new_questions[question])
-    location.key_questions = key_questions
-    location.report_url = report_url
     rating = LocationRating(
         location_id=location.id,
         provider_id=location.provider_id,
@@ -260,23 +296,61 @@ async def record_rating(
         recorded_at=now,
     )
     session.add(rating)
-    return await _finish(
+    await session.flush()
+    data = {
+        "cqc_location_id": location.cqc_location_id,
+        "location_name": location.name,
+        "old": previous,
+        "new": overall,
+        "rated_on": rated_on,
+        "direction": direction,
+        "source": source,
+        "key_questions": new_questions,
+        "inherited_from": inherited_from,
+    }
+    fingerprint = ",".join(str(new_questions[q]) for q in KEY_QUESTIONS)
+    event_type = "cqc.rating_recorded" if baseline else "cqc.rating_changed"
+    # The same judgement seen again (an overlapping window, a second process) is one event.
+    await append_event(
         session,
-        ctx,
-        provider,
-        rating,
-        "cqc.rating_changed",
-        {
-            "cqc_location_id": location.cqc_location_id,
-            "location_name": location.name,
-            "old": previous,
-            "new": overall,
-            "rated_on": rated_on,
-            "direction": direction,
-            "source": source,
-            "key_questions": new_questions,
-        },
+        type=event_type,
+        provider_id=provider.id,
+        actor=ctx.actor,
+        at=now,
+        data=data,
+        dedup_key=f"{event_type}:{location.cqc_location_id}:{previous}:{overall}:{rated_on}:{fingerprint}",
     )
+    escalations = await apply_rules(
+        session,
+        policy=ctx.policy,
+        actor=ctx.actor,
+        now=now,
+        provider_ids=[provider.id or 0],
+        trigger=trigger_of(event_type, data),
+    )
+    await session.refresh(provider)
+    return WriteResult(rating, provider, escalations.get(provider.id or 0))
+
+
+async def update_location_details(
+    session: AsyncSession,
+    location_id: int,
+    *,
+    name: str | None,
+    postcode: str | None,
+    registration_status: str | None,
+    checked_at: datetime,
+) -> Location:
+    """What CQC says about the location itself (kept quietly; ratings go above)."""
+    location = await _get(session, Location, location_id, "location_id")
+    if name:
+        location.name = name
+    if postcode:
+        location.postcode = postcode
+    if registration_status:
+        location.registration_status = registration_status
+    location.last_checked_at = checked_at
+    return location
 
 
 async def record_manual_rating(

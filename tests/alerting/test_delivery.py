@@ -58,33 +58,46 @@ async def test_every_default_route_reaches_its_people(
     )
     stats = await services.dispatcher.drain()
     assert stats.failed == 0 and stats.retried == 0
-    expected_officer = sorted(
-        [
-            "[carewatch] Safeguarding raised: Harbour Home Care Ltd",
-            "[carewatch] CQC rating first: Harbour Home Care Ltd now good",
-            "[carewatch] CQC rating down: Harbour Home Care Ltd now inadequate",
-            "[carewatch] Harbour Home Care Ltd escalated to intensive monitoring",
-            "[carewatch] New placements suspended: Harbour Home Care Ltd",
-        ]
-    )
+    escalated = "[carewatch] Harbour Home Care Ltd escalated to intensive monitoring"
+    raised = "[carewatch] Safeguarding raised: Harbour Home Care Ltd"
+    # The rating change and the suspension came with the escalation: one email each.
+    expected_officer = sorted([raised, escalated])
     assert smtp.recorder.subjects_for(officer) == expected_officer
-    assert smtp.recorder.subjects_for(SAFEGUARDING_BOX) == sorted(
-        [
-            "[carewatch] Safeguarding raised: Harbour Home Care Ltd",
-            "[carewatch] Harbour Home Care Ltd escalated to intensive monitoring",
-            "[carewatch] New placements suspended: Harbour Home Care Ltd",
-        ]
-    )
+    assert smtp.recorder.subjects_for(SAFEGUARDING_BOX) == sorted([raised, escalated])
     for each_manager in (manager, second_manager.email):
-        assert smtp.recorder.subjects_for(each_manager) == sorted(
-            [
-                "[carewatch] CQC rating down: Harbour Home Care Ltd now inadequate",
-                "[carewatch] Harbour Home Care Ltd escalated to intensive monitoring",
-                "[carewatch] New placements suspended: Harbour Home Care Ltd",
-            ]
-        )
+        assert smtp.recorder.subjects_for(each_manager) == [escalated]
     assert smtp.recorder.subjects_for(admin) == []
     assert smtp.recorder.subjects_for(world.users["viewer"].email) == []
+    body = smtp.recorder.received_by(manager)[0].get_body(("plain",)).get_content()
+    assert (
+        "What happened: A contracted location's CQC rating changed (now inadequate, was good)"
+        in body
+    )
+    assert "SUSPENDED" in body and "CQC rates a contracted location Inadequate" in body
+
+    # A rating that goes down without escalating: the officer and every manager.
+    other = await world.provider(name="Second Care Ltd")
+    await world.post(f"/providers/{other['id']}/locations", {"cqc_location_id": "1-000000002"})
+    for rating, day in (("outstanding", "2024-01-01"), ("good", "2026-11-02")):
+        await world.post(
+            f"/providers/{other['id']}/ratings",
+            {"cqc_location_id": "1-000000002", "overall": rating, "rated_on": day},
+        )
+    # A suspension by hand: the officer, the safeguarding mailbox and every manager.
+    await world.post(
+        f"/providers/{other['id']}/monitoring/placements",
+        {"suspended": True, "reason": "Strategy meeting pending"},
+        role="manager",
+    )
+    await services.dispatcher.drain()
+    down = "[carewatch] CQC rating down: Second Care Ltd now good"
+    suspended = "[carewatch] New placements suspended: Second Care Ltd"
+    for person in (officer, manager, second_manager.email):
+        assert down in smtp.recorder.subjects_for(person)
+        assert suspended in smtp.recorder.subjects_for(person)
+    assert down not in smtp.recorder.subjects_for(SAFEGUARDING_BOX)
+    assert suspended in smtp.recorder.subjects_for(SAFEGUARDING_BOX)
+    expected_officer = smtp.recorder.subjects_for(officer)
 
     # Overdue follow-up goes to the officer, once, then weekly.
     from app.jobs.tasks import evaluate_time_rules
@@ -97,6 +110,7 @@ async def test_every_default_route_reaches_its_people(
     assert follow_up == [
         "[carewatch] Improvement plan not agreed: Harbour Home Care Ltd",
         "[carewatch] Visit overdue: Harbour Home Care Ltd (15 days)",
+        "[carewatch] Visit overdue: Second Care Ltd (15 days)",
     ]
     assert smtp.recorder.subjects_for(manager)[-1].startswith("[carewatch] New placements")
 

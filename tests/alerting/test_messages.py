@@ -35,6 +35,8 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
         "to": "intensive",
         "next_visit_due_on": None,
         "plan_agree_by_on": None,
+        "trigger": None,
+        "placements_suspended": False,
         "reasons": [{"description": "d", "detail": "x = 1"}],
     },
     "placements.suspended": {"reason": "CQC rates a location Inadequate"},
@@ -108,7 +110,7 @@ async def test_no_safeguarding_narrative_or_reference_is_ever_emailed(
         },
     )
     await services.dispatcher.drain()
-    assert len(smtp.recorder.inbox) >= 4  # raised and escalated, to officer and mailbox...
+    assert len(smtp.recorder.inbox) == 3  # the escalation, to officer, mailbox and manager
     for _recipient, message in smtp.recorder.inbox:
         raw = message.as_string()
         assert "MARKER" not in raw and "Mrs Example" not in raw

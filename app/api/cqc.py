@@ -1,0 +1,33 @@
+"""CQC polling: its status, and starting a sync by hand (manager or admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks
+
+from app.api.deps import MonitoringManager, Reader, ServicesDep
+from app.cqc.sync import disabled_reason, queue_run, sync_changes, sync_status
+from app.monitoring.errors import Conflict
+
+router = APIRouter(tags=["cqc"])
+
+
+@router.post("/cqc/sync", status_code=202)
+async def start_sync(
+    _principal: MonitoringManager, services: ServicesDep, background: BackgroundTasks
+) -> dict[str, Any]:
+    """Start a changes-driven sync now; follow it with GET /api/v1/cqc/status."""
+    context = services.cqc_context()
+    if context is None:
+        raise Conflict("cqc_api_key", disabled_reason(services.settings) or "polling is off")
+    run_id = await queue_run(services.database, services.clock)
+    background.add_task(sync_changes, context, run_id)
+    return {"run_id": run_id}
+
+
+@router.get("/cqc/status")
+async def status(_principal: Reader, services: ServicesDep) -> dict[str, Any]:
+    """Whether polling is on (and why not), the last successful window, recent runs with
+    their requests, changes, updates and errors, and the latest market benchmark."""
+    return await sync_status(services.database, services.settings)
