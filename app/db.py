@@ -68,9 +68,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout
-        # instead of one failing with "database is locked" when it upgrades its lock.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers BEGIN IMMEDIATE: they take the write lock up front and queue on
+        # busy_timeout, instead of failing with "database is locked" when a read lock is
+        # upgraded. Read-only sessions BEGIN DEFERRED so that they never block a writer.
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 class Database:
@@ -80,8 +82,15 @@ class Database:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.session_class: type[Session] = type("CarewatchSession", (Session,), {})
-        self.sessions = async_sessionmaker(
+        # Sessions that write (the write path, jobs, the dispatcher's claims)...
+        self.writer_sessions = async_sessionmaker(
             engine, expire_on_commit=False, sync_session_class=self.session_class
+        )
+        # ...and sessions that only read (pages, lists, lookups).
+        self.sessions = async_sessionmaker(
+            engine.execution_options(sqlite_begin="DEFERRED"),
+            expire_on_commit=False,
+            sync_session_class=self.session_class,
         )
 
     @classmethod
@@ -100,7 +109,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed on success and rolled back on error."""
-        async with self.sessions() as session:
+        async with self.writer_sessions() as session:
             try:
                 yield session
                 await session.commit()

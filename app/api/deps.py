@@ -26,9 +26,12 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
-    """A session per request; the route commits, anything unfinished is rolled back."""
-    async with services.database.sessions() as session:
+async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """A session per request; the route commits, anything unfinished is rolled back.
+    Reads (GET, HEAD) never take SQLite's write lock."""
+    database = services.database
+    factory = database.sessions if request.method in ("GET", "HEAD") else database.writer_sessions
+    async with factory() as session:
         try:
             yield session
         finally:
@@ -42,7 +45,6 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 async def get_principal(
     request: Request,
     services: ServicesDep,
-    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     if not token:
@@ -51,7 +53,9 @@ async def get_principal(
             "not authenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = await resolve_token(session, token, services.clock.now())
+    # Its own short read: the request's session has not begun, so no lock is held.
+    async with services.database.sessions() as session:
+        principal = await resolve_token(session, token, services.clock.now())
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -107,9 +107,11 @@ class CqcClient:
             wait = error.retry_after
         else:
             wait = 0.5 * 2 ** (state.attempt_number - 1)  # capped exponential backoff
-        wait = min(wait, self.max_wait_seconds)
-        self.waits.append(wait)
-        return wait
+        return min(wait, self.max_wait_seconds)
+
+    async def _sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await self.sleep(seconds)
 
     async def _get_once(self, url: str, endpoint: str) -> Any:
         async with self.limiter:
@@ -148,7 +150,7 @@ class CqcClient:
             retry=retry_if_exception_type(CqcRetryable),
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            sleep=self.sleep,
+            sleep=self._sleep,
             reraise=True,
         )
         async for attempt in retrying:

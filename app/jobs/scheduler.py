@@ -109,6 +109,8 @@ class SchedulerLeader:
         self.is_leader = False
 
     async def _hold_lock(self) -> AsyncConnection | None:
+        """Take the deployment's advisory lock on a connection kept for it alone. Raises
+        LookupError while another process holds it."""
         if self.services.database.dialect != "postgresql":
             return None
         connection = await self.services.database.engine.connect()
@@ -120,6 +122,19 @@ class SchedulerLeader:
             return connection
         await connection.close()
         raise LookupError("held elsewhere")
+
+    @staticmethod
+    async def release_lock(connection: AsyncConnection) -> None:
+        """Give the lock up and discard the connection: a session-level lock would
+        otherwise travel back into the pool with it."""
+        with contextlib.suppress(Exception):
+            await connection.scalar(
+                text("SELECT pg_advisory_unlock(:id)"), {"id": SCHEDULER_LOCK_ID}
+            )
+        with contextlib.suppress(Exception):
+            await connection.invalidate()
+        with contextlib.suppress(Exception):
+            await connection.close()
 
     async def run(self) -> None:
         while True:
@@ -150,5 +165,4 @@ class SchedulerLeader:
                 self.is_leader = False
                 self.scheduler.shutdown(wait=False)
                 if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await connection.close()
+                    await self.release_lock(connection)

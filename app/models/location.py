@@ -46,6 +46,6 @@ class LocationRating(SQLModel, table=True):
     overall_rating: Rating = choice(Rating)
     overall_rated_on: date | None = None
     previous_overall_rating: Rating | None = choice(Rating, None, nullable=True)
-    direction: str = Field(max_length=8)  # first | up | down | same
+    direction: str = Field(max_length=16)  # first | inherited | up | down | same
     key_questions: dict[str, Any] = json_field()
     recorded_at: datetime = instant(index=True)
