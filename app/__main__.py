@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -34,6 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
+        log_config=None,  # our handlers (app.logs), not uvicorn's
     )
     return 0
 
@@ -144,8 +145,12 @@ def cmd_cqc(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from app.logs import configure_logging
+
+    configure_logging(
+        os.environ.get("CAREWATCH_LOG_LEVEL", "INFO"),
+        os.environ.get("CAREWATCH_LOG_FORMAT", "text"),
+    )
     parser = argparse.ArgumentParser(prog="python -m app", description="carewatch")
     commands = parser.add_subparsers(dest="command", required=True)
 

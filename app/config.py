@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
 
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -6,16 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api import activity, auth, cqc, monitoring, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
+from app.api.middleware import RequestContext
+from app.auth.permissions import Permission
+from app.auth.service import resolve_token
 from app.config import Settings
 from app.jobs.scheduler import SchedulerLeader
+from app.metrics import domain_snapshot, render
 from app.migrations import current_revision, head_revision
 from app.services import Services, build_services
 
@@ -63,10 +69,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
 
-    api = APIRouter(prefix="/api/v1")
+    # One level of inclusion, so each route's template is its full path (metrics labels).
     for module in (auth, providers, records, monitoring, activity, cqc):
-        api.include_router(module.router)
-    app.include_router(api)
+        app.include_router(module.router)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -87,5 +92,35 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             )
         return JSONResponse({"status": "ok", "schema": revision})
 
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text format. Needs CAREWATCH_METRICS_TOKEN (or a personal token with
+        the metrics scope) as a bearer token; with neither configured, loopback only."""
+        await authorise_metrics(request, services)
+        async with services.database.sessions() as session:
+            snapshot = await domain_snapshot(session, services.clock.today())
+        return Response(render(services.metrics, snapshot), media_type=CONTENT_TYPE_LATEST)
+
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, metrics=services.metrics)
     return app
+
+
+async def authorise_metrics(request: Request, services: Services) -> None:
+    settings = services.settings
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if token:
+        configured = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
+        if configured and secrets.compare_digest(token.encode(), configured.encode()):
+            return
+        async with services.database.sessions() as session:
+            principal = await resolve_token(session, token, services.clock.now())
+        if principal is not None and principal.can(Permission.read_metrics):
+            return
+        raise HTTPException(403, "this token may not read metrics")
+    if settings.metrics_token is None:
+        client = request.client.host if request.client else ""
+        if client in ("127.0.0.1", "::1", "localhost") or client.startswith("127."):
+            return
+    raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})

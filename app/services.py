@@ -19,6 +19,7 @@ from app.config import Settings
 from app.cqc.client import CqcClient
 from app.cqc.sync import CqcContext, make_client
 from app.db import Database
+from app.metrics import ProcessMetrics
 from app.monitoring.policy import MonitoringPolicy
 from app.rules.catalogue import load_rules
 
@@ -36,6 +37,7 @@ class Services:
     renderer: EmailRenderer
     dispatcher: Dispatcher
     wake_up: WakeUp
+    metrics: ProcessMetrics
     cqc_client: CqcClient | None = None
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -75,6 +77,12 @@ def build_services(
     database = database or Database.from_url(settings.database_url)
     clock = clock or SystemClock()
     wake_up = WakeUp()
+    metrics = ProcessMetrics()
+
+    def count_events(types: list[str]) -> None:
+        for event_type in types:
+            metrics.events.labels(event_type).inc()
+
     install_outbox(
         database,
         routes,
@@ -83,6 +91,7 @@ def build_services(
             named={k: str(v) for k, v in routes.mailboxes.items()},
         ),
         wake_up,
+        on_events=count_events,
     )
     renderer = EmailRenderer(TEMPLATES_DIR)
     dispatcher = Dispatcher(
@@ -103,7 +112,11 @@ def build_services(
         renderer,
         dispatcher,
         wake_up,
+        metrics,
         cqc_client=make_client(settings, cqc_transport),
     )
+    dispatcher.observers.append(metrics.observe_delivery)
+    if services.cqc_client is not None:
+        services.cqc_client.observers.append(metrics.observe_cqc)
     wake_up.subscribe(services.wake_event.set)
     return services

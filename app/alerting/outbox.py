@@ -24,6 +24,7 @@ from app.models import Delivery, Event, Provider, User
 
 log = logging.getLogger(__name__)
 DELIVERIES_ADDED = "carewatch.deliveries_added"
+COMMITTED_EVENT_TYPES = "carewatch.committed_event_types"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailbo
     if not event_ids:
         return 0
     events = session.execute(select(Event).where(Event.id.in_(event_ids))).scalars().all()
+    session.info.setdefault(COMMITTED_EVENT_TYPES, []).extend(e.type for e in events)
     provider_ids = {e.provider_id for e in events if e.provider_id is not None}
     officers: dict[int, str] = {}
     if provider_ids:
@@ -131,7 +133,11 @@ class WakeUp:
 
 
 def install_outbox(
-    database: Database, routes: RouteTable, mailboxes: Mailboxes, wake_up: WakeUp
+    database: Database,
+    routes: RouteTable,
+    mailboxes: Mailboxes,
+    wake_up: WakeUp,
+    on_events: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Route every new event before each commit; wake the dispatcher after it."""
 
@@ -139,12 +145,16 @@ def install_outbox(
         route_pending_events(session, routes, mailboxes)
 
     def after_commit(session: Session) -> None:
+        committed = session.info.pop(COMMITTED_EVENT_TYPES, [])
+        if committed and on_events is not None:
+            on_events(committed)
         if session.info.pop(DELIVERIES_ADDED, False):
             wake_up.notify()
 
     def after_rollback(session: Session) -> None:
         session.info.pop(NEW_EVENT_IDS, None)
         session.info.pop(DELIVERIES_ADDED, None)
+        session.info.pop(COMMITTED_EVENT_TYPES, None)
 
     database.on_before_commit(before_commit)
     database.on_after_commit(after_commit)

@@ -13,7 +13,7 @@ from app.models import Safeguarding
 from app.models.base import DeliveryStatus
 from app.records import queries
 
-router = APIRouter(tags=["activity"])
+router = APIRouter(prefix="/api/v1", tags=["activity"])
 
 
 @router.get("/providers/{provider_id}/timeline", response_model=Page[TimelineItem])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, status
 from fastapi.security import OAuth2PasswordRequestForm
@@ -13,9 +13,9 @@ from app.api.common import Id, Limit, Offset
 from app.api.deps import PrincipalDep, ServicesDep, SessionDep, UserManager
 from app.api.schemas import Page, TokenRead, UserRead
 from app.auth import service as auth
-from app.models import User
+from app.models import ApiToken, User
 
-router = APIRouter(tags=["auth and users"])
+router = APIRouter(prefix="/api/v1", tags=["auth and users"])
 
 
 @router.post("/auth/token", response_model=TokenRead)
@@ -60,6 +60,63 @@ async def change_password(
     assert user is not None
     await auth.change_password(
         session, user, body.current_password, body.new_password, now=services.clock.now()
+    )
+    await session.commit()
+
+
+class PersonalTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=100)
+    scope: Literal["read", "write", "metrics"]
+    expires_in_days: int = Field(default=90, ge=1, le=366)
+
+
+class PersonalTokenRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str | None
+    scope: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+
+class PersonalTokenIssued(PersonalTokenRead):
+    token: str = Field(description="shown once; only its hash is kept")
+
+
+@router.post("/auth/tokens", response_model=PersonalTokenIssued, status_code=201)
+async def create_personal_token(
+    body: PersonalTokenIn, principal: PrincipalDep, services: ServicesDep, session: SessionDep
+) -> dict[str, object]:
+    """A personal API token for a machine client (read, write or metrics scope), limited
+    by your own role. The secret is shown once."""
+    now = services.clock.now()
+    user = await session.get(User, principal.user.id)
+    assert user is not None
+    token, row = await auth.issue_personal_token(
+        session,
+        user,
+        now=now,
+        ttl=timedelta(days=body.expires_in_days),
+        scope=body.scope,
+        name=body.name,
+    )
+    await session.commit()
+    return {**row.model_dump(), "token": token}
+
+
+@router.get("/auth/tokens", response_model=list[PersonalTokenRead])
+async def list_personal_tokens(principal: PrincipalDep, session: SessionDep) -> list[ApiToken]:
+    return await auth.personal_tokens(session, principal.user.id or 0)
+
+
+@router.delete("/auth/tokens/{token_id}", status_code=204)
+async def revoke_personal_token(
+    token_id: Id, principal: PrincipalDep, services: ServicesDep, session: SessionDep
+) -> None:
+    await auth.revoke_personal_token(
+        session, principal.user.id or 0, token_id, services.clock.now()
     )
     await session.commit()
 

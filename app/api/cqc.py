@@ -10,7 +10,7 @@ from app.api.deps import MonitoringManager, Reader, ServicesDep
 from app.cqc.sync import disabled_reason, queue_run, sync_changes, sync_status
 from app.monitoring.errors import Conflict
 
-router = APIRouter(tags=["cqc"])
+router = APIRouter(prefix="/api/v1", tags=["cqc"])
 
 
 @router.post("/cqc/sync", status_code=202)

@@ -18,7 +18,7 @@ from app.monitoring import service as monitoring
 from app.monitoring.errors import DeEscalationRefused
 from app.records import queries
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 
 
 class DeEscalation(BaseModel):

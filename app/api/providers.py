@@ -30,7 +30,7 @@ from app.models.base import MonitoringLevel, Rating
 from app.records import queries, schemas
 from app.records import service as records
 
-router = APIRouter(tags=["providers"])
+router = APIRouter(prefix="/api/v1", tags=["providers"])
 
 
 @router.post("/providers", response_model=ProviderRead, status_code=201)

@@ -29,7 +29,7 @@ from app.records import queries, schemas
 from app.records import service as records
 from app.records.service import WriteContext, WriteResult
 
-router = APIRouter(tags=["records"])
+router = APIRouter(prefix="/api/v1", tags=["records"])
 
 Serializer = Callable[[Any, Principal], dict[str, Any]]
 CreateFn = Callable[[AsyncSession, int, Any, WriteContext], Awaitable[WriteResult[Any]]]

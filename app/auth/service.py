@@ -192,3 +192,33 @@ async def list_users(session: AsyncSession, limit: int, offset: int) -> tuple[li
         .all()
     )
     return list(users), int(total or 0)
+
+
+async def issue_personal_token(
+    session: AsyncSession, user: User, *, now: datetime, ttl: timedelta, scope: str, name: str
+) -> tuple[str, ApiToken]:
+    token = await issue_token(
+        session, user, now=now, ttl=ttl, kind="personal", scope=scope, name=name
+    )
+    row = (
+        await session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    ).scalar_one()
+    return token, row
+
+
+async def personal_tokens(session: AsyncSession, user_id: int) -> list[ApiToken]:
+    rows = await session.execute(
+        select(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.kind == "personal")
+        .order_by(ApiToken.id)
+    )
+    return list(rows.scalars())
+
+
+async def revoke_personal_token(
+    session: AsyncSession, user_id: int, token_id: int, now: datetime
+) -> None:
+    token = await session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id or token.kind != "personal":
+        raise NotFound("token_id", f"you have no personal token with id {token_id}")
+    token.revoked_at = token.revoked_at or now

@@ -95,6 +95,7 @@ class CqcClient:
         self.max_wait_seconds = max_wait_seconds
         self.sleep = sleep
         self.requests: Counter[tuple[str, str]] = Counter()  # (endpoint, status) -> count
+        self.observers: list[Callable[[str, str], None]] = []
         self.waits: list[float] = []
 
     @property
@@ -113,14 +114,19 @@ class CqcClient:
         self.waits.append(seconds)
         await self.sleep(seconds)
 
+    def _count(self, endpoint: str, status: str) -> None:
+        self.requests[(endpoint, status)] += 1
+        for observer in self.observers:
+            observer(endpoint, status)
+
     async def _get_once(self, url: str, endpoint: str) -> Any:
         async with self.limiter:
             try:
                 response = await self.http.get(url, headers=self._headers)
             except httpx.TransportError as error:
-                self.requests[(endpoint, "transport_error")] += 1
+                self._count(endpoint, "transport_error")
                 raise CqcRetryable(f"GET {endpoint}: {type(error).__name__}") from None
-        self.requests[(endpoint, str(response.status_code))] += 1
+        self._count(endpoint, str(response.status_code))
         try:
             body = response.json()
         except ValueError:
@@ -129,7 +135,7 @@ class CqcClient:
             response.status_code == 200 and isinstance(body, dict) and body.get("statusCode") == 429
         ):
             if response.status_code == 200:
-                self.requests[(endpoint, "soft_429")] += 1
+                self._count(endpoint, "soft_429")
             raise CqcRetryable(f"GET {endpoint}: rate limited", _retry_after(response, body))
         if response.status_code >= 500:
             raise CqcRetryable(f"GET {endpoint}: HTTP {response.status_code}")

@@ -76,8 +76,11 @@ def _wrap(job: Job, services: Services, stats: JobStats) -> Callable[[], Awaitab
             outcome = "failure"
             log.exception("job %s failed", job.id)
         finally:
+            elapsed = time.perf_counter() - started
             stats.runs[(job.id, outcome)] = stats.runs.get((job.id, outcome), 0) + 1
-            stats.last_duration[job.id] = time.perf_counter() - started
+            stats.last_duration[job.id] = elapsed
+            services.metrics.job_runs.labels(job.id, outcome).inc()
+            services.metrics.job_duration.labels(job.id).observe(elapsed)
 
     return run
 
@@ -148,6 +151,7 @@ class SchedulerLeader:
                 await asyncio.sleep(self.retry_seconds)
                 continue
             self.is_leader = True
+            self.services.metrics.scheduler_leader.set(1)
             self.scheduler = build_scheduler(self.services, self.stats)
             self.scheduler.start()
             log.info("this process runs the scheduler")
@@ -163,6 +167,7 @@ class SchedulerLeader:
                 log.warning("scheduler lock connection lost; stepping down")
             finally:
                 self.is_leader = False
+                self.services.metrics.scheduler_leader.set(0)
                 self.scheduler.shutdown(wait=False)
                 if connection is not None:
                     await self.release_lock(connection)
