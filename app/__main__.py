@@ -40,12 +40,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(_args: argparse.Namespace) -> int:
-    from app.migrations import upgrade
+    from app.migrations import upgrade_once
 
     settings = _settings()
-    upgrade(settings.database_url)
+    asyncio.run(upgrade_once(settings.database_url))
     print("database is at the newest migration")
     return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    """The container's entrypoint: wait for the database, migrate once, serve."""
+    from app.migrations import upgrade_once, wait_for_database
+
+    settings = _settings()
+    try:
+        asyncio.run(wait_for_database(settings.database_url, args.wait_seconds))
+    except Exception as error:
+        print(f"the database did not answer: {type(error).__name__}", file=sys.stderr)
+        return 3
+    asyncio.run(upgrade_once(settings.database_url))
+    return cmd_serve(args)
 
 
 def cmd_users_create(args: argparse.Namespace) -> int:
@@ -162,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply database migrations").set_defaults(
         handler=cmd_migrate
     )
+
+    start = commands.add_parser("start", help="wait for the database, migrate, then serve")
+    start.add_argument("--host", default="127.0.0.1")
+    start.add_argument("--port", type=int, default=8000)
+    start.add_argument("--wait-seconds", type=float, default=60.0)
+    start.set_defaults(handler=cmd_start)
 
     demo = commands.add_parser("demo", help="seed a realistic demo council")
     demo.add_argument("--force", action="store_true", help="seed even if the database holds data")

@@ -46,3 +46,53 @@ async def current_revision(engine: AsyncEngine) -> str | None:
             return None
         row = result.first()
         return None if row is None else str(row[0])
+
+
+MIGRATION_LOCK_ID = 0x6D696772  # "migr": one migrator at a time across replicas
+
+
+async def wait_for_database(database_url: str, timeout_seconds: float = 60.0) -> None:
+    """Keep trying to connect until the database answers (containers start in any order)."""
+    from sqlalchemy import text
+    from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
+
+    from app.db import make_engine
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_delay(timeout_seconds), wait=wait_fixed(1), reraise=True
+        ):
+            with attempt:
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+async def upgrade_once(database_url: str) -> None:
+    """Apply migrations; on PostgreSQL under an advisory lock, so replicas that start
+    together migrate one after the other (the second finds nothing to do)."""
+    from sqlalchemy import text
+
+    from app.db import make_engine
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        if engine.dialect.name != "postgresql":
+            await upgrade_async(database_url)
+            return
+        async with engine.connect() as connection:
+            await connection.execute(
+                text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID}
+            )
+            await connection.commit()
+            try:
+                await upgrade_async(database_url)
+            finally:
+                await connection.execute(
+                    text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID}
+                )
+                await connection.commit()
+    finally:
+        await engine.dispose()
