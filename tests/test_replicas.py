@@ -93,6 +93,15 @@ def _gauges(text: str) -> dict[tuple[str, tuple[Any, ...]], float]:
     return values
 
 
+def _job_runs(text: str, job: str) -> float:
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "carewatch_job_runs_total" and sample.labels.get("job") == job
+    )
+
+
 async def _leader(url: str, token: str) -> float:
     async with httpx.AsyncClient() as client:
         text = (
@@ -183,6 +192,18 @@ async def test_two_replicas_send_each_message_once_and_hand_over_the_scheduler(
             for u in urls
         ]
         assert _gauges(scraped[0]) == _gauges(scraped[1])
+        # Jobs run only where the scheduler is: the sweep (every 6 s here) ticks there.
+        deadline = time.monotonic() + 20
+        while _job_runs(scraped[holder], "dispatch_sweep") < 1:
+            assert time.monotonic() < deadline, "the leader's sweep never ran"
+            await asyncio.sleep(0.5)
+            scraped = [
+                (
+                    await client.get(f"{u}/metrics", headers={"Authorization": f"Bearer {token}"})
+                ).text
+                for u in urls
+            ]
+        assert _job_runs(scraped[1 - holder], "dispatch_sweep") == 0
 
         processes[holder].send_signal(signal.SIGKILL)  # the scheduler's holder dies
         processes[holder].wait(timeout=10)

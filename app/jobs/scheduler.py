@@ -54,7 +54,7 @@ JOBS: list[Job] = [
     Job(
         "dispatch_sweep",
         tasks.sweep_deliveries,
-        lambda s: max(s.settings.dispatch_sweep_seconds * 6, 30.0),
+        lambda s: max(s.settings.dispatch_sweep_seconds * 6, 5.0),
         "send deliveries another process or a crash left behind",
     ),
 ]
