@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.api.common import Id, IdFilter, Limit, Offset, safeguarding_out
-from app.api.deps import Reader, ServicesDep, SessionDep
-from app.api.schemas import DeliveryRead, EventRead, Page, TimelineItem
+from app.api.deps import Reader, ServicesDep, SessionDep, UserManager, audit_reads
+from app.api.schemas import AuditRead, DeliveryRead, EventRead, Page, TimelineItem
+from app.auth.audit import list_audit
 from app.models import Safeguarding
 from app.models.base import DeliveryStatus
 from app.records import queries
@@ -18,10 +20,24 @@ router = APIRouter(prefix="/api/v1", tags=["activity"])
 
 @router.get("/providers/{provider_id}/timeline", response_model=Page[TimelineItem])
 async def get_timeline(
-    provider_id: Id, principal: Reader, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    request: Request,
+    services: ServicesDep,
+    provider_id: Id,
+    principal: Reader,
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Every record and event of the provider, newest first."""
     page, records = await queries.timeline(session, provider_id, limit, offset)
+    await audit_reads(
+        request,
+        services,
+        principal,
+        action="timeline",
+        provider_id=provider_id,
+        safeguarding_ids=[r.id for r in records.values() if isinstance(r, Safeguarding)],
+    )
     items = []
     for event in page.items:
         record = records.get(event.id)
@@ -74,3 +90,30 @@ async def dashboard(
     state = services.dispatcher.state
     counts["alert_sending_paused"] = state.paused_until is not None
     return counts
+
+
+@router.get("/audit", response_model=Page[AuditRead])
+async def read_audit(
+    _principal: UserManager,
+    session: SessionDep,
+    user_id: IdFilter = None,
+    safeguarding_id: IdFilter = None,
+    provider_id: IdFilter = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> dict[str, Any]:
+    """The safeguarding access trail (admins): who read or wrote which record, when and
+    from where, newest first."""
+    rows, total = await list_audit(
+        session,
+        user_id=user_id,
+        safeguarding_id=safeguarding_id,
+        provider_id=provider_id,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )
+    return {"items": rows, "total": total, "limit": limit, "offset": offset}

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
@@ -21,8 +21,11 @@ from app.api.deps import (
     SafeguardingWriter,
     ServicesDep,
     SessionDep,
+    access_context,
+    audit_reads,
     write_context,
 )
+from app.auth.audit import add_access_rows
 from app.auth.service import Principal
 from app.models import Complaint, Compliment, Concern, FinancialAssurance, Safeguarding, Visit
 from app.records import queries, schemas
@@ -50,8 +53,10 @@ def _register(
     read: type[BaseModel],
     written_type: type[BaseModel],
     serialize: Serializer = _plain,
+    audited: bool = False,
 ) -> None:
     async def create_route(
+        request: Request,
         provider_id: Id,
         body: body_type,  # type: ignore[valid-type]
         principal: writer,
@@ -59,12 +64,24 @@ def _register(
         session: SessionDep,
     ) -> dict[str, Any]:
         result = await create(session, provider_id, body, write_context(services, principal))
+        if audited:  # in the write's own transaction: no record without its audit row
+            add_access_rows(
+                session,
+                principal=principal,
+                action="create",
+                provider_id=provider_id,
+                safeguarding_ids=[result.record.id],
+                access=access_context(request),
+                at=services.clock.now(),
+            )
         await session.commit()
         return {**serialize(result.record, principal), **written(result)}
 
     async def list_route(
+        request: Request,
         provider_id: Id,
         principal: Reader,
+        services: ServicesDep,
         session: SessionDep,
         since: date | None = None,
         until: date | None = None,
@@ -82,6 +99,15 @@ def _register(
             limit=limit,
             offset=offset,
         )
+        if audited:
+            await audit_reads(
+                request,
+                services,
+                principal,
+                action="list",
+                provider_id=provider_id,
+                safeguarding_ids=[r.id for r in page.items],
+            )
         return {
             "items": [serialize(r, principal) for r in page.items],
             "total": page.total,
@@ -128,6 +154,7 @@ _register(
     read=out.SafeguardingRead,
     written_type=out.SafeguardingWritten,
     serialize=safeguarding_out,
+    audited=True,
 )
 _register(
     path="complaints",
@@ -173,14 +200,27 @@ _register(
 
 @router.get("/safeguardings/{safeguarding_id}", response_model=out.SafeguardingRead)
 async def get_safeguarding(
-    safeguarding_id: Id, principal: Reader, session: SessionDep
+    request: Request,
+    safeguarding_id: Id,
+    principal: Reader,
+    services: ServicesDep,
+    session: SessionDep,
 ) -> dict[str, Any]:
     record = await queries.get_record(session, Safeguarding, safeguarding_id)
+    await audit_reads(
+        request,
+        services,
+        principal,
+        action="read",
+        provider_id=record.provider_id,
+        safeguarding_ids=[record.id],
+    )
     return safeguarding_out(record, principal)
 
 
 @router.patch("/safeguardings/{safeguarding_id}", response_model=out.SafeguardingWritten)
 async def update_safeguarding(
+    request: Request,
     safeguarding_id: Id,
     body: schemas.SafeguardingUpdate,
     principal: SafeguardingWriter,
@@ -190,6 +230,15 @@ async def update_safeguarding(
     """Update or close a safeguarding (closing needs an outcome)."""
     result = await records.update_safeguarding(
         session, safeguarding_id, body, write_context(services, principal)
+    )
+    add_access_rows(
+        session,
+        principal=principal,
+        action="update",
+        provider_id=result.record.provider_id,
+        safeguarding_ids=[result.record.id],
+        access=access_context(request),
+        at=services.clock.now(),
     )
     await session.commit()
     return {**safeguarding_out(result.record, principal), **written(result)}

@@ -298,3 +298,16 @@ class DeliveryRead(Read):
     def latency_seconds(self) -> float | None:
         """Time from the event to SMTP acceptance."""
         return None if self.sent_at is None else (self.sent_at - self.created_at).total_seconds()
+
+
+class AuditRead(Read):
+    id: int
+    at: datetime
+    user_id: int | None
+    actor: str
+    action: str
+    provider_id: int | None
+    safeguarding_id: int | None
+    route: str
+    client_address: str | None
+    request_id: str | None

@@ -1,5 +1,6 @@
 """SQLModel tables only, one file per aggregate; imports nothing else of app."""
 
+from app.models.audit import SafeguardingAudit
 from app.models.base import SQLModel
 from app.models.cqc import CqcBenchmark, CqcSyncRun
 from app.models.event import Delivery, Event
@@ -36,6 +37,7 @@ __all__ = [
     "Provider",
     "ProviderLocality",
     "Safeguarding",
+    "SafeguardingAudit",
     "User",
     "Visit",
     "metadata",

@@ -1,0 +1,83 @@
+"""The audit trail of safeguarding access: every read and write of a safeguarding record
+is attributed to a user, with the route and the address it came from. Rows can only be
+added (database triggers refuse UPDATE, and DELETE within the retention period)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.service import Principal
+from app.models import SafeguardingAudit
+
+
+@dataclass(frozen=True)
+class AccessContext:
+    """Where a request came from, as the audit records it."""
+
+    route: str
+    client_address: str | None
+    request_id: str | None
+
+
+def add_access_rows(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    action: str,
+    provider_id: int | None,
+    safeguarding_ids: Iterable[int | None],
+    access: AccessContext,
+    at: datetime,
+) -> int:
+    """Add one audit row per safeguarding touched, in the caller's transaction."""
+    count = 0
+    for safeguarding_id in safeguarding_ids:
+        session.add(
+            SafeguardingAudit(
+                at=at,
+                user_id=principal.user.id,
+                actor=principal.actor.label,
+                action=action,
+                provider_id=provider_id,
+                safeguarding_id=safeguarding_id,
+                route=access.route[:200],
+                client_address=(access.client_address or "")[:64] or None,
+                request_id=(access.request_id or "")[:64] or None,
+            )
+        )
+        count += 1
+    return count
+
+
+async def list_audit(
+    session: AsyncSession,
+    *,
+    user_id: int | None,
+    safeguarding_id: int | None,
+    provider_id: int | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[SafeguardingAudit], int]:
+    query = select(SafeguardingAudit).order_by(
+        SafeguardingAudit.at.desc(), SafeguardingAudit.id.desc()
+    )
+    if user_id is not None:
+        query = query.where(SafeguardingAudit.user_id == user_id)
+    if safeguarding_id is not None:
+        query = query.where(SafeguardingAudit.safeguarding_id == safeguarding_id)
+    if provider_id is not None:
+        query = query.where(SafeguardingAudit.provider_id == provider_id)
+    if since is not None:
+        query = query.where(SafeguardingAudit.at >= since)
+    if until is not None:
+        query = query.where(SafeguardingAudit.at < until)
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = (await session.execute(query.limit(limit).offset(offset))).scalars().all()
+    return list(rows), int(total or 0)
