@@ -6,6 +6,7 @@ dispatcher wake-up) are installed per app and every session made by that app run
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,6 +41,9 @@ def ensure_sqlite_folder(url: URL) -> None:
 
 
 def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    # aiosqlite logs every statement *with its parameters* at DEBUG, whatever
+    # hide_parameters says: never let it, or a debug log would hold personal data.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     url = async_url(database_url)
     ensure_sqlite_folder(url)
     # hide_parameters: bound values (names, narratives) never reach exception text or logs.

@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from app.api import activity, auth, cqc, monitoring, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
+from app.api.security import LoginThrottle, SecurityHeaders
 from app.auth.permissions import Permission
 from app.auth.service import resolve_token
 from app.config import Settings
@@ -101,7 +102,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             snapshot = await domain_snapshot(session, services.clock.today())
         return Response(render(services.metrics, snapshot), media_type=CONTENT_TYPE_LATEST)
 
+    app.state.login_throttle = LoginThrottle()
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestContext, metrics=services.metrics)
     return app
 

@@ -349,6 +349,9 @@ class Dispatcher:
                 await self.drain()
             except Exception:
                 log.exception("dispatcher round failed; retrying at the next sweep")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the wait completes, and shutdown would hang.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=sweep_seconds)
+                async with asyncio.timeout(sweep_seconds):
+                    await wake.wait()
             wake.clear()

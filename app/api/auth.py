@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.common import Id, Limit, Offset
 from app.api.deps import PrincipalDep, ServicesDep, SessionDep, UserManager
 from app.api.schemas import Page, TokenRead, UserRead
+from app.api.security import LoginThrottle
 from app.auth import service as auth
 from app.models import ApiToken, User
 
@@ -20,11 +21,19 @@ router = APIRouter(prefix="/api/v1", tags=["auth and users"])
 
 @router.post("/auth/token", response_model=TokenRead)
 async def issue_token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     services: ServicesDep,
     session: SessionDep,
 ) -> TokenRead:
     """Exchange an email and password for a bearer token (OAuth2 password flow)."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    if not throttle.allow(form.username, address):
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            "too many sign-in attempts; wait a few minutes and try again",
+        )
     user = await auth.authenticate(session, form.username, form.password)
     if user is None:
         # One answer for every failure: unknown email, wrong password, disabled user.

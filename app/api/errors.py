@@ -56,6 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
             404: "path",
             405: "method",
             413: "body",
+            429: "username",
         }.get(error.status_code, "request")
         response = problem(error.status_code, field, str(error.detail))
         if error.headers:
