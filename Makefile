@@ -36,5 +36,8 @@ pytest: install
 
 test: lint typecheck pytest  ## ruff, mypy and the whole suite (PostgreSQL too if TEST_DATABASE_URL is set)
 
+bench: install  ## build the national-scale dataset and measure (writes docs/PERFORMANCE.md)
+	$(UV) run --frozen python -m bench.run
+
 clean:
 	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache
