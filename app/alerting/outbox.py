@@ -36,22 +36,33 @@ class Mailboxes:
         return self.safeguarding if name == "safeguarding" else self.named[name]
 
 
+CHUNK = 1000  # rows per statement: asyncpg takes at most 32,767 parameters
+
+
 def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailboxes) -> int:
-    """Create the deliveries of the events appended in this transaction; returns how many."""
+    """Create the deliveries of the events appended in this transaction; returns how many.
+    A sweep can append thousands of events at once, so they are routed in chunks."""
     event_ids = session.info.pop(NEW_EVENT_IDS, None)
     if not event_ids:
         return 0
-    events = session.execute(select(Event).where(Event.id.in_(event_ids))).scalars().all()
+    events = [
+        event
+        for start in range(0, len(event_ids), CHUNK)
+        for event in session.execute(
+            select(Event).where(Event.id.in_(event_ids[start : start + CHUNK]))
+        ).scalars()
+    ]
     session.info.setdefault(COMMITTED_EVENT_TYPES, []).extend(e.type for e in events)
     provider_ids = {e.provider_id for e in events if e.provider_id is not None}
     officers: dict[int, str] = {}
-    if provider_ids:
+    ordered_ids = sorted(provider_ids)
+    for start in range(0, len(ordered_ids), CHUNK):
         rows = session.execute(
             select(Provider.id, User.email)
             .join(User, User.id == Provider.contract_officer_id)
-            .where(Provider.id.in_(provider_ids), User.active.is_(True))
+            .where(Provider.id.in_(ordered_ids[start : start + CHUNK]), User.active.is_(True))
         )
-        officers = {row[0]: row[1] for row in rows}
+        officers.update({row[0]: row[1] for row in rows})
     by_role: dict[str, list[str]] = {}
 
     def resolve(event: Event) -> list[str]:
@@ -105,11 +116,12 @@ def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailbo
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # (event, recipient, channel) is unique: routing the same event twice adds nothing.
-    session.execute(
-        insert(Delivery.__table__)
-        .values(rows_to_insert)
-        .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
-    )
+    for start in range(0, len(rows_to_insert), CHUNK):
+        session.execute(
+            insert(Delivery.__table__)
+            .values(rows_to_insert[start : start + CHUNK])
+            .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
+        )
     session.info[DELIVERIES_ADDED] = True
     return len(rows_to_insert)
 

@@ -318,3 +318,27 @@ async def test_two_dispatchers_racing_send_each_message_once(
             select(func.count()).select_from(Delivery).where(Delivery.status != "sent")
         )
     assert unsent == 0
+
+
+async def test_a_transaction_with_thousands_of_events_is_routed_in_chunks(
+    services: Services,
+    make_user: Any,
+) -> None:
+    """A sweep can append thousands of events in one transaction: their deliveries must not
+    become one statement with more parameters than the driver takes (asyncpg: 32,767)."""
+    from app.events import Actor, append_event
+
+    officer = await make_user("officer")
+    provider = await f.provider(services, officer_id=officer.id)
+    async with services.database.transaction() as session:
+        for index in range(4000):
+            await append_event(
+                session,
+                type="visit.overdue",
+                provider_id=provider.id,
+                actor=Actor.job("tests"),
+                at=services.clock.now(),
+                data={"due_on": "2026-11-01", "days_overdue": 1, "level": "routine", "week": index},
+                dedup_key=f"chunk-test:{index}",
+            )
+    assert len(await _deliveries(services)) == 4000
