@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     cqc_window_overlap_minutes: int = Field(default=60, ge=0, le=1440)
     scheduler_enabled: bool = True
 
+    # Safeguarding access records are kept this long (the database refuses to delete any
+    # row younger than six years, so less is not possible).
+    audit_retention_days: int = Field(default=2190, ge=2190, le=36500)
     log_level: str = "INFO"
     log_format: Literal["text", "json"] = "text"
     metrics_token: SecretStr | None = None

@@ -14,19 +14,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
     CqcSyncRun,
     Delivery,
-    ImprovementAction,
-    ImprovementPlan,
-    Location,
-    Provider,
-    Safeguarding,
 )
-from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, SafeguardingStatus
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400)
 
@@ -92,59 +86,25 @@ class ProcessMetrics:
 
 
 async def domain_snapshot(session: AsyncSession, today: date) -> dict[str, Any]:
-    """Every domain gauge, in a handful of grouped queries (cheap at 15,000 providers)."""
-    providers = (
-        await session.execute(
-            select(
-                Provider.monitoring_level,
-                func.count(),
-                func.sum(case((Provider.placements_suspended.is_(True), 1), else_=0)),
-                func.sum(case((Provider.next_visit_due_on < today, 1), else_=0)),
-            ).group_by(Provider.monitoring_level)
-        )
-    ).all()
-    severity = case(*((Location.overall_rating == r.value, s) for r, s in RATING_SEVERITY.items()))
-    worst = (
-        select(Location.provider_id, func.max(severity).label("worst"))
-        .group_by(Location.provider_id)
-        .subquery()
-    )
-    ratings = (
-        await session.execute(select(worst.c.worst, func.count()).group_by(worst.c.worst))
-    ).all()
-    safeguardings_open = await session.scalar(
-        select(func.count())
-        .select_from(Safeguarding)
-        .where(Safeguarding.status != SafeguardingStatus.closed)
-    )
-    actions_overdue = await session.scalar(
-        select(func.count())
-        .select_from(ImprovementAction)
-        .join(ImprovementPlan, ImprovementPlan.id == ImprovementAction.plan_id)
-        .where(
-            ImprovementAction.status != ActionStatus.complete,
-            ImprovementAction.due_on < today,
-            ImprovementPlan.status != PlanStatus.closed,
-        )
-    )
-    deliveries = (
-        await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
-    ).all()
+    """Every domain gauge: the dashboard's figures (one set of queries for both) plus the
+    age of the oldest unsent alert and the last successful CQC sync."""
+    from app.records.queries import dashboard_counts
+
+    counts = await dashboard_counts(session, today)
     oldest_pending = await session.scalar(
         select(func.min(Delivery.created_at)).where(Delivery.status.in_(["pending", "sending"]))
     )
     last_sync = await session.scalar(
         select(func.max(CqcSyncRun.finished_at)).where(CqcSyncRun.status == "success")
     )
-    by_severity = {s: r.value for r, s in RATING_SEVERITY.items()}
     return {
-        "providers": {str(level): int(count) for level, count, _s, _o in providers},
-        "placements_suspended": sum(int(s or 0) for _l, _c, s, _o in providers),
-        "visits_overdue": sum(int(o or 0) for _l, _c, _s, o in providers),
-        "providers_by_rating": {by_severity[s]: int(c) for s, c in ratings if s is not None},
-        "safeguardings_open": int(safeguardings_open or 0),
-        "improvement_actions_overdue": int(actions_overdue or 0),
-        "deliveries": {str(status): int(count) for status, count in deliveries},
+        "providers": counts["providers_by_level"],
+        "placements_suspended": counts["placements_suspended"],
+        "visits_overdue": counts["visits_overdue"],
+        "providers_by_rating": counts["providers_by_rating"],
+        "safeguardings_open": counts["safeguardings_open"],
+        "improvement_actions_overdue": counts["improvement_actions_overdue"],
+        "deliveries": counts["deliveries_by_status"],
         "oldest_pending_delivery_at": oldest_pending,
         "cqc_last_success": last_sync,
     }

@@ -81,3 +81,16 @@ async def list_audit(
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = (await session.execute(query.limit(limit).offset(offset))).scalars().all()
     return list(rows), int(total or 0)
+
+
+async def purge_expired(session: AsyncSession, *, retention_days: int, now: datetime) -> int:
+    """Delete audit rows older than the retention period (the only delete the database
+    allows); returns how many went."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    result = await session.execute(
+        delete(SafeguardingAudit).where(SafeguardingAudit.at < now - timedelta(days=retention_days))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

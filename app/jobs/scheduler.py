@@ -52,6 +52,12 @@ JOBS: list[Job] = [
         "count the national and regional distribution of homecare ratings",
     ),
     Job(
+        "audit_retention",
+        tasks.purge_audit,
+        lambda s: 24 * 3600.0,
+        "delete safeguarding-access records past their retention period",
+    ),
+    Job(
         "dispatch_sweep",
         tasks.sweep_deliveries,
         lambda s: max(s.settings.dispatch_sweep_seconds * 6, 5.0),

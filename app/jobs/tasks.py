@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from app.auth.audit import purge_expired
 from app.cqc.sync import run_market_benchmark, sync_changes
 from app.events import Actor
 from app.monitoring.overdue import raise_time_based_events
@@ -50,6 +51,14 @@ async def market_benchmark(services: Services) -> str:
         return "disabled"
     benchmark = await run_market_benchmark(context)
     return benchmark.status
+
+
+async def purge_audit(services: Services) -> int:
+    """Daily: remove safeguarding-access records past CAREWATCH_AUDIT_RETENTION_DAYS."""
+    async with services.database.transaction() as session:
+        return await purge_expired(
+            session, retention_days=services.settings.audit_retention_days, now=services.clock.now()
+        )
 
 
 async def sweep_deliveries(services: Services) -> int:

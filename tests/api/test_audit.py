@@ -51,6 +51,36 @@ async def test_only_admins_read_the_trail(world: World) -> None:
         assert (await world.get("/audit", role=role)).status_code == 403
 
 
+async def test_retention_purges_only_rows_past_the_period(world: World, services: Services) -> None:
+    from datetime import timedelta
+
+    from app.jobs.tasks import purge_audit
+    from app.models import SafeguardingAudit
+
+    provider = await world.provider()
+    await world.post(
+        f"/providers/{provider['id']}/safeguardings",
+        {"raised_on": "2026-11-18", "category": "neglect", "reference": "SG-1"},
+    )
+    async with services.database.transaction() as session:
+        session.add(
+            SafeguardingAudit(
+                at=services.clock.now() - timedelta(days=2200),
+                user_id=None,
+                actor="user:0",
+                action="read",
+                route="GET /old",
+                provider_id=None,
+                safeguarding_id=None,
+            )
+        )
+    assert len(await _trail(world)) == 2
+    assert await purge_audit(services) == 1
+    assert [row["route"] for row in await _trail(world)] == [
+        "POST /api/v1/providers/{provider_id}/safeguardings"
+    ]
+
+
 async def test_the_database_refuses_to_change_or_delete_audit_rows(
     world: World,
     services: Services,

@@ -13,7 +13,13 @@ from tests.conftest import postgres_only
 def test_every_job_is_in_one_table_with_safe_settings(services: Services) -> None:
     scheduler = build_scheduler(services, JobStats({}, {}))
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"time_rules", "cqc_sync", "market_benchmark", "dispatch_sweep"}
+    assert set(jobs) == {
+        "time_rules",
+        "cqc_sync",
+        "market_benchmark",
+        "audit_retention",
+        "dispatch_sweep",
+    }
     for job in jobs.values():
         assert job.max_instances == 1 and job.coalesce is True
         assert job.misfire_grace_time == 300
