@@ -167,10 +167,13 @@ async def main() -> None:
     for label, url in engines.items():
         table[label] = await bench_engine(label, url, providers, records)
     rows = list(next(iter(table.values())))
-    header = "| what | " + " | ".join(table) + " |"
-    lines = [header, "|---|" + "---|" * len(table)]
+    header = "| what | " + " | ".join(table) + " | target |"
+    lines = [header, "|---|" + "---|" * (len(table) + 1)]
     lines += [
-        f"| {row} | " + " | ".join(table[e].get(row, "") for e in table) + " |" for row in rows
+        f"| {row} | "
+        + " | ".join(table[e].get(row, "") for e in table)
+        + f" | {TARGETS.get(row, '')} |"
+        for row in rows
     ]
     report = "\n".join(lines)
     print(report)

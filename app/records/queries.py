@@ -328,19 +328,20 @@ async def plan_view(session: AsyncSession, provider_id: int) -> dict[str, Any]:
 
 
 async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]:
-    levels: dict[str, int] = dict(
-        (
-            await session.execute(
-                select(Provider.monitoring_level, func.count()).group_by(Provider.monitoring_level)
-            )
-        ).all()
-    )
-    suspended = await session.scalar(
-        select(func.count()).select_from(Provider).where(Provider.placements_suspended.is_(True))
-    )
-    visits_overdue = await session.scalar(
-        select(func.count()).select_from(Provider).where(Provider.next_visit_due_on < today)
-    )
+    # One pass over providers for the level counts, suspensions and overdue visits.
+    by_level = (
+        await session.execute(
+            select(
+                Provider.monitoring_level,
+                func.count(),
+                func.sum(case((Provider.placements_suspended.is_(True), 1), else_=0)),
+                func.sum(case((Provider.next_visit_due_on < today, 1), else_=0)),
+            ).group_by(Provider.monitoring_level)
+        )
+    ).all()
+    levels = {str(level): int(count) for level, count, _s, _o in by_level}
+    suspended = sum(int(s or 0) for _l, _c, s, _o in by_level)
+    visits_overdue = sum(int(o or 0) for _l, _c, _s, o in by_level)
     actions_overdue = await session.scalar(
         select(func.count())
         .select_from(ImprovementAction)
