@@ -44,10 +44,13 @@ TARGETS = {
 }
 NOT_YET = """Not measured yet (issue #9 continues): write-path throughput with 8 clients against a
 raw-SQL baseline endpoint, a burst of 1,000 events to SMTP acceptance, CQC sync request
-counts, the market benchmark's request rate, and peak memory. Known causes of the two
-missed targets: one provider's rule evaluation issues about a dozen queries (one round
-trip each; they should become one statement of joined grouped subqueries), and the first
-sweep over a dataset with thousands of overdue visits appends its events one at a time."""
+counts, the market benchmark's request rate, and peak memory. On the two missed targets:
+one provider's rule evaluation runs about a dozen grouped queries; merging them into one
+statement of joined subqueries was tried and measured no faster (SQLite the same,
+PostgreSQL slower), so the cost is in the queries themselves: profile them next (query
+plans, the window functions over visits and financial checks). The first sweep over a
+dataset with thousands of overdue visits appends its events one at a time; a bulk insert
+with the same dedup keys is the fix to try."""
 
 
 def _p(values: list[float], q: float) -> float:
