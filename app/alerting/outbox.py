@@ -7,7 +7,6 @@ runs inside SQLAlchemy's greenlet, so it uses the synchronous Session API.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -135,10 +134,6 @@ class WakeUp:
     def subscribe(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
-    def unsubscribe(self, listener: Callable[[], None]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
     def notify(self) -> None:
         for listener in list(self._listeners):
             listener()
@@ -171,7 +166,3 @@ def install_outbox(
     database.on_before_commit(before_commit)
     database.on_after_commit(after_commit)
     database.on_after_rollback(after_rollback)
-
-
-def asyncio_event_listener(event: asyncio.Event) -> Callable[[], None]:
-    return event.set

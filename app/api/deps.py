@@ -99,7 +99,7 @@ def access_context(request: Request) -> AccessContext:
     return AccessContext(
         route=f"{request.method} {route}",
         client_address=request.client.host if request.client else None,
-        request_id=request.headers.get("x-request-id") or request_id_var.get(),
+        request_id=request_id_var.get(),  # set by RequestContext from X-Request-ID or new
     )
 
 

@@ -87,12 +87,10 @@ def _questions(
         key = _QUESTION_NAMES.get(item["name"].strip().casefold())
         if key is None:
             continue
-        rating = normalise_rating(item.get("rating"))
-        link = item.get("reportLinkId")
         found[key] = {
-            "rating": rating,
-            "rated_on": (_date(item.get("reportDate")) or default_date),
-            "report_url": report_url if link is None else report_url,
+            "rating": normalise_rating(item.get("rating")),
+            "rated_on": _date(item.get("reportDate")) or default_date,
+            "report_url": report_url,
         }
     return found
 

@@ -284,10 +284,6 @@ async def queue_run(database: Database, clock: Clock) -> int:
         return run.id
 
 
-def _run_view(run: CqcSyncRun) -> dict[str, Any]:
-    return run.model_dump()
-
-
 async def sync_status(database: Database, settings: Settings) -> dict[str, Any]:
     """What GET /api/v1/cqc/status shows: on or off (and why), the last success, recent
     runs and the latest market benchmark."""
@@ -315,6 +311,6 @@ async def sync_status(database: Database, settings: Settings) -> dict[str, Any]:
         "sync_interval_seconds": settings.cqc_sync_interval,
         "last_success_at": last_success.finished_at if last_success else None,
         "last_window_end": last_success.window_end if last_success else None,
-        "recent_runs": [_run_view(run) for run in runs],
+        "recent_runs": [run.model_dump() for run in runs],
         "benchmark": None if benchmark is None else benchmark.model_dump(),
     }

@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import Actor, append_event
 from app.models import FinancialAssurance, ImprovementAction, ImprovementPlan, Provider
 from app.models.base import ActionStatus, PlanStatus
+from app.rules.signals import latest_per_provider
 
 INSURANCE_WARNING_DAYS = 30
 
@@ -149,23 +150,10 @@ async def raise_time_based_events(
 async def _latest_assurances(
     session: AsyncSession,
 ) -> list[tuple[int, date | None, date | None]]:
-    ranked = select(
-        FinancialAssurance.provider_id,
-        FinancialAssurance.next_review_on,
-        FinancialAssurance.insurance_expires_on,
-        func.row_number()
-        .over(
-            partition_by=FinancialAssurance.provider_id,
-            order_by=(
-                FinancialAssurance.assessed_on.desc(),
-                FinancialAssurance.id.desc(),
-            ),
-        )
-        .label("position"),
-    ).subquery()
+    latest = latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on)
     rows = await session.execute(
-        select(ranked.c.provider_id, ranked.c.next_review_on, ranked.c.insurance_expires_on).where(
-            ranked.c.position == 1
+        select(latest.c.provider_id, latest.c.next_review_on, latest.c.insurance_expires_on).where(
+            latest.c.position == 1
         )
     )
     return [(r[0], r[1], r[2]) for r in rows]

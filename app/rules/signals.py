@@ -60,7 +60,9 @@ def _scoped(query: Select[Any], column: Any, provider_ids: Sequence[int] | None)
     return query if provider_ids is None else query.where(column.in_(provider_ids))
 
 
-def _latest(model: Any, order_column: Any, provider_ids: Sequence[int] | None) -> Any:
+def latest_per_provider(
+    model: Any, order_column: Any, provider_ids: Sequence[int] | None = None
+) -> Any:
     """The most recent row per provider, by a window function (both engines have them)."""
     ranked = select(
         model,
@@ -241,7 +243,7 @@ async def compute_signals(
                     ]
 
     # Latest financial assurance.
-    latest = _latest(FinancialAssurance, FinancialAssurance.assessed_on, provider_ids)
+    latest = latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on, provider_ids)
     query = select(
         latest.c.provider_id, latest.c.risk, latest.c.insurance_expires_on, latest.c.next_review_on
     ).where(latest.c.position == 1)
@@ -257,7 +259,7 @@ async def compute_signals(
         )
 
     # Latest visit.
-    latest = _latest(Visit, Visit.visited_on, provider_ids)
+    latest = latest_per_provider(Visit, Visit.visited_on, provider_ids)
     query = select(latest.c.provider_id, latest.c.outcome, latest.c.visited_on).where(
         latest.c.position == 1
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from tests.conftest import World
+from datetime import timedelta
+
+from app.clock import FakeClock
+from tests.conftest import HeadersFor, World
 
 
 async def test_escalation_plan_and_de_escalation_through_the_api(world: World) -> None:
@@ -127,3 +130,34 @@ async def test_a_manual_rating_escalates_and_repeating_it_changes_nothing(world:
     assert second.json()["changed"] is False
     unknown = await world.post(f"/providers/{pid}/ratings", {**body, "cqc_location_id": "1-999"})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "cqc_location_id"
+
+
+async def test_the_dashboard_counts_what_the_records_say(
+    world: World, clock: FakeClock, headers_for: HeadersFor
+) -> None:
+    calm = await world.provider(name="Calm Care")
+    failing = await world.provider(name="Failing Care")
+    await world.post(
+        f"/providers/{calm['id']}/visits",
+        {"visited_on": "2026-11-19", "kind": "virtual", "purpose": "Meeting", "outcome": "good"},
+    )
+    await world.post(f"/providers/{failing['id']}/locations", {"cqc_location_id": "1-000000001"})
+    await world.post(
+        f"/providers/{failing['id']}/ratings",
+        {"cqc_location_id": "1-000000001", "overall": "inadequate", "rated_on": "2026-11-01"},
+    )
+    await world.post(
+        f"/providers/{failing['id']}/safeguardings",
+        {"raised_on": "2026-11-19", "category": "neglect", "reference": "SG-1"},
+    )
+    figures = (await world.get("/dashboard", role="viewer")).json()
+    assert figures["providers_by_level"] == {"routine": 1, "enhanced": 0, "intensive": 1}
+    assert figures["placements_suspended"] == 1
+    assert figures["providers_by_rating"] == {"inadequate": 1}
+    assert figures["safeguardings_open"] == 1
+    # A new contract is due a visit at once: the unvisited one is overdue from tomorrow.
+    assert figures["visits_overdue"] == 0
+    clock.advance(timedelta(days=2))
+    fresh = await headers_for(world.users["viewer"])  # the morning's token has expired
+    later = await world.client.get("/api/v1/dashboard", headers=fresh)
+    assert later.json()["visits_overdue"] == 1
