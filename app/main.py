@@ -53,6 +53,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # Let the dispatcher finish the message in hand rather than cancel it between
+            # the SMTP answer and recording it; cancel whatever does not stop in time.
+            services.dispatcher.stopping = True
+            services.wake_event.set()
+            dispatching = [t for t in tasks if t.get_name() == "dispatcher"]
+            if dispatching:
+                await asyncio.wait(dispatching, timeout=15)
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -101,6 +101,7 @@ class Dispatcher:
         self.concurrency = concurrency
         self.retry = retry or RetryPolicy()
         self.state = DispatcherState()
+        self.stopping = False  # set at shutdown: finish the round in hand, start no other
         self.observers: list[Any] = []
 
     async def claim(self) -> list[Row[Any]]:
@@ -338,13 +339,13 @@ class Dispatcher:
             for name in ("claimed", "sent", "retried", "failed", "paused"):
                 setattr(total, name, getattr(total, name) + getattr(stats, name))
             total.outcomes.extend(stats.outcomes)
-            if stats.claimed == 0 or stats.paused:
+            if stats.claimed == 0 or stats.paused or self.stopping:
                 break
         return total
 
     async def run_forever(self, wake: asyncio.Event, sweep_seconds: float) -> None:
         """Send as soon as woken by a commit, and sweep every sweep_seconds regardless."""
-        while True:
+        while not self.stopping:
             try:
                 await self.drain()
             except Exception:
