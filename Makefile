@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate demo test lint typecheck pytest bench clean
+.PHONY: install run migrate demo test lint typecheck pytest bench clean frontend
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -38,6 +38,15 @@ test: lint typecheck pytest  ## ruff, mypy and the whole suite (PostgreSQL too i
 
 bench: install  ## build the national-scale dataset and measure (writes docs/PERFORMANCE.md)
 	$(UV) run --frozen python -m bench.run
+
+frontend:  ## refresh the vendored GOV.UK Frontend and axe-core files from package-lock.json
+	npm ci --no-audit --no-fund
+	rm -rf app/web/static/govuk && mkdir -p app/web/static/govuk tests/web/vendor
+	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.css \
+	   node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js app/web/static/govuk/
+	cp -r node_modules/govuk-frontend/dist/govuk/assets app/web/static/govuk/assets
+	cp node_modules/govuk-frontend/package.json app/web/static/govuk/VERSION.json
+	cp node_modules/axe-core/axe.min.js tests/web/vendor/axe.min.js
 
 clean:
 	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache

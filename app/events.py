@@ -105,6 +105,7 @@ EVENT_TYPES: dict[str, str] = {
     "financial_review.due": "A financial review is due",
     "insurance.expiring": "A provider's insurance expires soon",
     "delivery.failed": "An alert email could not be delivered",
+    "delivery.retried": "A failed alert email was queued again",
     "user.created": "A user was created",
     "user.updated": "A user was changed",
 }

@@ -25,6 +25,7 @@ from app.jobs.scheduler import SchedulerLeader
 from app.metrics import domain_snapshot, render
 from app.migrations import current_revision, head_revision
 from app.services import Services, build_services
+from app.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     # One level of inclusion, so each route's template is its full path (metrics labels).
     for module in (auth, providers, records, monitoring, activity, cqc):
         app.include_router(module.router)
+    install_web(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

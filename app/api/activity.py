@@ -7,11 +7,19 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from app.alerting.retry import retry_delivery
 from app.api.common import Id, IdFilter, Limit, Offset, safeguarding_out
-from app.api.deps import Reader, ServicesDep, SessionDep, UserManager, audit_reads
+from app.api.deps import (
+    MonitoringManager,
+    Reader,
+    ServicesDep,
+    SessionDep,
+    UserManager,
+    audit_reads,
+)
 from app.api.schemas import AuditRead, DeliveryRead, EventRead, Page, TimelineItem
 from app.auth.audit import list_audit
-from app.models import Safeguarding
+from app.models import Delivery, Safeguarding
 from app.models.base import DeliveryStatus
 from app.records import queries
 
@@ -79,6 +87,19 @@ async def list_deliveries(
         session, provider_id=provider_id, status=status, limit=limit, offset=offset
     )
     return {"items": page.items, "total": page.total, "limit": limit, "offset": offset}
+
+
+@router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryRead)
+async def retry_failed_delivery(
+    delivery_id: Id, principal: MonitoringManager, services: ServicesDep, session: SessionDep
+) -> Delivery:
+    """Queue a failed delivery again (manager or admin); 409 unless it has failed."""
+    delivery = await retry_delivery(
+        session, delivery_id, actor=principal.actor, now=services.clock.now()
+    )
+    await session.commit()
+    services.wake_event.set()
+    return delivery
 
 
 @router.get("/dashboard")

@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.common import Id
 from app.api.deps import MonitoringManager, Reader, RecordWriter, ServicesDep, SessionDep
 from app.api.schemas import ActionRead, MonitoringRead, PlanRead
 from app.models import ImprovementAction
-from app.models.base import MonitoringLevel
 from app.monitoring import plans
 from app.monitoring import service as monitoring
 from app.monitoring.errors import DeEscalationRefused
+from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement
 from app.records import queries
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
-
-
-class DeEscalation(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    to: MonitoringLevel
-    reason: str = Field(min_length=5, max_length=2000)
-    override: bool = Field(default=False, description="step down although rules still fire")
-
-
-class PlacementsChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    suspended: bool
-    reason: str = Field(min_length=5, max_length=2000)
-
-
-class PlanAgreement(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    agreed_on: date
 
 
 @router.get("/providers/{provider_id}/monitoring", response_model=MonitoringRead)

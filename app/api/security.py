@@ -20,6 +20,7 @@ DOCS_CSP = (
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc", "/docs/oauth2-redirect")
+STATIC_PREFIXES = ("/static/", "/assets/")
 
 
 class SecurityHeaders:
@@ -44,7 +45,13 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),
                     (b"x-frame-options", b"DENY"),
-                    (b"cache-control", b"no-store"),
+                    # Pages and answers may hold personal data; the vendored assets do not.
+                    (
+                        b"cache-control",
+                        b"public, max-age=3600"
+                        if path.startswith(STATIC_PREFIXES)
+                        else b"no-store",
+                    ),
                 ]
                 if https:
                     extra.append(

@@ -128,6 +128,15 @@ async def revoke_tokens(session: AsyncSession, user_id: int, now: datetime) -> N
     )
 
 
+async def revoke_token(session: AsyncSession, token: str, now: datetime) -> None:
+    """End one session (logout); a no-op for an unknown or already revoked token."""
+    await session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 async def authenticate(session: AsyncSession, email: str, password: str) -> User | None:
     """The same argon2 work for unknown users as for known ones."""
     user = (

@@ -54,6 +54,7 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "financial_review.due": {"next_review_on": date(2026, 11, 1)},
     "insurance.expiring": {"insurance_expires_on": date(2026, 12, 1), "days_left": 10},
     "delivery.failed": {"delivery_id": 1, "failed_event_type": "x", "error": "550"},
+    "delivery.retried": {"delivery_id": 1, "event_type": "x"},
 }
 
 

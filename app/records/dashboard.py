@@ -1,0 +1,274 @@
+"""The dashboard's provider table: one row per provider with the figures an officer scans
+(level, embargo, worst CQC rating and its age, safeguardings, complaints, compliments,
+finances, visits), filtered and sorted in SQL so a page of a large market stays fast."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import (
+    Complaint,
+    Compliment,
+    CqcBenchmark,
+    FinancialAssurance,
+    Location,
+    Provider,
+    ProviderLocality,
+    Safeguarding,
+    User,
+)
+from app.models.base import RATING_SEVERITY, ComplaintUpheld, Rating, SafeguardingStatus
+from app.rules.signals import latest_per_provider
+
+RECENT_DAYS = 90
+SEVERITY_TO_RATING = {v: k for k, v in RATING_SEVERITY.items()}
+LEVEL_ORDER = {"routine": 0, "enhanced": 1, "intensive": 2}
+RISK_ORDER = {"green": 0, "amber": 1, "red": 2}
+
+# The columns a reader may sort by, and what each sorts on.
+SORT_KEYS = (
+    "name",
+    "officer",
+    "level",
+    "suspended",
+    "rating",
+    "rated_on",
+    "safeguardings_open",
+    "safeguardings_recent",
+    "complaints_upheld",
+    "compliments",
+    "financial_risk",
+    "next_review_on",
+    "last_visit_on",
+    "next_visit_due_on",
+)
+
+
+@dataclass
+class TableFilters:
+    officer_id: int | None = None
+    locality: str | None = None
+    level: str | None = None
+    rating: Rating | None = None
+    sort: str = "name"
+    descending: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass
+class ProviderTable:
+    rows: list[dict[str, Any]]
+    total: int
+    localities: list[str] = field(default_factory=list)
+
+
+def _counts(model: Any, *conditions: Any) -> Any:
+    return (
+        select(model.provider_id, func.count().label("n"))
+        .where(*conditions)
+        .group_by(model.provider_id)
+        .subquery()
+    )
+
+
+def _worst_location() -> Any:
+    """Each provider's worst-rated location (ties: the oldest rating), by a window."""
+    severity = case(
+        *((Location.overall_rating == r.value, s) for r, s in RATING_SEVERITY.items()), else_=None
+    )
+    ranked = (
+        select(
+            Location.provider_id,
+            severity.label("severity"),
+            Location.overall_rated_on,
+            func.row_number()
+            .over(
+                partition_by=Location.provider_id,
+                order_by=(severity.desc(), Location.overall_rated_on, Location.id),
+            )
+            .label("position"),
+        )
+        .where(Location.overall_rating.is_not(None))
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.position == 1).subquery()
+
+
+async def provider_table(
+    session: AsyncSession, today: date, filters: TableFilters
+) -> ProviderTable:
+    recent = today - timedelta(days=RECENT_DAYS)
+    open_safeguardings = _counts(Safeguarding, Safeguarding.status != SafeguardingStatus.closed)
+    recent_safeguardings = _counts(Safeguarding, Safeguarding.raised_on >= recent)
+    upheld = _counts(
+        Complaint,
+        Complaint.received_on >= recent,
+        Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld]),
+    )
+    compliments = _counts(Compliment, Compliment.received_on >= recent)
+    finance = latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on)
+    worst = _worst_location()
+
+    columns = {
+        "name": func.lower(Provider.name),
+        "officer": func.lower(User.name),
+        "level": case(
+            *((Provider.monitoring_level == k, v) for k, v in LEVEL_ORDER.items()), else_=0
+        ),
+        "suspended": case((Provider.placements_suspended.is_(True), 1), else_=0),
+        "rating": worst.c.severity,
+        "rated_on": worst.c.overall_rated_on,
+        "safeguardings_open": func.coalesce(open_safeguardings.c.n, 0),
+        "safeguardings_recent": func.coalesce(recent_safeguardings.c.n, 0),
+        "complaints_upheld": func.coalesce(upheld.c.n, 0),
+        "compliments": func.coalesce(compliments.c.n, 0),
+        "financial_risk": case(
+            *((finance.c.risk == k, v) for k, v in RISK_ORDER.items()), else_=None
+        ),
+        "next_review_on": finance.c.next_review_on,
+        "last_visit_on": Provider.last_visit_on,
+        "next_visit_due_on": Provider.next_visit_due_on,
+    }
+    query = (
+        select(
+            Provider.id,
+            Provider.name,
+            Provider.monitoring_level,
+            Provider.placements_suspended,
+            Provider.last_visit_on,
+            Provider.next_visit_due_on,
+            Provider.contract_officer_id,
+            User.name.label("officer_name"),
+            worst.c.severity,
+            worst.c.overall_rated_on.label("rated_on"),
+            columns["safeguardings_open"].label("safeguardings_open"),
+            columns["safeguardings_recent"].label("safeguardings_recent"),
+            columns["complaints_upheld"].label("complaints_upheld"),
+            columns["compliments"].label("compliments"),
+            finance.c.risk.label("financial_risk"),
+            finance.c.next_review_on,
+        )
+        .select_from(Provider)
+        .outerjoin(User, User.id == Provider.contract_officer_id)
+        .outerjoin(worst, worst.c.provider_id == Provider.id)
+        .outerjoin(open_safeguardings, open_safeguardings.c.provider_id == Provider.id)
+        .outerjoin(recent_safeguardings, recent_safeguardings.c.provider_id == Provider.id)
+        .outerjoin(upheld, upheld.c.provider_id == Provider.id)
+        .outerjoin(compliments, compliments.c.provider_id == Provider.id)
+        .outerjoin(finance, and_(finance.c.provider_id == Provider.id, finance.c.position == 1))
+    )
+    conditions: list[Any] = []
+    if filters.officer_id is not None:
+        conditions.append(Provider.contract_officer_id == filters.officer_id)
+    if filters.level:
+        conditions.append(Provider.monitoring_level == filters.level)
+    if filters.locality:
+        conditions.append(
+            Provider.id.in_(
+                select(ProviderLocality.provider_id).where(
+                    ProviderLocality.locality == filters.locality
+                )
+            )
+        )
+    if filters.rating is not None:
+        conditions.append(worst.c.severity == RATING_SEVERITY[filters.rating])
+    query = query.where(*conditions)
+
+    sort_column = columns.get(filters.sort, columns["name"])
+    ordered = sort_column.desc() if filters.descending else sort_column.asc()
+    # Rows without a value (never rated, never visited) go last whichever the direction.
+    query = query.order_by(
+        case((sort_column.is_(None), 1), else_=0), ordered, func.lower(Provider.name), Provider.id
+    )
+    total = await session.scalar(
+        select(func.count())
+        .select_from(Provider)
+        .outerjoin(worst, worst.c.provider_id == Provider.id)
+        .where(*conditions)
+    )
+    rows = [
+        dict(row._mapping)
+        for row in await session.execute(query.limit(filters.limit).offset(filters.offset))
+    ]
+    ids = [row["id"] for row in rows]
+    localities: dict[int, list[str]] = {}
+    if ids:
+        for provider_id, locality in await session.execute(
+            select(ProviderLocality.provider_id, ProviderLocality.locality)
+            .where(ProviderLocality.provider_id.in_(ids))
+            .order_by(ProviderLocality.locality)
+        ):
+            localities.setdefault(provider_id, []).append(locality)
+    for row in rows:
+        severity = row.pop("severity")
+        row["worst_rating"] = None if severity is None else SEVERITY_TO_RATING[severity].value
+        row["localities"] = localities.get(row["id"], [])
+        row["rating_age_days"] = None if row["rated_on"] is None else (today - row["rated_on"]).days
+        row["visit_overdue"] = (
+            row["next_visit_due_on"] is not None and row["next_visit_due_on"] < today
+        )
+    all_localities = [
+        str(value)
+        for value in (
+            await session.execute(
+                select(ProviderLocality.locality).distinct().order_by(ProviderLocality.locality)
+            )
+        ).scalars()
+    ]
+    return ProviderTable(rows, int(total or 0), all_localities)
+
+
+async def officers(session: AsyncSession) -> list[tuple[int, str]]:
+    """Users who hold at least one contract, for the officer filter."""
+    rows = await session.execute(
+        select(User.id, User.name)
+        .where(User.id.in_(select(Provider.contract_officer_id)))
+        .order_by(User.name)
+    )
+    return [(int(user_id), str(name)) for user_id, name in rows]
+
+
+async def national_distribution(session: AsyncSession) -> dict[str, Any] | None:
+    """The newest complete market benchmark: {"national": {rating: count}, ...}, or None."""
+    benchmark = (
+        await session.execute(
+            select(CqcBenchmark)
+            .where(CqcBenchmark.status == "complete")
+            .order_by(CqcBenchmark.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if benchmark is None:
+        return None
+    return {"finished_at": benchmark.finished_at, **benchmark.distribution}
+
+
+async def user_names(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:
+    """Display names for the actors and officers a page mentions, in one query."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.name).where(User.id.in_(user_ids)))
+    return {int(user_id): str(name) for user_id, name in rows}
+
+
+async def safeguarding_counts(
+    session: AsyncSession, provider_id: int, today: date
+) -> dict[str, int]:
+    """What a viewer may know of a provider's safeguardings: counts, never the records."""
+    recent = today - timedelta(days=RECENT_DAYS)
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.sum(case((Safeguarding.status != SafeguardingStatus.closed, 1), else_=0)),
+                func.sum(case((Safeguarding.raised_on >= recent, 1), else_=0)),
+            ).where(Safeguarding.provider_id == provider_id)
+        )
+    ).one()
+    return {"total": int(row[0] or 0), "open": int(row[1] or 0), "recent": int(row[2] or 0)}

@@ -1,0 +1,71 @@
+"""Every web page x every role (and no session) against one explicit table, as the API's
+table does for its routes; tests/api/test_permissions.py checks that together the two
+tables cover every route the app serves."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.auth.permissions import ROLE_PERMISSIONS, Permission
+from app.models.base import Role
+from tests.conftest import World
+from tests.web.conftest import SignIn, csrf_of
+
+P = Permission
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+WEB_RULES: dict[tuple[str, str], Permission | str] = {
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): SIGNED_IN,
+    ("GET", "/"): P.read,
+    ("GET", "/alerts"): P.read,
+    ("POST", "/alerts/{delivery_id:int}/retry"): P.manage_monitoring,
+    ("GET", "/providers/{provider_id:int}"): P.read,
+    # {kind} is "visit" here; the safeguarding form's own rule is tested in test_pages.
+    ("GET", "/providers/{provider_id:int}/record/{kind}"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/record/{kind}"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/plan/actions/new"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/plan/actions"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/plan/actions/{action_id:int}"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/plan/agree"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/de-escalate"): P.manage_monitoring,
+    ("POST", "/providers/{provider_id:int}/de-escalate"): P.manage_monitoring,
+    ("GET", "/providers/{provider_id:int}/placements"): P.manage_monitoring,
+    ("POST", "/providers/{provider_id:int}/placements"): P.manage_monitoring,
+}
+
+
+def concrete(path: str) -> str:
+    for name in ("provider_id", "action_id", "delivery_id"):
+        path = path.replace(f"{{{name}:int}}", "999999")
+    return path.replace("{kind}", "visit")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), sorted(WEB_RULES), ids=[f"{m} {p}" for m, p in sorted(WEB_RULES)]
+)
+async def test_each_role_gets_the_page_the_table_says(
+    world: World, signed_in: SignIn, method: str, path: str
+) -> None:
+    rule = WEB_RULES[(method, path)]
+    url = concrete(path)
+    anonymous = await world.client.request(method, url, follow_redirects=False)
+    if rule == PUBLIC:  # (a sign-in without its form's CSRF token is still refused: 403)
+        assert anonymous.status_code not in (303, 401, 500), anonymous.text
+        return
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/login?next=")
+    for role in Role:
+        browser = await signed_in(role.value)
+        # A valid CSRF token, so that a refusal can only be the role's.
+        token = csrf_of((await browser.get("/")).text)
+        data = {"csrf_token": token} if method == "POST" else None
+        response = await browser.request(method, url, data=data)
+        allowed = rule == SIGNED_IN or rule in ROLE_PERMISSIONS[role]
+        sent_to_login = response.headers.get("location", "").startswith("/login?next=")
+        if allowed:
+            assert response.status_code not in (401, 403, 500), (role, response.text[:300])
+            assert not sent_to_login
+        else:
+            assert response.status_code == 403, (role, method, path, response.status_code)
