@@ -6,7 +6,7 @@ UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run migrate demo test lint typecheck pytest bench clean frontend
+.PHONY: install run migrate demo test lint typecheck pytest bench clean frontend screenshots
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -47,6 +47,9 @@ frontend:  ## refresh the vendored GOV.UK Frontend and axe-core files from packa
 	cp -r node_modules/govuk-frontend/dist/govuk/assets app/web/static/govuk/assets
 	cp node_modules/govuk-frontend/package.json app/web/static/govuk/VERSION.json
 	cp node_modules/axe-core/axe.min.js tests/web/vendor/axe.min.js
+
+screenshots: install  ## drive the pages in Chromium and save docs/screenshots/*.png
+	CAREWATCH_SCREENSHOTS=1 CAREWATCH_REQUIRE_BROWSER=1 $(UV) run --frozen pytest -q tests/web/test_browser.py
 
 clean:
 	rm -rf .venv .tools var .pytest_cache .mypy_cache .ruff_cache

@@ -477,7 +477,11 @@ def _flash_redirect(
             "to_level": written.to_level,
             "placements_suspended": written.placements_suspended,
             "reasons": [
-                {"rule": str(r.get("rule", "")), "detail": str(r.get("detail", ""))}
+                {
+                    "rule": str(r.get("rule", "")),
+                    "description": str(r.get("description", "")),
+                    "detail": str(r.get("detail", "")),
+                }
                 for r in written.reasons
             ],
         }

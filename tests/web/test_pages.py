@@ -3,6 +3,7 @@ and its forms, roles, the audit of safeguarding reads, and the alerts page."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -221,7 +222,8 @@ async def test_a_whole_service_concern_escalates_and_the_banner_says_why(
     page = await browser.get(f"/providers/{provider['id']}")
     banner = page.text.split("govuk-notification-banner--important")[1].split("</div>\n</div>")[0]
     assert "now in intensive monitoring (was routine)" in banner
-    assert "whole_service_concerns_open" in banner
+    assert "An open concern or safeguarding is about the whole service" in banner
+    assert "whole service concerns open = 1" in banner
     assert "Intensive monitoring" in page.text and "Improvement plan" in page.text
 
 
@@ -463,3 +465,31 @@ async def test_the_vendored_assets_are_served_and_the_pages_load_nothing_else(
         assert (await officer.get(font)).status_code == 200, font
     assert "<script>" not in page and "style=" not in page  # nothing the CSP would block
     assert not re.search(r'(?:href|src)="https?://', page.split("<main")[0])
+
+
+async def test_what_is_typed_into_a_safeguarding_form_never_reaches_the_logs(
+    world: World, signed_in: SignIn, caplog: Any
+) -> None:
+    provider = await world.provider()
+    browser = await signed_in("safeguarding")
+    caplog.set_level(logging.DEBUG)
+    saved = await _form(
+        browser,
+        f"/providers/{provider['id']}/record/safeguarding",
+        raised_on="2026-11-19",
+        reference="SG-LOGMARKER-1",
+        category="CATEGORYMARKER",
+        summary="SUMMARYMARKER about a person",
+    )
+    assert saved.status_code == 303
+    failed = await _form(
+        browser,
+        f"/providers/{provider['id']}/record/safeguarding",
+        raised_on="not a date",
+        reference="SG-LOGMARKER-2",
+        category="",
+        summary="SUMMARYMARKER again",
+    )
+    assert failed.status_code == 400 and "SUMMARYMARKER again" in failed.text
+    for marker in ("LOGMARKER", "SUMMARYMARKER", "CATEGORYMARKER"):
+        assert marker not in caplog.text
