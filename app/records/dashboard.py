@@ -34,6 +34,7 @@ RISK_ORDER = {"green": 0, "amber": 1, "red": 2}
 SORT_KEYS = (
     "name",
     "officer",
+    "localities",
     "level",
     "suspended",
     "rating",
@@ -114,10 +115,16 @@ async def provider_table(
     compliments = _counts(Compliment, Compliment.received_on >= recent)
     finance = latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on)
     worst = _worst_location()
+    first_locality = (
+        select(ProviderLocality.provider_id, func.min(ProviderLocality.locality).label("first"))
+        .group_by(ProviderLocality.provider_id)
+        .subquery()
+    )
 
     columns = {
         "name": func.lower(Provider.name),
         "officer": func.lower(User.name),
+        "localities": func.lower(first_locality.c.first),
         "level": case(
             *((Provider.monitoring_level == k, v) for k, v in LEVEL_ORDER.items()), else_=0
         ),
@@ -157,6 +164,7 @@ async def provider_table(
         .select_from(Provider)
         .outerjoin(User, User.id == Provider.contract_officer_id)
         .outerjoin(worst, worst.c.provider_id == Provider.id)
+        .outerjoin(first_locality, first_locality.c.provider_id == Provider.id)
         .outerjoin(open_safeguardings, open_safeguardings.c.provider_id == Provider.id)
         .outerjoin(recent_safeguardings, recent_safeguardings.c.provider_id == Provider.id)
         .outerjoin(upheld, upheld.c.provider_id == Provider.id)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 
 from app.models import CqcBenchmark, Delivery, SafeguardingAudit, Visit
 from app.models.base import DeliveryStatus
+from app.records import dashboard
 from app.services import Services
 from tests import factories
 from tests.conftest import PASSWORD, World
@@ -388,6 +389,12 @@ async def test_the_dashboard_filters_sorts_and_defaults_to_the_officers_own(
     assert "Beta Care" in intensive.text and "Alpha Care" not in intensive.text
     south = await officer.get("/?officer=all&locality=South")
     assert "Beta Care" in south.text and "Alpha Care" not in south.text
+    for key in dashboard.SORT_KEYS:  # every column sorts, both ways, on both engines
+        for order in ("", "desc"):
+            page = await officer.get(f"/?officer=all&sort={key}&order={order}")
+            assert page.status_code == 200 and "Alpha Care" in page.text, key
+    by_locality = await officer.get("/?officer=all&sort=localities&order=desc")
+    assert by_locality.text.index("Beta Care") < by_locality.text.index("Alpha Care")
     # Nonsense in the query string is ignored, not an error.
     odd = await officer.get("/?officer=x&level=zzz&sort=drop&page=-4&rating=awful")
     assert odd.status_code == 200
