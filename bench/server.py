@@ -1,0 +1,80 @@
+"""The service as the benchmark serves it: one uvicorn worker over the benchmark database,
+plus a bare baseline route that inserts the same visit row with one raw SQL statement
+(no auth, no event, no rules, no routing), so the write path is compared with the least
+any endpoint could do in the same process.
+
+    python -m bench.server --database-url URL --port N
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from app.config import Settings
+from app.main import create_app
+from app.services import build_services
+
+ROOT = Path(__file__).resolve().parent.parent
+INSERT_VISIT = text(
+    "INSERT INTO visits (provider_id, visited_on, kind, purpose, outcome, notes, "
+    "follow_up_actions, created_at) VALUES (:provider_id, :visited_on, :kind, :purpose, "
+    ":outcome, :notes, '', :created_at)"
+)
+
+
+def build(database_url: str) -> FastAPI:
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        dispatcher_enabled=False,  # the write path ends at the outbox row
+        scheduler_enabled=False,
+        alerts_dir=ROOT / "alerts",
+        outbox_dir=ROOT / "var" / "bench" / "outbox",
+    )
+    services = build_services(settings)
+    app = create_app(settings, services)
+
+    @app.post("/bench/baseline/providers/{provider_id}/visits", include_in_schema=False)
+    async def baseline(provider_id: int, body: dict[str, Any]) -> dict[str, bool]:
+        async with services.database.transaction() as session:
+            await session.execute(
+                INSERT_VISIT,
+                {
+                    "provider_id": provider_id,
+                    "visited_on": date.fromisoformat(body["visited_on"]),
+                    "kind": body["kind"],
+                    "purpose": body["purpose"],
+                    "outcome": body["outcome"],
+                    "notes": body.get("notes", ""),
+                    "created_at": datetime.now(UTC),
+                },
+            )
+        return {"ok": True}
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    options = parser.parse_args()
+    uvicorn.run(
+        build(options.database_url),
+        host="127.0.0.1",
+        port=options.port,
+        workers=1,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""The write path computes one provider's signals in one statement of correlated
+subqueries; the sweep computes everyone's with grouped queries. Both must agree, on
+random histories that touch every signal."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from app.models.base import Rating
+from app.monitoring import plans
+from app.records import schemas
+from app.records import service as records
+from app.rules.signals import compute_signals
+from app.services import Services
+from tests import factories
+
+
+async def test_one_providers_signals_equal_the_sweeps(services: Services) -> None:
+    rng = random.Random(20261122)
+    today = services.clock.today()
+    provider_ids: list[int] = []
+    for index in range(12):
+        provider = await factories.provider(services, name=f"Provider {index}")
+        assert provider.id is not None
+        provider_ids.append(provider.id)
+        if index == 0:
+            continue  # one provider with no history at all
+        for number in range(rng.randint(0, 2)):
+            place = await factories.location(services, provider.id, f"1-{index}{number:04d}")
+            for _ in range(rng.randint(1, 3)):
+                await factories.rating(
+                    services,
+                    place,
+                    rng.choice(list(Rating)),
+                    factories.days_ago(services, rng.randint(5, 900)),
+                )
+        for _ in range(rng.randint(0, 6)):
+            kind = rng.choice(["visit", "safeguarding", "complaint", "compliment", "financial"])
+            ago = factories.days_ago(services, rng.randint(1, 500))
+            fields = {
+                "visit": {"visited_on": ago, "outcome": rng.choice(["good", "serious_concerns"])},
+                "safeguarding": {"raised_on": ago, "whole_service": rng.random() < 0.2},
+                "complaint": {"received_on": ago, "upheld": rng.choice([None, "upheld"])},
+                "compliment": {"received_on": ago},
+                "financial": {
+                    "assessed_on": ago,
+                    "risk": rng.choice(["green", "amber", "red"]),
+                    "next_review_on": ago + timedelta(days=rng.randint(0, 400)),
+                    "insurance_expires_on": ago + timedelta(days=rng.randint(0, 600)),
+                },
+            }[kind]
+            result = await factories.write(services, kind, provider.id, **fields)
+            if kind == "safeguarding" and rng.random() < 0.5:
+                async with services.database.transaction() as session:
+                    await records.update_safeguarding(
+                        session,
+                        result.record.id,
+                        schemas.SafeguardingUpdate(
+                            status="closed", outcome="substantiated", closed_on=ago
+                        ),
+                        factories.context(services),
+                    )
+        if rng.random() < 0.3:
+            await factories.write(services, "concern", provider.id, whole_service=True)
+            async with services.database.transaction() as session:
+                await plans.add_action(
+                    session,
+                    provider_id=provider.id,
+                    data=plans.ActionIn(
+                        issue="Calls", action="Recruit", owner="Manager", due_on=today
+                    ),
+                    actor=factories.TESTER,
+                    now=services.clock.now(),
+                )
+            services.clock.advance(timedelta(days=20))  # the action and the plan fall overdue
+            today = services.clock.today()
+
+    rules = services.policy.rules
+    async with services.database.sessions() as session:
+        everyone = await compute_signals(session, rules, today)
+        for provider_id in provider_ids:
+            alone = await compute_signals(session, rules, today, [provider_id])
+            assert alone == {provider_id: everyone[provider_id]}, provider_id
+        assert await compute_signals(session, rules, today, [999_999]) == {}
+    assert any(s["improvement_plan_not_agreed"] for s in everyone.values())
+    assert any(s["safeguardings_open"] for s in everyone.values())
+    assert any(s["financial_risk_latest"] for s in everyone.values())
