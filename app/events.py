@@ -72,6 +72,52 @@ async def append_event(
     return event_id
 
 
+@dataclass(frozen=True)
+class EventDraft:
+    """An event to append in bulk (see append_events)."""
+
+    type: str
+    provider_id: int | None
+    data: dict[str, Any]
+    dedup_key: str | None = None
+
+
+BULK_CHUNK = 500  # rows per INSERT: 7 parameters each, far below SQLite's 32,766
+
+
+async def append_events(
+    session: AsyncSession, drafts: list[EventDraft], *, actor: Actor, at: datetime
+) -> list[tuple[int, str]]:
+    """Append many events in a few multi-row INSERTs (a sweep raises thousands); a draft
+    whose dedup key was already used is skipped. Returns (id, type) of those appended."""
+    await session.flush()
+    appended: list[tuple[int, str]] = []
+    table = Event.__table__
+    for start in range(0, len(drafts), BULK_CHUNK):
+        rows = [
+            {
+                "type": draft.type,
+                "provider_id": draft.provider_id,
+                "actor": actor.label,
+                "actor_user_id": actor.user_id,
+                "data": to_jsonable_python(draft.data),
+                "dedup_key": draft.dedup_key,
+                "created_at": at,
+            }
+            for draft in drafts[start : start + BULK_CHUNK]
+        ]
+        statement = (
+            _insert_for(session)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+            .returning(table.c.id, table.c.type)
+        )
+        appended.extend((row[0], row[1]) for row in await session.execute(statement))
+    if appended:
+        session.sync_session.info.setdefault(NEW_EVENT_IDS, []).extend(i for i, _ in appended)
+    return appended
+
+
 # Every event type the service appends, with what it means (routes are checked against it).
 EVENT_TYPES: dict[str, str] = {
     "provider.created": "A provider was added",

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.events import Actor, append_event
+from app.events import Actor, EventDraft, append_events
 from app.models import FinancialAssurance, ImprovementAction, ImprovementPlan, Provider
 from app.models.base import ActionStatus, PlanStatus
 from app.rules.signals import latest_per_provider
@@ -41,23 +41,12 @@ async def raise_time_based_events(
 ) -> TimeBasedResult:
     today = now.date()
     result = TimeBasedResult()
+    drafts: list[EventDraft] = []
 
-    async def raise_once(
-        event_type: str, provider_id: int, key: str, data: dict[str, object]
-    ) -> None:
-        if (
-            await append_event(
-                session,
-                type=event_type,
-                provider_id=provider_id,
-                actor=actor,
-                at=now,
-                data=data,
-                dedup_key=f"{event_type}:{key}",
-            )
-            is not None
-        ):
-            result.count(event_type)
+    def raise_once(event_type: str, provider_id: int, key: str, data: dict[str, object]) -> None:
+        # Collected, then appended in bulk: an occurrence already raised is skipped by
+        # its dedup key in the database.
+        drafts.append(EventDraft(event_type, provider_id, data, f"{event_type}:{key}"))
 
     overdue_visits = await session.execute(
         select(Provider.id, Provider.next_visit_due_on, Provider.monitoring_level).where(
@@ -66,7 +55,7 @@ async def raise_time_based_events(
     )
     for provider_id, due_on, level in overdue_visits:
         week = weeks_overdue(due_on, today)
-        await raise_once(
+        raise_once(
             "visit.overdue",
             provider_id,
             f"{provider_id}:{due_on}:w{week}",
@@ -84,7 +73,7 @@ async def raise_time_based_events(
     )
     for action_id, provider_id, due_on in overdue_actions:
         week = weeks_overdue(due_on, today)
-        await raise_once(
+        raise_once(
             "improvement_action.overdue",
             provider_id,
             f"{action_id}:{due_on}:w{week}",
@@ -104,7 +93,7 @@ async def raise_time_based_events(
     )
     for plan_id, provider_id, agree_by in unagreed:
         week = weeks_overdue(agree_by, today)
-        await raise_once(
+        raise_once(
             "improvement_plan.not_agreed",
             provider_id,
             f"{plan_id}:{agree_by}:w{week}",
@@ -121,7 +110,7 @@ async def raise_time_based_events(
     for provider_id, review_on, insurance_on in rows:
         if review_on is not None and review_on <= today:
             week = weeks_since(review_on, today)
-            await raise_once(
+            raise_once(
                 "financial_review.due",
                 provider_id,
                 f"{provider_id}:{review_on}:w{week}",
@@ -134,7 +123,7 @@ async def raise_time_based_events(
         )
         if insurance_on is not None and warn_from is not None and warn_from <= today:
             week = weeks_since(warn_from, today)
-            await raise_once(
+            raise_once(
                 "insurance.expiring",
                 provider_id,
                 f"{provider_id}:{insurance_on}:w{week}",
@@ -144,6 +133,8 @@ async def raise_time_based_events(
                     "week": week,
                 },
             )
+    for _event_id, event_type in await append_events(session, drafts, actor=actor, at=now):
+        result.count(event_type)
     return result
 
 
