@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.models import Event
 
 NEW_EVENT_IDS = "carewatch.new_event_ids"
+NEW_EVENT_TYPES = "carewatch.new_event_types"  # beside the ids, so routing can skip early
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ async def append_event(
     event_id = (await session.execute(statement)).scalar_one_or_none()
     if event_id is not None:
         session.sync_session.info.setdefault(NEW_EVENT_IDS, []).append(event_id)
+        session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).append(type)
     return event_id
 
 
@@ -115,6 +117,7 @@ async def append_events(
         appended.extend((row[0], row[1]) for row in await session.execute(statement))
     if appended:
         session.sync_session.info.setdefault(NEW_EVENT_IDS, []).extend(i for i, _ in appended)
+        session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).extend(t for _, t in appended)
     return appended
 
 

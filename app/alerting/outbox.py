@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.alerting.routes import RouteTable
 from app.db import Database
-from app.events import NEW_EVENT_IDS
+from app.events import NEW_EVENT_IDS, NEW_EVENT_TYPES
 from app.models import Delivery, Event, Provider, User
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,12 @@ def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailbo
     """Create the deliveries of the events appended in this transaction; returns how many.
     A sweep can append thousands of events at once, so they are routed in chunks."""
     event_ids = session.info.pop(NEW_EVENT_IDS, None)
+    event_types = session.info.pop(NEW_EVENT_TYPES, None) or []
     if not event_ids:
+        return 0
+    if len(event_types) == len(event_ids) and not any(routes.may_route(t) for t in event_types):
+        # Most writes (a visit, a compliment) tell nobody: no need to read anything back.
+        session.info.setdefault(COMMITTED_EVENT_TYPES, []).extend(event_types)
         return 0
     events = [
         event
@@ -160,6 +165,7 @@ def install_outbox(
 
     def after_rollback(session: Session) -> None:
         session.info.pop(NEW_EVENT_IDS, None)
+        session.info.pop(NEW_EVENT_TYPES, None)
         session.info.pop(DELIVERIES_ADDED, None)
         session.info.pop(COMMITTED_EVENT_TYPES, None)
 

@@ -87,6 +87,10 @@ class RouteTable(BaseModel):
                     )
         return self
 
+    def may_route(self, event_type: str) -> bool:
+        """Whether any route names this event type (its `when` aside)."""
+        return any(event_type in route.events for route in self.routes)
+
     def recipients_for(self, event_type: str, data: dict[str, Any]) -> list[str]:
         found: list[str] = []
         for route in self.routes:

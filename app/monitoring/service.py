@@ -34,16 +34,32 @@ class Escalation:
     placements_suspended: bool = False
 
 
+LOCKED_PROVIDERS = "carewatch.locked_providers"
+
+
 async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
     """Load a provider for update: concurrent writers for one provider queue here
-    (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers)."""
-    query = select(Provider).where(Provider.id == provider_id)
+    (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
+    Within one transaction the second call finds it locked and loaded already."""
+    transaction = session.sync_session.get_transaction()
+    held_by, locked = session.sync_session.info.get(LOCKED_PROVIDERS, (None, set()))
+    if transaction is not None and held_by is transaction and provider_id in locked:
+        held = await session.get(Provider, provider_id)
+        if held is not None:
+            return held
+    query = (
+        select(Provider).where(Provider.id == provider_id).execution_options(populate_existing=True)
+    )
     if is_postgres(session):
         query = query.with_for_update()
     provider = (await session.execute(query)).scalar_one_or_none()
     if provider is None:
         raise NotFound("provider_id", f"no provider with id {provider_id}")
-    await session.refresh(provider)
+    transaction = session.sync_session.get_transaction()  # begun by the query, if not before
+    if held_by is not transaction:
+        locked = set()
+    locked.add(provider_id)
+    session.sync_session.info[LOCKED_PROVIDERS] = (transaction, locked)
     return provider
 
 

@@ -135,7 +135,7 @@ async def _finish(
         provider_ids=[provider.id],
         trigger=trigger_of(event_type, data),
     )
-    await session.refresh(provider)
+    await session.flush()  # the provider object is the locked one, already up to date
     return WriteResult(record, provider, escalations.get(provider.id))
 
 

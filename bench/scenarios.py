@@ -1,0 +1,350 @@
+"""The benchmark's scenarios beyond the read side: the write path against a raw-SQL
+baseline over real HTTP (8 clients, one uvicorn worker), a burst of alert events to a real
+SMTP server, CQC sync request counts, the market benchmark's request rate against a rate
+limited fake CQC, and the serving process's peak memory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+from sqlalchemy import update
+
+from app.config import Settings
+from app.events import Actor, EventDraft, append_events
+from app.models import Location, Provider, User
+from app.services import build_services
+from tests.fakes.cqc_server import FakeCqc
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS = 8
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)] if ordered else float("nan")
+
+
+@contextlib.contextmanager
+def served(database_url: str) -> Iterator[tuple[str, int]]:
+    """bench.server in its own process (one uvicorn worker): (base URL, pid)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.server", "--database-url", database_url, "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "CAREWATCH_LOG_LEVEL": "WARNING"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("bench server did not start")
+        yield base, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's high-water mark of resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _load(
+    base: str, path_for: Any, body: dict[str, Any], headers: dict[str, str], seconds: float
+) -> tuple[float, float, int]:
+    """CLIENTS concurrent clients posting for `seconds`: (requests/s, p99 ms, errors)."""
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+
+        async def one_client(seed: int) -> None:
+            nonlocal errors
+            rng = random.Random(seed)
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.post(path_for(rng), json=body, headers=headers)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code not in (200, 201):
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client(seed) for seed in range(CLIENTS)))
+        elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, percentile(latencies, 0.99), errors
+
+
+async def write_path(
+    base: str, token: str, providers: int, runs: int, seconds: float
+) -> dict[str, list[float]]:
+    """The real write path (a visit: record, event, rules, routing in one transaction)
+    against the baseline, alternating, `runs` times each."""
+    body = {
+        "visited_on": datetime.now(UTC).date().isoformat(),
+        "kind": "virtual",
+        "purpose": "Benchmark contract meeting",
+        "outcome": "good",
+        "notes": "",
+    }
+    auth = {"Authorization": f"Bearer {token}"}
+    figures: dict[str, list[float]] = {
+        "rps": [],
+        "p99": [],
+        "baseline_rps": [],
+        "baseline_p99": [],
+        "errors": [],
+    }
+    for _ in range(runs):
+        rps, p99, errors = await _load(
+            base,
+            lambda rng: f"/api/v1/providers/{rng.randint(1, providers)}/visits",
+            body,
+            auth,
+            seconds,
+        )
+        figures["rps"].append(rps)
+        figures["p99"].append(p99)
+        figures["errors"].append(errors)
+        rps, p99, errors = await _load(
+            base,
+            lambda rng: f"/bench/baseline/providers/{rng.randint(1, providers)}/visits",
+            body,
+            {},
+            seconds,
+        )
+        figures["baseline_rps"].append(rps)
+        figures["baseline_p99"].append(p99)
+        figures["errors"].append(errors)
+    return figures
+
+
+class _Inbox:
+    """An aiosmtpd handler that notes when each message was accepted."""
+
+    def __init__(self) -> None:
+        self.accepted: list[tuple[float, str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.content)
+        self.accepted.append((time.time(), str(message.get("X-Carewatch-Delivery-Id"))))
+        return "250 OK"
+
+
+async def smtp_burst(database_url: str, events: int) -> dict[str, float]:
+    """`events` alert events committed at once; the dispatcher sends them to a real SMTP
+    server. Latency: from the commit to the server's acceptance of each message."""
+    inbox = _Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        scheduler_enabled=False,
+        dispatcher_enabled=False,
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_starttls=False,
+        alerts_dir=ROOT / "alerts",
+        base_url="https://carewatch.bench.gov.uk",
+        mail_from="carewatch@bench.gov.uk",
+    )
+    services = build_services(settings)
+    try:
+        now = datetime.now(UTC)
+        async with services.database.transaction() as session:
+            officer = User(
+                email="burst.officer@bench-council.gov.uk",
+                name="Burst Officer",
+                role="officer",
+                password_hash="x",
+                created_at=now,
+            )
+            session.add(officer)
+            await session.flush()
+            provider_rows = [
+                Provider(
+                    name=f"Burst provider {i}",
+                    contract_type="spot",
+                    contract_officer_id=officer.id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for i in range(50)
+            ]
+            session.add_all(provider_rows)
+            await session.flush()
+            provider_ids = [p.id for p in provider_rows]
+        dispatcher = asyncio.create_task(services.dispatcher.run_forever(services.wake_event, 1.0))
+        drafts = [
+            EventDraft(
+                "visit.overdue",
+                provider_ids[i % len(provider_ids)],
+                {
+                    "due_on": date.today() - timedelta(days=3),
+                    "days_overdue": 3,
+                    "level": "routine",
+                    "week": 0,
+                },
+                f"bench-burst:{i}",
+            )
+            for i in range(events)
+        ]
+        async with services.database.transaction() as session:
+            await append_events(session, drafts, actor=Actor.job("bench"), at=now)
+        committed = time.time()
+        for _ in range(2400):  # at most two minutes
+            if len(inbox.accepted) >= events:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # anything sent twice would arrive now
+        services.dispatcher.stopping = True
+        services.wake_event.set()
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(dispatcher, timeout=15)
+        latencies = [(at - committed) * 1000 for at, _ in inbox.accepted]
+        delivery_ids = [delivery for _, delivery in inbox.accepted]
+        return {
+            "messages": len(inbox.accepted),
+            "distinct": len(set(delivery_ids)),
+            "p95_ms": percentile(latencies, 0.95),
+            "last_ms": max(latencies) if latencies else float("nan"),
+        }
+    finally:
+        await services.close()
+        controller.stop()
+
+
+@contextlib.asynccontextmanager
+async def _cqc_services(database_url: str, fake: FakeCqc, per_minute: int) -> AsyncIterator[Any]:
+    settings = Settings(
+        _env_file=None,
+        database_url=database_url,
+        scheduler_enabled=False,
+        dispatcher_enabled=False,
+        alerts_dir=ROOT / "alerts",
+        cqc_api_key=SecretStr(fake.api_key),
+        cqc_base_url="http://cqc.bench/public/v1",
+        cqc_requests_per_minute=per_minute,
+    )
+    services = build_services(settings, cqc_transport=httpx.ASGITransport(app=fake.app()))
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+async def cqc_sync_requests(
+    database_url: str, tracked: int, national_changes: int, tracked_changes: int
+) -> dict[str, int]:
+    """A changes-driven sync with `tracked` contracted locations and `national_changes`
+    changed locations nationally, `tracked_changes` of them ours."""
+    fake = FakeCqc(api_key="bench-key")
+    ours = [f"1-{100000000 + i}" for i in range(tracked)]
+    others = [f"1-{500000000 + i}" for i in range(national_changes - tracked_changes)]
+    for location_id in ours + others:
+        fake.add_location(location_id, rating="good")
+    now = datetime.now(UTC)
+    async with _cqc_services(database_url, fake, 2000) as services:
+        services.cqc_client.limiter = AsyncLimiter(1000, 1)  # counting, not pacing
+        async with services.database.transaction() as session:
+            providers = [
+                Provider(
+                    name=f"Tracked provider {i}",
+                    contract_type="spot",
+                    created_at=now,
+                    updated_at=now,
+                )
+                for i in range(tracked)
+            ]
+            session.add_all(providers)
+            await session.flush()
+            session.add_all(
+                Location(
+                    provider_id=provider.id,
+                    cqc_location_id=location_id,
+                    created_at=now,
+                    last_checked_at=now - timedelta(days=1),
+                )
+                for provider, location_id in zip(providers, ours, strict=True)
+            )
+        changed_at = now - timedelta(minutes=30)
+        for location_id in ours[:tracked_changes] + others:
+            fake.change(location_id, changed_at)
+        fake.requests.clear()
+        context = services.cqc_context()
+        assert context is not None
+        from app.cqc.sync import sync_changes
+
+        run = await sync_changes(context)
+        async with services.database.transaction() as session:
+            await session.execute(update(Location).values(last_checked_at=now))
+    return {
+        "requests": len(fake.requests),
+        "change_pages": run.change_pages,
+        "fetched": run.locations_fetched,
+        "tracked_changed": tracked_changes,
+        "allowed": int((tracked_changes + run.change_pages) * 1.05),
+    }
+
+
+async def market_rate(
+    database_url: str, locations: int, per_minute: int, seconds: float
+) -> dict[str, float]:
+    """The market benchmark against a fake that enforces `per_minute` like CQC, for a
+    window of `seconds`: the request rate reached and the 429s it caused."""
+    fake = FakeCqc(api_key="bench-key", rate_limit_per_minute=per_minute)
+    for i in range(locations):
+        fake.add_location(f"1-{700000000 + i}", rating="good", region="London")
+    async with _cqc_services(database_url, fake, per_minute) as services:
+        context = services.cqc_context()
+        assert context is not None
+        from app.cqc.sync import run_market_benchmark
+
+        started = time.perf_counter()
+        task = asyncio.create_task(run_market_benchmark(context))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), timeout=seconds)
+        elapsed = time.perf_counter() - started
+        sent = len(fake.requests)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    rate = sent / elapsed * 60
+    return {
+        "requests": sent,
+        "seconds": elapsed,
+        "per_minute": rate,
+        "share": rate / per_minute,
+        "throttled": fake.throttled,
+    }
