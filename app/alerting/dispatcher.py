@@ -262,8 +262,9 @@ class Dispatcher:
                     message_id=str(message["Message-ID"]),
                 )
             )
-            created = await session.scalar(select(Event.created_at).where(Event.id == row.event_id))
-        return None if created is None else (now - created).total_seconds()
+        # A delivery is created in its event's transaction, at its event's time.
+        created: datetime = row.created_at
+        return (now - created).total_seconds()
 
     async def _release(self, row: Row[Any], at: datetime, last_error: str | None = None) -> None:
         values: dict[str, Any] = {
