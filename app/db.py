@@ -6,6 +6,7 @@ dispatcher wake-up) are installed per app and every session made by that app run
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -79,6 +80,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+WRITE_TURN_TIMEOUT_SECONDS = 30  # as SQLite's busy_timeout: a writer waits this long
+WRITE_TURN = "carewatch.write_turn"
+
+
+def _release_turn(session: Session) -> None:
+    turn = session.info.pop(WRITE_TURN, None)
+    if turn is not None:
+        turn.release()
+
+
 class Database:
     """One engine and the session factory every writer and reader of one app uses."""
 
@@ -97,6 +108,30 @@ class Database:
             sync_session_class=self.session_class,
         )
 
+        # SQLite has one writer at a time. Writers of this process queue here, first come
+        # first served, rather than in SQLite's busy handler, whose growing sleeps (up to
+        # 100 ms a try) leave the lock idle and the tail latency long. Other processes
+        # still meet busy_timeout. PostgreSQL locks rows, so it needs no turn.
+        self._write_turn: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
+
+        event.listen(self.session_class, "after_commit", _release_turn)
+        event.listen(self.session_class, "after_rollback", _release_turn)
+
+    @asynccontextmanager
+    async def write_session(self) -> AsyncIterator[AsyncSession]:
+        """A writer session holding this process's turn to write (SQLite) until its
+        transaction ends: the commit or rollback hands the turn to the next writer, so
+        work after the commit (a CQC fetch, say) does not hold others up."""
+        async with self.writer_sessions() as session:
+            if self._write_turn is not None:
+                async with asyncio.timeout(WRITE_TURN_TIMEOUT_SECONDS):
+                    await self._write_turn.acquire()
+                session.sync_session.info[WRITE_TURN] = self._write_turn
+            try:
+                yield session
+            finally:
+                _release_turn(session.sync_session)
+
     @classmethod
     def from_url(cls, database_url: str) -> Database:
         return cls(make_engine(database_url))
@@ -113,7 +148,7 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work is committed on success and rolled back on error."""
-        async with self.writer_sessions() as session:
+        async with self.write_session() as session:
             try:
                 yield session
                 await session.commit()

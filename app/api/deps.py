@@ -32,8 +32,11 @@ async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[
     """A session per request; the route commits, anything unfinished is rolled back.
     Reads (GET, HEAD) never take SQLite's write lock."""
     database = services.database
-    factory = database.sessions if request.method in ("GET", "HEAD") else database.writer_sessions
-    async with factory() as session:
+    if request.method in ("GET", "HEAD"):
+        async with database.sessions() as session:
+            yield session
+        return
+    async with database.write_session() as session:
         try:
             yield session
         finally:

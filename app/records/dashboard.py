@@ -69,109 +69,125 @@ class ProviderTable:
     localities: list[str] = field(default_factory=list)
 
 
-def _counts(model: Any, *conditions: Any) -> Any:
-    return (
-        select(model.provider_id, func.count().label("n"))
-        .where(*conditions)
-        .group_by(model.provider_id)
-        .subquery()
-    )
+def _counts(model: Any, ids: list[int] | None, *conditions: Any) -> Any:
+    query = select(model.provider_id, func.count().label("n")).where(*conditions)
+    if ids is not None:
+        query = query.where(model.provider_id.in_(ids))
+    return query.group_by(model.provider_id).subquery()
 
 
-def _worst_location() -> Any:
+def _worst_location(ids: list[int] | None = None) -> Any:
     """Each provider's worst-rated location (ties: the oldest rating), by a window."""
     severity = case(
         *((Location.overall_rating == r.value, s) for r, s in RATING_SEVERITY.items()), else_=None
     )
-    ranked = (
-        select(
-            Location.provider_id,
-            severity.label("severity"),
-            Location.overall_rated_on,
-            func.row_number()
-            .over(
-                partition_by=Location.provider_id,
-                order_by=(severity.desc(), Location.overall_rated_on, Location.id),
-            )
-            .label("position"),
+    ranked = select(
+        Location.provider_id,
+        severity.label("severity"),
+        Location.overall_rated_on,
+        func.row_number()
+        .over(
+            partition_by=Location.provider_id,
+            order_by=(severity.desc(), Location.overall_rated_on, Location.id),
         )
-        .where(Location.overall_rating.is_not(None))
-        .subquery()
-    )
-    return select(ranked).where(ranked.c.position == 1).subquery()
+        .label("position"),
+    ).where(Location.overall_rating.is_not(None))
+    if ids is not None:
+        ranked = ranked.where(Location.provider_id.in_(ids))
+    ranked_subquery = ranked.subquery()
+    return select(ranked_subquery).where(ranked_subquery.c.position == 1).subquery()
+
+
+@dataclass
+class _Figures:
+    """The per-provider aggregates of the table, optionally for some providers only."""
+
+    open_safeguardings: Any
+    recent_safeguardings: Any
+    upheld: Any
+    compliments: Any
+    finance: Any
+    worst: Any
+    first_locality: Any
+
+    @classmethod
+    def build(cls, today: date, ids: list[int] | None) -> _Figures:
+        recent = today - timedelta(days=RECENT_DAYS)
+        first_locality = select(
+            ProviderLocality.provider_id, func.min(ProviderLocality.locality).label("first")
+        )
+        if ids is not None:
+            first_locality = first_locality.where(ProviderLocality.provider_id.in_(ids))
+        return cls(
+            open_safeguardings=_counts(
+                Safeguarding, ids, Safeguarding.status != SafeguardingStatus.closed
+            ),
+            recent_safeguardings=_counts(Safeguarding, ids, Safeguarding.raised_on >= recent),
+            upheld=_counts(
+                Complaint,
+                ids,
+                Complaint.received_on >= recent,
+                Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld]),
+            ),
+            compliments=_counts(Compliment, ids, Compliment.received_on >= recent),
+            finance=latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on, ids),
+            worst=_worst_location(ids),
+            first_locality=first_locality.group_by(ProviderLocality.provider_id).subquery(),
+        )
+
+    def sort_columns(self) -> dict[str, tuple[Any, list[tuple[Any, Any]]]]:
+        """Each sort key: its expression and the outer joins it needs."""
+        finance = self.finance
+        finance_join = (
+            finance,
+            and_(finance.c.provider_id == Provider.id, finance.c.position == 1),
+        )
+
+        def joined(subquery: Any) -> list[tuple[Any, Any]]:
+            return [(subquery, subquery.c.provider_id == Provider.id)]
+
+        return {
+            "name": (func.lower(Provider.name), []),
+            "officer": (func.lower(User.name), [(User, User.id == Provider.contract_officer_id)]),
+            "localities": (func.lower(self.first_locality.c.first), joined(self.first_locality)),
+            "level": (
+                case(
+                    *((Provider.monitoring_level == k, v) for k, v in LEVEL_ORDER.items()), else_=0
+                ),
+                [],
+            ),
+            "suspended": (case((Provider.placements_suspended.is_(True), 1), else_=0), []),
+            "rating": (self.worst.c.severity, joined(self.worst)),
+            "rated_on": (self.worst.c.overall_rated_on, joined(self.worst)),
+            "safeguardings_open": (
+                func.coalesce(self.open_safeguardings.c.n, 0),
+                joined(self.open_safeguardings),
+            ),
+            "safeguardings_recent": (
+                func.coalesce(self.recent_safeguardings.c.n, 0),
+                joined(self.recent_safeguardings),
+            ),
+            "complaints_upheld": (func.coalesce(self.upheld.c.n, 0), joined(self.upheld)),
+            "compliments": (func.coalesce(self.compliments.c.n, 0), joined(self.compliments)),
+            "financial_risk": (
+                case(*((finance.c.risk == k, v) for k, v in RISK_ORDER.items()), else_=None),
+                [finance_join],
+            ),
+            "next_review_on": (finance.c.next_review_on, [finance_join]),
+            "last_visit_on": (Provider.last_visit_on, []),
+            "next_visit_due_on": (Provider.next_visit_due_on, []),
+        }
 
 
 async def provider_table(
     session: AsyncSession, today: date, filters: TableFilters
 ) -> ProviderTable:
-    recent = today - timedelta(days=RECENT_DAYS)
-    open_safeguardings = _counts(Safeguarding, Safeguarding.status != SafeguardingStatus.closed)
-    recent_safeguardings = _counts(Safeguarding, Safeguarding.raised_on >= recent)
-    upheld = _counts(
-        Complaint,
-        Complaint.received_on >= recent,
-        Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld]),
-    )
-    compliments = _counts(Compliment, Compliment.received_on >= recent)
-    finance = latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on)
-    worst = _worst_location()
-    first_locality = (
-        select(ProviderLocality.provider_id, func.min(ProviderLocality.locality).label("first"))
-        .group_by(ProviderLocality.provider_id)
-        .subquery()
-    )
-
-    columns = {
-        "name": func.lower(Provider.name),
-        "officer": func.lower(User.name),
-        "localities": func.lower(first_locality.c.first),
-        "level": case(
-            *((Provider.monitoring_level == k, v) for k, v in LEVEL_ORDER.items()), else_=0
-        ),
-        "suspended": case((Provider.placements_suspended.is_(True), 1), else_=0),
-        "rating": worst.c.severity,
-        "rated_on": worst.c.overall_rated_on,
-        "safeguardings_open": func.coalesce(open_safeguardings.c.n, 0),
-        "safeguardings_recent": func.coalesce(recent_safeguardings.c.n, 0),
-        "complaints_upheld": func.coalesce(upheld.c.n, 0),
-        "compliments": func.coalesce(compliments.c.n, 0),
-        "financial_risk": case(
-            *((finance.c.risk == k, v) for k, v in RISK_ORDER.items()), else_=None
-        ),
-        "next_review_on": finance.c.next_review_on,
-        "last_visit_on": Provider.last_visit_on,
-        "next_visit_due_on": Provider.next_visit_due_on,
-    }
-    query = (
-        select(
-            Provider.id,
-            Provider.name,
-            Provider.monitoring_level,
-            Provider.placements_suspended,
-            Provider.last_visit_on,
-            Provider.next_visit_due_on,
-            Provider.contract_officer_id,
-            User.name.label("officer_name"),
-            worst.c.severity,
-            worst.c.overall_rated_on.label("rated_on"),
-            columns["safeguardings_open"].label("safeguardings_open"),
-            columns["safeguardings_recent"].label("safeguardings_recent"),
-            columns["complaints_upheld"].label("complaints_upheld"),
-            columns["compliments"].label("compliments"),
-            finance.c.risk.label("financial_risk"),
-            finance.c.next_review_on,
-        )
-        .select_from(Provider)
-        .outerjoin(User, User.id == Provider.contract_officer_id)
-        .outerjoin(worst, worst.c.provider_id == Provider.id)
-        .outerjoin(first_locality, first_locality.c.provider_id == Provider.id)
-        .outerjoin(open_safeguardings, open_safeguardings.c.provider_id == Provider.id)
-        .outerjoin(recent_safeguardings, recent_safeguardings.c.provider_id == Provider.id)
-        .outerjoin(upheld, upheld.c.provider_id == Provider.id)
-        .outerjoin(compliments, compliments.c.provider_id == Provider.id)
-        .outerjoin(finance, and_(finance.c.provider_id == Provider.id, finance.c.position == 1))
-    )
+    """Two steps, so a page of a large market stays fast: the page's provider ids in the
+    chosen order (joining only what the sort and the filters need), then the figures of
+    those providers alone."""
+    everyone = _Figures.build(today, None)
     conditions: list[Any] = []
+    joins: list[tuple[Any, Any]] = []
     if filters.officer_id is not None:
         conditions.append(Provider.contract_officer_id == filters.officer_id)
     if filters.level:
@@ -185,42 +201,30 @@ async def provider_table(
             )
         )
     if filters.rating is not None:
-        conditions.append(worst.c.severity == RATING_SEVERITY[filters.rating])
-    query = query.where(*conditions)
+        joins.append((everyone.worst, everyone.worst.c.provider_id == Provider.id))
+        conditions.append(everyone.worst.c.severity == RATING_SEVERITY[filters.rating])
 
-    sort_column = columns.get(filters.sort, columns["name"])
+    sort_columns = everyone.sort_columns()
+    sort_column, sort_joins = sort_columns.get(filters.sort, sort_columns["name"])
+    page_query = select(Provider.id).select_from(Provider)
+    for target, onclause in _unique(joins + sort_joins):
+        page_query = page_query.outerjoin(target, onclause)
     ordered = sort_column.desc() if filters.descending else sort_column.asc()
     # Rows without a value (never rated, never visited) go last whichever the direction.
-    query = query.order_by(
+    page_query = page_query.where(*conditions).order_by(
         case((sort_column.is_(None), 1), else_=0), ordered, func.lower(Provider.name), Provider.id
     )
-    total = await session.scalar(
-        select(func.count())
-        .select_from(Provider)
-        .outerjoin(worst, worst.c.provider_id == Provider.id)
-        .where(*conditions)
-    )
-    rows = [
-        dict(row._mapping)
-        for row in await session.execute(query.limit(filters.limit).offset(filters.offset))
+    ids = [
+        int(value)
+        for value in (
+            await session.execute(page_query.limit(filters.limit).offset(filters.offset))
+        ).scalars()
     ]
-    ids = [row["id"] for row in rows]
-    localities: dict[int, list[str]] = {}
-    if ids:
-        for provider_id, locality in await session.execute(
-            select(ProviderLocality.provider_id, ProviderLocality.locality)
-            .where(ProviderLocality.provider_id.in_(ids))
-            .order_by(ProviderLocality.locality)
-        ):
-            localities.setdefault(provider_id, []).append(locality)
-    for row in rows:
-        severity = row.pop("severity")
-        row["worst_rating"] = None if severity is None else SEVERITY_TO_RATING[severity].value
-        row["localities"] = localities.get(row["id"], [])
-        row["rating_age_days"] = None if row["rated_on"] is None else (today - row["rated_on"]).days
-        row["visit_overdue"] = (
-            row["next_visit_due_on"] is not None and row["next_visit_due_on"] < today
-        )
+    count_query = select(func.count()).select_from(Provider)
+    for target, onclause in _unique(joins):
+        count_query = count_query.outerjoin(target, onclause)
+    total = await session.scalar(count_query.where(*conditions))
+    rows = await _rows(session, today, ids)
     all_localities = [
         str(value)
         for value in (
@@ -230,6 +234,75 @@ async def provider_table(
         ).scalars()
     ]
     return ProviderTable(rows, int(total or 0), all_localities)
+
+
+def _unique(joins: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    seen: set[int] = set()
+    unique = []
+    for target, onclause in joins:
+        if id(target) not in seen:
+            seen.add(id(target))
+            unique.append((target, onclause))
+    return unique
+
+
+async def _rows(session: AsyncSession, today: date, ids: list[int]) -> list[dict[str, Any]]:
+    """The table's figures for these providers, in the order given."""
+    if not ids:
+        return []
+    page = _Figures.build(today, ids)
+    finance = page.finance
+    query = (
+        select(
+            Provider.id,
+            Provider.name,
+            Provider.monitoring_level,
+            Provider.placements_suspended,
+            Provider.last_visit_on,
+            Provider.next_visit_due_on,
+            Provider.contract_officer_id,
+            User.name.label("officer_name"),
+            page.worst.c.severity,
+            page.worst.c.overall_rated_on.label("rated_on"),
+            func.coalesce(page.open_safeguardings.c.n, 0).label("safeguardings_open"),
+            func.coalesce(page.recent_safeguardings.c.n, 0).label("safeguardings_recent"),
+            func.coalesce(page.upheld.c.n, 0).label("complaints_upheld"),
+            func.coalesce(page.compliments.c.n, 0).label("compliments"),
+            finance.c.risk.label("financial_risk"),
+            finance.c.next_review_on,
+        )
+        .select_from(Provider)
+        .outerjoin(User, User.id == Provider.contract_officer_id)
+        .outerjoin(page.worst, page.worst.c.provider_id == Provider.id)
+        .outerjoin(page.open_safeguardings, page.open_safeguardings.c.provider_id == Provider.id)
+        .outerjoin(
+            page.recent_safeguardings, page.recent_safeguardings.c.provider_id == Provider.id
+        )
+        .outerjoin(page.upheld, page.upheld.c.provider_id == Provider.id)
+        .outerjoin(page.compliments, page.compliments.c.provider_id == Provider.id)
+        .outerjoin(finance, and_(finance.c.provider_id == Provider.id, finance.c.position == 1))
+        .where(Provider.id.in_(ids))
+    )
+    by_id = {row.id: dict(row._mapping) for row in await session.execute(query)}
+    localities: dict[int, list[str]] = {}
+    for provider_id, locality in await session.execute(
+        select(ProviderLocality.provider_id, ProviderLocality.locality)
+        .where(ProviderLocality.provider_id.in_(ids))
+        .order_by(ProviderLocality.locality)
+    ):
+        localities.setdefault(provider_id, []).append(locality)
+    rows = []
+    for provider_id in ids:
+        row = by_id[provider_id]
+        severity = row.pop("severity")
+        row["worst_rating"] = None if severity is None else SEVERITY_TO_RATING[severity].value
+        row["localities"] = localities.get(provider_id, [])
+        row["rating_age_days"] = None if row["rated_on"] is None else (today - row["rated_on"]).days
+        row["visit_overdue"] = (
+            row["next_visit_due_on"] is not None and row["next_visit_due_on"] < today
+        )
+        rows.append(row)
+    return rows
 
 
 async def officers(session: AsyncSession) -> list[tuple[int, str]]:
