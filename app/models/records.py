@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.models.base import (
@@ -24,6 +25,8 @@ class Visit(SQLModel, table=True):
     """A contract meeting or monitoring visit."""
 
     __tablename__ = "visits"
+    # The latest visit of a provider (signals, the dashboard) is one index lookup.
+    __table_args__ = (Index("ix_visits_provider_id_visited_on", "provider_id", "visited_on"),)
 
     id: int | None = Field(default=None, primary_key=True)
     provider_id: int = Field(foreign_key="providers.id", index=True)
@@ -86,6 +89,9 @@ class Compliment(SQLModel, table=True):
 
 class FinancialAssurance(SQLModel, table=True):
     __tablename__ = "financial_assurances"
+    __table_args__ = (
+        Index("ix_financial_assurances_provider_id_assessed_on", "provider_id", "assessed_on"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     provider_id: int = Field(foreign_key="providers.id", index=True)
