@@ -278,7 +278,8 @@ event). Each figure is the median of {RUNS} runs, with the range in brackets; la
 are per-run 95th percentiles. The read side runs through the ASGI app in-process; the
 write path runs over real HTTP against one uvicorn worker (`bench/server.py`) with 8
 concurrent clients in the benchmark's own process; the SMTP burst sends to a real SMTP
-server (aiosmtpd); the CQC rows use the fake CQC server (`tests/fakes/cqc_server.py`).
+server (aiosmtpd) in its own process; the CQC rows use the fake CQC server
+(`tests/fakes/cqc_server.py`), once, on SQLite: counts and rates do not depend on the engine.
 
 {report}
 
