@@ -24,6 +24,7 @@ from app.models import (
     User,
     Visit,
 )
+from app.models.base import Role
 
 RATINGS = (
     ["outstanding"] * 5
@@ -54,14 +55,14 @@ async def generate(
         officer = User(
             email="bench.officer@bench-council.gov.uk",
             name="Bench Officer",
-            role="officer",
+            role=Role.officer,
             password_hash="x",
             created_at=now,
         )
         session.add(officer)
         await session.flush()
         officer_id = officer.id
-    provider_rows = [
+    provider_rows: list[dict[str, Any]] = [
         {
             "name": f"Provider {i:05d}",
             "contract_type": rng.choice(["spot", "block", "framework"]),

@@ -26,6 +26,7 @@ from sqlalchemy import update
 from app.config import Settings
 from app.events import Actor, EventDraft, append_events
 from app.models import Location, Provider, User
+from app.models.base import ContractType, Role
 from app.services import build_services
 from tests.fakes.cqc_server import FakeCqc
 
@@ -150,6 +151,7 @@ class _Inbox:
     """The SMTP sink process (bench.smtp_sink) and the acceptances it has logged."""
 
     def __init__(self, port: int, log: Path) -> None:
+        log.parent.mkdir(parents=True, exist_ok=True)
         log.unlink(missing_ok=True)
         log.touch()
         self.log = log
@@ -197,7 +199,7 @@ async def smtp_burst(database_url: str, events: int) -> dict[str, float]:
             officer = User(
                 email="burst.officer@bench-council.gov.uk",
                 name="Burst Officer",
-                role="officer",
+                role=Role.officer,
                 password_hash="x",
                 created_at=now,
             )
@@ -206,7 +208,7 @@ async def smtp_burst(database_url: str, events: int) -> dict[str, float]:
             provider_rows = [
                 Provider(
                     name=f"Burst provider {i}",
-                    contract_type="spot",
+                    contract_type=ContractType.spot,
                     contract_officer_id=officer.id,
                     created_at=now,
                     updated_at=now,
@@ -292,7 +294,7 @@ async def cqc_sync_requests(
             providers = [
                 Provider(
                     name=f"Tracked provider {i}",
-                    contract_type="spot",
+                    contract_type=ContractType.spot,
                     created_at=now,
                     updated_at=now,
                 )
@@ -302,7 +304,7 @@ async def cqc_sync_requests(
             await session.flush()
             session.add_all(
                 Location(
-                    provider_id=provider.id,
+                    provider_id=provider.id or 0,
                     cqc_location_id=location_id,
                     created_at=now,
                     last_checked_at=now - timedelta(days=1),
