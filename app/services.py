@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from starlette.requests import Request
 
 from app.alerting.dispatcher import Dispatcher, Mailer
 from app.alerting.email import EmailRenderer, mailer_for
@@ -119,4 +120,10 @@ def build_services(
     if services.cqc_client is not None:
         services.cqc_client.observers.append(metrics.observe_cqc)
     wake_up.subscribe(services.wake_event.set)
+    return services
+
+
+def services_of(request: Request) -> Services:
+    """The Services of the app serving this request (a dependency of API and pages)."""
+    services: Services = request.app.state.services
     return services

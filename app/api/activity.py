@@ -15,10 +15,9 @@ from app.api.deps import (
     ServicesDep,
     SessionDep,
     UserManager,
-    audit_reads,
 )
 from app.api.schemas import AuditRead, DeliveryRead, EventRead, Page, TimelineItem
-from app.auth.audit import list_audit
+from app.auth.audit import audit_reads, list_audit
 from app.models import Delivery, Safeguarding
 from app.models.base import DeliveryStatus
 from app.records import queries

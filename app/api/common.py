@@ -19,19 +19,10 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def written(result: WriteResult[Any]) -> dict[str, Any]:
-    escalation = result.escalation
     return {
         "monitoring_level": result.provider.monitoring_level,
         "placements_suspended": result.provider.placements_suspended,
-        "escalation": None
-        if escalation is None
-        or (escalation.from_level == escalation.to_level and not escalation.placements_suspended)
-        else {
-            "from_level": escalation.from_level,
-            "to_level": escalation.to_level,
-            "reasons": escalation.reasons,
-            "placements_suspended": escalation.placements_suspended,
-        },
+        "escalation": None if result.escalation is None else result.escalation.summary(),
     }
 
 

@@ -10,22 +10,15 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.audit import AccessContext, add_access_rows
 from app.auth.permissions import Permission
 from app.auth.service import Principal, resolve_token
-from app.logs import request_id as request_id_var
 from app.records.service import WriteContext
-from app.services import Services
+from app.services import Services, services_of
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services_of)]
 
 
 async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[AsyncSession]:
@@ -95,37 +88,3 @@ UserManager = Annotated[Principal, Depends(require(Permission.manage_users))]
 
 def write_context(services: Services, principal: Principal) -> WriteContext:
     return WriteContext(actor=principal.actor, clock=services.clock, policy=services.policy)
-
-
-def access_context(request: Request) -> AccessContext:
-    route = getattr(request.scope.get("route"), "path", None) or request.url.path
-    return AccessContext(
-        route=f"{request.method} {route}",
-        client_address=request.client.host if request.client else None,
-        request_id=request_id_var.get(),  # set by RequestContext from X-Request-ID or new
-    )
-
-
-async def audit_reads(
-    request: Request,
-    services: Services,
-    principal: Principal,
-    *,
-    action: str,
-    provider_id: int | None,
-    safeguarding_ids: list[int | None],
-) -> None:
-    """Record reads of safeguarding records before the answer leaves: if the audit row
-    cannot be written, the data is not sent."""
-    if not safeguarding_ids:
-        return
-    async with services.database.transaction() as session:
-        add_access_rows(
-            session,
-            principal=principal,
-            action=action,
-            provider_id=provider_id,
-            safeguarding_ids=safeguarding_ids,
-            access=access_context(request),
-            at=services.clock.now(),
-        )

@@ -21,11 +21,9 @@ from app.api.deps import (
     SafeguardingWriter,
     ServicesDep,
     SessionDep,
-    access_context,
-    audit_reads,
     write_context,
 )
-from app.auth.audit import add_access_rows
+from app.auth.audit import access_context, add_access_rows, audit_reads
 from app.auth.service import Principal
 from app.models import Complaint, Compliment, Concern, FinancialAssurance, Safeguarding, Visit
 from app.records import queries, schemas

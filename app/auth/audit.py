@@ -7,12 +7,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
 
 from app.auth.service import Principal
+from app.logs import request_id as request_id_var
 from app.models import SafeguardingAudit
+
+if TYPE_CHECKING:
+    from app.services import Services
 
 
 @dataclass(frozen=True)
@@ -22,6 +28,41 @@ class AccessContext:
     route: str
     client_address: str | None
     request_id: str | None
+
+
+def access_context(request: Request) -> AccessContext:
+    """The audit's view of a request (API or web page): route template, address, id."""
+    route = getattr(request.scope.get("route"), "path", None) or request.url.path
+    return AccessContext(
+        route=f"{request.method} {route}",
+        client_address=request.client.host if request.client else None,
+        request_id=request_id_var.get(),  # set by RequestContext from X-Request-ID or new
+    )
+
+
+async def audit_reads(
+    request: Request,
+    services: Services,
+    principal: Principal,
+    *,
+    action: str,
+    provider_id: int | None,
+    safeguarding_ids: list[int | None],
+) -> None:
+    """Record reads of safeguarding records before the answer leaves: if the audit row
+    cannot be written, the data is not sent."""
+    if not safeguarding_ids:
+        return
+    async with services.database.transaction() as session:
+        add_access_rows(
+            session,
+            principal=principal,
+            action=action,
+            provider_id=provider_id,
+            safeguarding_ids=safeguarding_ids,
+            access=access_context(request),
+            at=services.clock.now(),
+        )
 
 
 def add_access_rows(

@@ -33,6 +33,17 @@ class Escalation:
     reasons: list[dict[str, Any]] = field(default_factory=list)
     placements_suspended: bool = False
 
+    def summary(self) -> dict[str, Any] | None:
+        """What the caller is told (API answer, page banner); None when nothing changed."""
+        if self.from_level == self.to_level and not self.placements_suspended:
+            return None
+        return {
+            "from_level": self.from_level,
+            "to_level": self.to_level,
+            "reasons": self.reasons,
+            "placements_suspended": self.placements_suspended,
+        }
+
 
 LOCKED_PROVIDERS = "carewatch.locked_providers"
 

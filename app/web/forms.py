@@ -74,6 +74,7 @@ class FormSpec:
     permission: Permission = Permission.write_records
     submit: str = "Save"
     intro: str = ""
+    audited: bool = False  # a safeguarding: its creation goes on the access audit trail
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -123,6 +124,7 @@ RECORD_FORMS: dict[str, FormSpec] = {
             noun="safeguarding",
             schema=schemas.SafeguardingIn,
             permission=Permission.write_safeguardings,
+            audited=True,
             intro="Do not enter the names of the people the service supports.",
             fields=(
                 Field("raised_on", "Date raised", "date"),
@@ -268,6 +270,8 @@ AGREE_FORM = FormSpec(
     fields=(Field("agreed_on", "Date agreed", "date"),),
 )
 
+REASON = Field("reason", "Reason", "textarea", hint="At least 5 characters; it is kept on record")
+
 DE_ESCALATE_FORM = FormSpec(
     kind="de_escalate",
     title="Step down monitoring",
@@ -276,7 +280,7 @@ DE_ESCALATE_FORM = FormSpec(
     permission=Permission.manage_monitoring,
     fields=(
         Field("to", "New level", "radios", options=choices(MonitoringLevel)),
-        Field("reason", "Reason", "textarea", hint="At least 5 characters; it is kept on record"),
+        REASON,
         Field(
             "override",
             "Step down even though rules still fire",
@@ -299,7 +303,7 @@ PLACEMENTS_FORM = FormSpec(
             "radios",
             options=(Choice("true", "Suspend"), Choice("false", "Lift the suspension")),
         ),
-        Field("reason", "Reason", "textarea", hint="At least 5 characters; it is kept on record"),
+        REASON,
     ),
 )
 

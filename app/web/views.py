@@ -15,13 +15,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerting.retry import retry_delivery
-from app.auth.audit import AccessContext, add_access_rows
+from app.auth.audit import access_context, add_access_rows, audit_reads
 from app.auth.permissions import Permission
 from app.auth.service import Principal, authenticate
-from app.logs import request_id as request_id_var
 from app.models import Safeguarding
 from app.models.base import DeliveryStatus, MonitoringLevel, Rating
 from app.monitoring import plans
@@ -31,7 +31,7 @@ from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement
 from app.records import dashboard, queries
 from app.records import service as records
 from app.records.service import WriteContext, WriteResult
-from app.services import Services
+from app.services import Services, services_of
 from app.web import forms
 from app.web.forms import FormErrors, FormSpec
 from app.web.sessions import (
@@ -71,12 +71,7 @@ class PageError(Exception):
         self.message = message
 
 
-def get_services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
+ServicesDep = Annotated[Services, Depends(services_of)]
 
 
 @dataclass(frozen=True)
@@ -112,6 +107,7 @@ def require(permission: Permission) -> Callable[..., Awaitable[Viewer]]:
 
 
 Reader = Annotated[Viewer, Depends(require(Permission.read))]
+PlanWriter = Annotated[Viewer, Depends(require(Permission.write_records))]
 MonitoringManager = Annotated[Viewer, Depends(require(Permission.manage_monitoring))]
 
 
@@ -129,11 +125,28 @@ async def csrf_checked_form(request: Request, viewer: ViewerDep) -> dict[str, st
 FormDep = Annotated[dict[str, str], Depends(csrf_checked_form)]
 
 
-def page_id(value: int) -> int:
-    """Ids beyond the database's integer range cannot exist."""
+def _in_range(value: int) -> int:
+    """Ids beyond the database's integer range cannot exist: a page, not a 422."""
     if not 1 <= value <= MAX_ID:
         raise PageError(404, "Page not found", "There is no such record.")
     return value
+
+
+def _provider_id(provider_id: int) -> int:
+    return _in_range(provider_id)
+
+
+def _action_id(action_id: int) -> int:
+    return _in_range(action_id)
+
+
+def _delivery_id(delivery_id: int) -> int:
+    return _in_range(delivery_id)
+
+
+ProviderId = Annotated[int, Depends(_provider_id)]
+ActionId = Annotated[int, Depends(_action_id)]
+DeliveryId = Annotated[int, Depends(_delivery_id)]
 
 
 def render(
@@ -154,15 +167,6 @@ def render(
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def access(request: Request) -> AccessContext:
-    route = getattr(request.scope.get("route"), "path", None) or request.url.path
-    return AccessContext(
-        route=f"{request.method} {route}",
-        client_address=request.client.host if request.client else None,
-        request_id=request_id_var.get(),
-    )
 
 
 # Login and logout --------------------------------------------------------------------
@@ -348,35 +352,10 @@ def _rating_chart(council: dict[str, int], national: dict[str, Any] | None) -> l
 # A provider's page -------------------------------------------------------------------
 
 
-async def _audit_safeguardings(
-    request: Request,
-    services: Services,
-    viewer: Viewer,
-    *,
-    action: str,
-    provider_id: int,
-    safeguarding_ids: list[int | None],
-) -> None:
-    """Put the page's safeguarding reads on record before the page is sent."""
-    if not safeguarding_ids:
-        return
-    async with services.database.transaction() as session:
-        add_access_rows(
-            session,
-            principal=viewer.principal,
-            action=action,
-            provider_id=provider_id,
-            safeguarding_ids=safeguarding_ids,
-            access=access(request),
-            at=services.clock.now(),
-        )
-
-
 @router.get("/providers/{provider_id:int}")
 async def provider_page(
-    request: Request, provider_id: int, viewer: Reader, services: ServicesDep
+    request: Request, provider_id: ProviderId, viewer: Reader, services: ServicesDep
 ) -> Response:
-    page_id(provider_id)
     today = services.clock.today()
     timeline_page = _int_param(request.query_params.get("timeline"), 1, 1, 100_000)
     detail = viewer.principal.can(Permission.read_safeguarding_detail)
@@ -416,10 +395,10 @@ async def provider_page(
         for r in records_by_event.values()
         if isinstance(r, Safeguarding) and r.id not in shown_ids
     ]
-    await _audit_safeguardings(
+    await audit_reads(
         request,
         services,
-        viewer,
+        viewer.principal,
         action="web_page" if detail else "web_page_redacted",
         provider_id=provider_id,
         safeguarding_ids=shown_ids,
@@ -467,30 +446,15 @@ def _actor_name(names: dict[int, str], label: str | None) -> str:
 def _flash_redirect(
     request: Request, services: Services, provider_id: int, message: str, result: Any = None
 ) -> Response:
-    escalation = None
-    written = getattr(result, "escalation", None)
-    if written is not None and (
-        written.from_level != written.to_level or written.placements_suspended
-    ):
-        escalation = {
-            "from_level": written.from_level,
-            "to_level": written.to_level,
-            "placements_suspended": written.placements_suspended,
-            "reasons": [
-                {
-                    "rule": str(r.get("rule", "")),
-                    "description": str(r.get("description", "")),
-                    "detail": str(r.get("detail", "")),
-                }
-                for r in written.reasons
-            ],
-        }
+    escalation = getattr(result, "escalation", None)
+    # Reasons carry their evidence (dates, counts): made JSON-safe for the signed cookie.
+    banner = to_jsonable_python(escalation.summary()) if escalation is not None else None
     response = redirect(f"/providers/{provider_id}")
     set_cookie(
         request,
         response,
         FLASH_COOKIE,
-        codec(services).dump_flash({"message": message, "escalation": escalation}),
+        codec(services).dump_flash({"message": message, "escalation": banner}),
         max_age=120,
     )
     return response
@@ -505,13 +469,13 @@ async def _provider_name(services: Services, provider_id: int) -> str:
     return str(provider["name"])
 
 
-def _form_page(
+async def _form_page(
     request: Request,
     viewer: Viewer,
+    services: Services,
     spec: FormSpec,
     *,
     provider_id: int,
-    provider_name: str,
     action: str,
     values: dict[str, str] | None = None,
     errors: FormErrors | None = None,
@@ -523,7 +487,7 @@ def _form_page(
         {
             "spec": spec,
             "provider_id": provider_id,
-            "provider_name": provider_name,
+            "provider_name": await _provider_name(services, provider_id),
             "action": action,
             "values": values or {},
             "errors": errors or FormErrors(),
@@ -555,19 +519,17 @@ def _record_spec(kind: str, viewer: Viewer) -> FormSpec:
 
 @router.get("/providers/{provider_id:int}/record/{kind}")
 async def record_form(
-    request: Request, provider_id: int, kind: str, viewer: Reader, services: ServicesDep
+    request: Request, provider_id: ProviderId, kind: str, viewer: Reader, services: ServicesDep
 ) -> Response:
-    page_id(provider_id)
     spec = _record_spec(kind, viewer)
-    name = await _provider_name(services, provider_id)
     today = services.clock.today().isoformat()
     defaults = {f.name: today for f in spec.fields if f.kind == "date" and f.required}
-    return _form_page(
+    return await _form_page(
         request,
         viewer,
+        services,
         spec,
         provider_id=provider_id,
-        provider_name=name,
         action=request.url.path,
         values=defaults,
     )
@@ -586,7 +548,6 @@ async def _submit(
 ) -> Response:
     """Validate, write through the service function and commit; or show the form again
     with the GOV.UK error summary and nothing stored."""
-    name = await _provider_name(services, provider_id)
     values = forms.form_values(spec, form)
     data, errors = forms.parse(spec, values)
     result: Any = None
@@ -594,27 +555,17 @@ async def _submit(
         try:
             async with services.database.transaction() as session:
                 result = await write(session, data)
-                if spec.kind == "safeguarding":  # no record without its audit row
-                    add_access_rows(
-                        session,
-                        principal=viewer.principal,
-                        action="create",
-                        provider_id=provider_id,
-                        safeguarding_ids=[result.record.id],
-                        access=access(request),
-                        at=services.clock.now(),
-                    )
         except DeEscalationRefused as refusal:
             errors.add("to", "Cannot step down yet: " + "; ".join(refusal.blockers))
         except DomainError as error:
             errors.add(*forms.domain_message(spec, error.field, error.problem))
     if errors:
-        return _form_page(
+        return await _form_page(
             request,
             viewer,
+            services,
             spec,
             provider_id=provider_id,
-            provider_name=name,
             action=request.url.path,
             values=values,
             errors=errors,
@@ -626,20 +577,30 @@ async def _submit(
 @router.post("/providers/{provider_id:int}/record/{kind}")
 async def record_submit(
     request: Request,
-    provider_id: int,
+    provider_id: ProviderId,
     kind: str,
     viewer: Reader,
     services: ServicesDep,
     form: FormDep,
 ) -> Response:
-    page_id(provider_id)
     spec = _record_spec(kind, viewer)
     context = WriteContext(
         actor=viewer.principal.actor, clock=services.clock, policy=services.policy
     )
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
-        return await RECORD_WRITERS[kind](session, provider_id, data, context)
+        result = await RECORD_WRITERS[kind](session, provider_id, data, context)
+        if spec.audited:  # in the write's own transaction: no record without its audit row
+            add_access_rows(
+                session,
+                principal=viewer.principal,
+                action="create",
+                provider_id=provider_id,
+                safeguarding_ids=[result.record.id],
+                access=access_context(request),
+                at=services.clock.now(),
+            )
+        return result
 
     return await _submit(
         request,
@@ -653,34 +614,28 @@ async def record_submit(
     )
 
 
-def _require(viewer: Viewer, permission: Permission) -> None:
-    if not viewer.principal.can(permission):
-        raise PageError(403, "You cannot do this", "Your role does not allow this.")
-
-
 @router.get("/providers/{provider_id:int}/plan/actions/new")
 async def action_form(
-    request: Request, provider_id: int, viewer: Reader, services: ServicesDep
+    request: Request, provider_id: ProviderId, viewer: PlanWriter, services: ServicesDep
 ) -> Response:
-    page_id(provider_id)
-    _require(viewer, Permission.write_records)
-    name = await _provider_name(services, provider_id)
-    return _form_page(
+    return await _form_page(
         request,
         viewer,
+        services,
         forms.ACTION_FORM,
         provider_id=provider_id,
-        provider_name=name,
         action=f"/providers/{provider_id}/plan/actions",
     )
 
 
 @router.post("/providers/{provider_id:int}/plan/actions")
 async def action_add(
-    request: Request, provider_id: int, viewer: Reader, services: ServicesDep, form: FormDep
+    request: Request,
+    provider_id: ProviderId,
+    viewer: PlanWriter,
+    services: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    page_id(provider_id)
-    _require(viewer, Permission.write_records)
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
         assert isinstance(data, plans.ActionIn)
@@ -707,15 +662,12 @@ async def action_add(
 @router.post("/providers/{provider_id:int}/plan/actions/{action_id:int}")
 async def action_update(
     request: Request,
-    provider_id: int,
-    action_id: int,
-    viewer: Reader,
+    provider_id: ProviderId,
+    action_id: ActionId,
+    viewer: PlanWriter,
     services: ServicesDep,
     form: FormDep,
 ) -> Response:
-    page_id(provider_id)
-    page_id(action_id)
-    _require(viewer, Permission.write_records)
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
         assert isinstance(data, plans.ActionUpdate)
@@ -744,10 +696,12 @@ async def action_update(
 
 @router.post("/providers/{provider_id:int}/plan/agree")
 async def plan_agree(
-    request: Request, provider_id: int, viewer: Reader, services: ServicesDep, form: FormDep
+    request: Request,
+    provider_id: ProviderId,
+    viewer: PlanWriter,
+    services: ServicesDep,
+    form: FormDep,
 ) -> Response:
-    page_id(provider_id)
-    _require(viewer, Permission.write_records)
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
         assert isinstance(data, PlanAgreement)
@@ -773,16 +727,14 @@ async def plan_agree(
 
 @router.get("/providers/{provider_id:int}/de-escalate")
 async def de_escalate_form(
-    request: Request, provider_id: int, viewer: MonitoringManager, services: ServicesDep
+    request: Request, provider_id: ProviderId, viewer: MonitoringManager, services: ServicesDep
 ) -> Response:
-    page_id(provider_id)
-    name = await _provider_name(services, provider_id)
-    return _form_page(
+    return await _form_page(
         request,
         viewer,
+        services,
         forms.DE_ESCALATE_FORM,
         provider_id=provider_id,
-        provider_name=name,
         action=request.url.path,
     )
 
@@ -790,12 +742,11 @@ async def de_escalate_form(
 @router.post("/providers/{provider_id:int}/de-escalate")
 async def de_escalate_submit(
     request: Request,
-    provider_id: int,
+    provider_id: ProviderId,
     viewer: MonitoringManager,
     services: ServicesDep,
     form: FormDep,
 ) -> Response:
-    page_id(provider_id)
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
         assert isinstance(data, DeEscalation)
@@ -828,16 +779,14 @@ async def de_escalate_submit(
 
 @router.get("/providers/{provider_id:int}/placements")
 async def placements_form(
-    request: Request, provider_id: int, viewer: MonitoringManager, services: ServicesDep
+    request: Request, provider_id: ProviderId, viewer: MonitoringManager, services: ServicesDep
 ) -> Response:
-    page_id(provider_id)
-    name = await _provider_name(services, provider_id)
-    return _form_page(
+    return await _form_page(
         request,
         viewer,
+        services,
         forms.PLACEMENTS_FORM,
         provider_id=provider_id,
-        provider_name=name,
         action=request.url.path,
     )
 
@@ -845,12 +794,11 @@ async def placements_form(
 @router.post("/providers/{provider_id:int}/placements")
 async def placements_submit(
     request: Request,
-    provider_id: int,
+    provider_id: ProviderId,
     viewer: MonitoringManager,
     services: ServicesDep,
     form: FormDep,
 ) -> Response:
-    page_id(provider_id)
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
         assert isinstance(data, PlacementsChange)
@@ -910,9 +858,8 @@ async def alerts_page(request: Request, viewer: Reader, services: ServicesDep) -
 
 @router.post("/alerts/{delivery_id:int}/retry")
 async def alert_retry(
-    delivery_id: int, viewer: MonitoringManager, services: ServicesDep, _form: FormDep
+    delivery_id: DeliveryId, viewer: MonitoringManager, services: ServicesDep, _form: FormDep
 ) -> Response:
-    page_id(delivery_id)
     try:
         async with services.database.transaction() as session:
             await retry_delivery(
