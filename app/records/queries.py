@@ -327,6 +327,16 @@ async def plan_view(session: AsyncSession, provider_id: int) -> dict[str, Any]:
     }
 
 
+async def delivery_counts(session: AsyncSession) -> dict[str, int]:
+    """Alert deliveries by status (every status named, zero or not)."""
+    counted: dict[str, int] = dict(
+        (
+            await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+        ).all()
+    )
+    return {status: counted.get(status, 0) for status in ("pending", "sending", "sent", "failed")}
+
+
 async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]:
     # One pass over providers for the level counts, suspensions and overdue visits.
     by_level = (
@@ -357,11 +367,6 @@ async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]
         .select_from(Safeguarding)
         .where(Safeguarding.status != SafeguardingStatus.closed)
     )
-    deliveries: dict[str, int] = dict(
-        (
-            await session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
-        ).all()
-    )
     ranks = _worst_rating_subquery()
     by_rating = {
         SEVERITY_TO_RATING[severity].value: count
@@ -381,9 +386,7 @@ async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]
         "visits_overdue": int(visits_overdue or 0),
         "improvement_actions_overdue": int(actions_overdue or 0),
         "safeguardings_open": int(safeguardings_open or 0),
-        "deliveries_by_status": {
-            s: deliveries.get(s, 0) for s in ("pending", "sending", "sent", "failed")
-        },
+        "deliveries_by_status": await delivery_counts(session),
         "providers_by_rating": by_rating,
         "users": int(await session.scalar(select(func.count()).select_from(User)) or 0),
     }

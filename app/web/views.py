@@ -838,7 +838,7 @@ async def alerts_page(request: Request, viewer: Reader, services: ServicesDep) -
             limit=DELIVERIES_PAGE_SIZE,
             offset=(page_number - 1) * DELIVERIES_PAGE_SIZE,
         )
-        counts = await queries.dashboard_counts(session, services.clock.today())
+        by_status = await queries.delivery_counts(session)
     return render(
         request,
         "alerts.html",
@@ -847,7 +847,7 @@ async def alerts_page(request: Request, viewer: Reader, services: ServicesDep) -
             "total": page.total,
             "status": status or "",
             "statuses": [s.value for s in DeliveryStatus],
-            "by_status": counts["deliveries_by_status"],
+            "by_status": by_status,
             "page_number": page_number,
             "pages": max(1, ceil(page.total / DELIVERIES_PAGE_SIZE)),
             "retried": request.query_params.get("retried"),
