@@ -69,11 +69,40 @@ class ProviderTable:
     localities: list[str] = field(default_factory=list)
 
 
-def _counts(model: Any, ids: list[int] | None, *conditions: Any) -> Any:
-    query = select(model.provider_id, func.count().label("n")).where(*conditions)
-    if ids is not None:
-        query = query.where(model.provider_id.in_(ids))
-    return query.group_by(model.provider_id).subquery()
+def counted_figures(today: date) -> dict[str, tuple[Any, tuple[Any, ...]]]:
+    """The table's counted columns: what each counts, and which rows. One definition for
+    sorting everyone (grouped) and for showing a page (correlated)."""
+    recent = today - timedelta(days=RECENT_DAYS)
+    return {
+        "safeguardings_open": (Safeguarding, (Safeguarding.status != SafeguardingStatus.closed,)),
+        "safeguardings_recent": (Safeguarding, (Safeguarding.raised_on >= recent,)),
+        "complaints_upheld": (
+            Complaint,
+            (
+                Complaint.received_on >= recent,
+                Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld]),
+            ),
+        ),
+        "compliments": (Compliment, (Compliment.received_on >= recent,)),
+    }
+
+
+def _grouped_count(model: Any, conditions: tuple[Any, ...]) -> Any:
+    return (
+        select(model.provider_id, func.count().label("n"))
+        .where(*conditions)
+        .group_by(model.provider_id)
+        .subquery()
+    )
+
+
+def _correlated_count(model: Any, conditions: tuple[Any, ...]) -> Any:
+    return (
+        select(func.count())
+        .where(model.provider_id == Provider.id, *conditions)
+        .correlate(Provider)
+        .scalar_subquery()
+    )
 
 
 def _worst_location(ids: list[int] | None = None) -> Any:
@@ -100,39 +129,27 @@ def _worst_location(ids: list[int] | None = None) -> Any:
 
 @dataclass
 class _Figures:
-    """The per-provider aggregates of the table, optionally for some providers only."""
+    """Every provider's aggregates, for sorting the table by any of its columns."""
 
-    open_safeguardings: Any
-    recent_safeguardings: Any
-    upheld: Any
-    compliments: Any
+    counts: dict[str, Any]
     finance: Any
     worst: Any
     first_locality: Any
 
     @classmethod
-    def build(cls, today: date, ids: list[int] | None) -> _Figures:
-        recent = today - timedelta(days=RECENT_DAYS)
-        first_locality = select(
-            ProviderLocality.provider_id, func.min(ProviderLocality.locality).label("first")
-        )
-        if ids is not None:
-            first_locality = first_locality.where(ProviderLocality.provider_id.in_(ids))
+    def build(cls, today: date) -> _Figures:
         return cls(
-            open_safeguardings=_counts(
-                Safeguarding, ids, Safeguarding.status != SafeguardingStatus.closed
-            ),
-            recent_safeguardings=_counts(Safeguarding, ids, Safeguarding.raised_on >= recent),
-            upheld=_counts(
-                Complaint,
-                ids,
-                Complaint.received_on >= recent,
-                Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld]),
-            ),
-            compliments=_counts(Compliment, ids, Compliment.received_on >= recent),
-            finance=latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on, ids),
-            worst=_worst_location(ids),
-            first_locality=first_locality.group_by(ProviderLocality.provider_id).subquery(),
+            counts={
+                name: _grouped_count(model, conditions)
+                for name, (model, conditions) in counted_figures(today).items()
+            },
+            finance=latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on),
+            worst=_worst_location(),
+            first_locality=select(
+                ProviderLocality.provider_id, func.min(ProviderLocality.locality).label("first")
+            )
+            .group_by(ProviderLocality.provider_id)
+            .subquery(),
         )
 
     def sort_columns(self) -> dict[str, tuple[Any, list[tuple[Any, Any]]]]:
@@ -159,16 +176,10 @@ class _Figures:
             "suspended": (case((Provider.placements_suspended.is_(True), 1), else_=0), []),
             "rating": (self.worst.c.severity, joined(self.worst)),
             "rated_on": (self.worst.c.overall_rated_on, joined(self.worst)),
-            "safeguardings_open": (
-                func.coalesce(self.open_safeguardings.c.n, 0),
-                joined(self.open_safeguardings),
-            ),
-            "safeguardings_recent": (
-                func.coalesce(self.recent_safeguardings.c.n, 0),
-                joined(self.recent_safeguardings),
-            ),
-            "complaints_upheld": (func.coalesce(self.upheld.c.n, 0), joined(self.upheld)),
-            "compliments": (func.coalesce(self.compliments.c.n, 0), joined(self.compliments)),
+            **{
+                name: (func.coalesce(counted.c.n, 0), joined(counted))
+                for name, counted in self.counts.items()
+            },
             "financial_risk": (
                 case(*((finance.c.risk == k, v) for k, v in RISK_ORDER.items()), else_=None),
                 [finance_join],
@@ -185,7 +196,7 @@ async def provider_table(
     """Two steps, so a page of a large market stays fast: the page's provider ids in the
     chosen order (joining only what the sort and the filters need), then the figures of
     those providers alone."""
-    everyone = _Figures.build(today, None)
+    everyone = _Figures.build(today)
     conditions: list[Any] = []
     joins: list[tuple[Any, Any]] = []
     if filters.officer_id is not None:
@@ -251,15 +262,6 @@ async def _rows(session: AsyncSession, today: date, ids: list[int]) -> list[dict
     each an index lookup for one provider, which both engines plan well for a page."""
     if not ids:
         return []
-    recent = today - timedelta(days=RECENT_DAYS)
-
-    def count(model: Any, *conditions: Any) -> Any:
-        return (
-            select(func.count())
-            .where(model.provider_id == Provider.id, *conditions)
-            .correlate(Provider)
-            .scalar_subquery()
-        )
 
     def latest_finance(column: Any) -> Any:
         return (
@@ -284,16 +286,10 @@ async def _rows(session: AsyncSession, today: date, ids: list[int]) -> list[dict
             User.name.label("officer_name"),
             worst.c.severity,
             worst.c.overall_rated_on.label("rated_on"),
-            count(Safeguarding, Safeguarding.status != SafeguardingStatus.closed).label(
-                "safeguardings_open"
+            *(
+                _correlated_count(model, conditions).label(name)
+                for name, (model, conditions) in counted_figures(today).items()
             ),
-            count(Safeguarding, Safeguarding.raised_on >= recent).label("safeguardings_recent"),
-            count(
-                Complaint,
-                Complaint.received_on >= recent,
-                Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld]),
-            ).label("complaints_upheld"),
-            count(Compliment, Compliment.received_on >= recent).label("compliments"),
             latest_finance(FinancialAssurance.risk).label("financial_risk"),
             latest_finance(FinancialAssurance.next_review_on).label("next_review_on"),
         )
@@ -361,13 +357,15 @@ async def safeguarding_counts(
     session: AsyncSession, provider_id: int, today: date
 ) -> dict[str, int]:
     """What a viewer may know of a provider's safeguardings: counts, never the records."""
-    recent = today - timedelta(days=RECENT_DAYS)
+    figures = counted_figures(today)
+    _model, is_open = figures["safeguardings_open"]
+    _model, is_recent = figures["safeguardings_recent"]
     row = (
         await session.execute(
             select(
                 func.count(),
-                func.sum(case((Safeguarding.status != SafeguardingStatus.closed, 1), else_=0)),
-                func.sum(case((Safeguarding.raised_on >= recent, 1), else_=0)),
+                func.sum(case((and_(*is_open), 1), else_=0)),
+                func.sum(case((and_(*is_recent), 1), else_=0)),
             ).where(Safeguarding.provider_id == provider_id)
         )
     ).one()
