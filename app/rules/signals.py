@@ -1,5 +1,6 @@
-"""Signals computed in SQL, set-based: one grouped query per source table, for one
-provider on the write path or for every provider in the scheduled sweep (same code).
+"""Signals computed in SQL, set-based: one grouped query per source table for the
+scheduled sweep, and one row of correlated subqueries for one provider on the write
+path; both forms are built from the same definitions.
 
 Dates are compared against cut-offs computed here, so the SQL is the same on SQLite and
 PostgreSQL; "days since" arithmetic happens in Python on the grouped results.
@@ -7,8 +8,7 @@ PostgreSQL; "days since" arithmetic happens in Python on the grouped results.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -58,13 +58,13 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _scoped(query: Select[Any], column: Any, provider_ids: Sequence[int] | None) -> Select[Any]:
+def _scoped(query: Select[Any], column: Any, provider_ids: Any) -> Select[Any]:
+    """Limit to some providers: a list of ids, the PROVIDER_IDS bind parameter, or None
+    for all of them."""
     return query if provider_ids is None else query.where(column.in_(provider_ids))
 
 
-def latest_per_provider(
-    model: Any, order_column: Any, provider_ids: Sequence[int] | None = None
-) -> Any:
+def latest_per_provider(model: Any, order_column: Any, provider_ids: Any = None) -> Any:
     """The most recent row per provider, by a window function (both engines have them)."""
     ranked = select(
         model,
@@ -88,181 +88,153 @@ def _cut_instant(days: int) -> Any:
     return bindparam(f"cut_at_{days}")
 
 
-def _in_scope(query: Select[Any], column: Any, scoped: bool) -> Select[Any]:
-    return query.where(column.in_(PROVIDER_IDS)) if scoped else query
+# Each signal is defined once, below; signal_statements (grouped, for the sweep) and
+# one_provider_statement (correlated, for the write path) are two forms of the same
+# definitions, and _signals_from reads either form's values by the same labels.
+_SAFEGUARDING_OPEN = Safeguarding.status != SafeguardingStatus.closed
+_SUBSTANTIATED = Safeguarding.outcome.in_(
+    [SafeguardingOutcome.substantiated, SafeguardingOutcome.partly_substantiated]
+)
+_CONCLUDED_ON = func.coalesce(Safeguarding.closed_on, Safeguarding.raised_on)
+_CONCERN_OPEN = Concern.status == CaseStatus.open
+_UPHELD = Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld])
+
+# label -> (table, which rows count)
+COUNTS: dict[str, tuple[Any, Any]] = {
+    "safeguardings_open": (Safeguarding, _SAFEGUARDING_OPEN),
+    "safeguardings_whole_service": (
+        Safeguarding,
+        and_(_SAFEGUARDING_OPEN, Safeguarding.whole_service.is_(True)),
+    ),
+    "concerns_open": (Concern, _CONCERN_OPEN),
+    "concerns_whole_service": (Concern, and_(_CONCERN_OPEN, Concern.whole_service.is_(True))),
+    "improvement_actions_overdue": (
+        ImprovementAction,
+        and_(ImprovementAction.status != ActionStatus.complete, ImprovementAction.due_on < TODAY),
+    ),
+    "plans_not_agreed": (
+        ImprovementPlan,
+        and_(
+            ImprovementPlan.status == PlanStatus.awaiting_agreement,
+            ImprovementPlan.agree_by_on < TODAY,
+        ),
+    ),
+}
+
+# windowed catalogue signal -> (table, which rows count within the last `days`)
+WINDOWED: dict[str, tuple[Any, Callable[[int], Any]]] = {
+    "cqc_downgrades": (
+        LocationRating,
+        lambda d: and_(
+            LocationRating.direction == "down", LocationRating.recorded_at >= _cut_instant(d)
+        ),
+    ),
+    "safeguardings_raised": (Safeguarding, lambda d: Safeguarding.raised_on >= _cut(d)),
+    "safeguardings_substantiated": (
+        Safeguarding,
+        lambda d: and_(_SUBSTANTIATED, _cut(d) <= _CONCLUDED_ON),
+    ),
+    "complaints_received": (Complaint, lambda d: Complaint.received_on >= _cut(d)),
+    "complaints_upheld": (Complaint, lambda d: and_(_UPHELD, Complaint.received_on >= _cut(d))),
+    "compliments_received": (Compliment, lambda d: Compliment.received_on >= _cut(d)),
+}
+
+# label -> aggregate over a provider's contracted locations
+LOCATION_AGGREGATES: dict[str, Any] = {
+    "overall": func.max(_severity(Location.overall_rating)),
+    **{q: func.max(_severity(getattr(Location, f"{q}_rating"))) for q in KEY_QUESTIONS},
+    "oldest_rated_on": func.min(Location.overall_rated_on),
+}
+
+# label -> column of the provider's latest row of that table
+LATEST: dict[str, tuple[Any, Any, Any]] = {
+    "finance_assessed_on": (
+        FinancialAssurance,
+        FinancialAssurance.assessed_on,
+        FinancialAssurance.assessed_on,
+    ),
+    "finance_risk": (FinancialAssurance, FinancialAssurance.assessed_on, FinancialAssurance.risk),
+    "finance_insurance_expires_on": (
+        FinancialAssurance,
+        FinancialAssurance.assessed_on,
+        FinancialAssurance.insurance_expires_on,
+    ),
+    "finance_next_review_on": (
+        FinancialAssurance,
+        FinancialAssurance.assessed_on,
+        FinancialAssurance.next_review_on,
+    ),
+    "visited_on": (Visit, Visit.visited_on, Visit.visited_on),
+    "visit_outcome": (Visit, Visit.visited_on, Visit.outcome),
+}
 
 
-@dataclass(frozen=True)
-class SignalStatements:
-    """The signal queries, built once per rules file and scope. Provider ids, today and
-    the window cut-offs are bind parameters, so the write path reuses the same statement
-    objects (and SQLAlchemy's compiled cache) instead of rebuilding expressions per call."""
+def _window_label(name: str, days: int) -> str:
+    return f"w_{name}_{days}"
 
-    providers: Select[Any]
-    locations: Select[Any]
-    downgrades: Select[Any] | None
-    safeguardings: Select[Any]
-    concerns: Select[Any]
-    complaints: Select[Any] | None
-    compliments: Select[Any] | None
-    finance: Select[Any]
-    visits: Select[Any]
-    actions_overdue: Select[Any]
-    plans_not_agreed: Select[Any]
+
+def _counted(windows: dict[str, set[int]]) -> dict[str, tuple[Any, Any]]:
+    """Every count these rules need: label -> (table, condition)."""
+    counted = dict(COUNTS)
+    for name, (model, condition) in WINDOWED.items():
+        for days in sorted(windows.get(name, ())):
+            counted[_window_label(name, days)] = (model, condition(days))
+    return counted
 
 
 def _windows_key(windows: dict[str, set[int]]) -> WindowsKey:
+    """The rules' windows as a hashable key, for caching the statements built for them."""
     return tuple(sorted((name, tuple(sorted(days))) for name, days in windows.items()))
 
 
+def _windows_from(key: WindowsKey) -> dict[str, set[int]]:
+    return {name: set(days) for name, days in key}
+
+
 @lru_cache(maxsize=32)
-def signal_statements(windows_key: WindowsKey, scoped: bool) -> SignalStatements:
-    windows = {name: set(days) for name, days in windows_key}
-    location_columns = [
-        func.max(_severity(Location.overall_rating)).label("overall"),
-        *(
-            func.max(_severity(getattr(Location, f"{question}_rating"))).label(question)
-            for question in KEY_QUESTIONS
+def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]]:
+    """The grouped form, one query per table, for some providers (`provider_ids`) or for
+    all. Built once per rules file and scope, with today, the cut-offs and the provider
+    ids as bind parameters, so SQLAlchemy's compiled cache serves every call."""
+    scope = PROVIDER_IDS if scoped else None
+    by_table: dict[Any, list[Any]] = {}
+    for label, (model, condition) in _counted(_windows_from(windows_key)).items():
+        by_table.setdefault(model, []).append(_count_if(condition).label(label))
+    statements = [
+        _scoped(
+            select(Provider.id.label("provider_id"), Provider.next_visit_due_on),
+            Provider.id,
+            scope,
         ),
-        func.min(Location.overall_rated_on).label("oldest_rated_on"),
-    ]
-    downgrades = None
-    if "cqc_downgrades" in windows:
-        columns = [
-            _count_if(
-                and_(
-                    LocationRating.direction == "down",
-                    LocationRating.recorded_at >= _cut_instant(d),
-                )
-            ).label(f"d{d}")
-            for d in sorted(windows["cqc_downgrades"])
-        ]
-        downgrades = _in_scope(
-            select(LocationRating.provider_id, *columns).group_by(LocationRating.provider_id),
-            LocationRating.provider_id,
-            scoped,
-        )
-
-    substantiated = Safeguarding.outcome.in_(
-        [SafeguardingOutcome.substantiated, SafeguardingOutcome.partly_substantiated]
-    )
-    concluded_on = func.coalesce(Safeguarding.closed_on, Safeguarding.raised_on)
-    is_open = Safeguarding.status != SafeguardingStatus.closed
-    safeguarding_columns = [
-        _count_if(is_open).label("open"),
-        _count_if(and_(is_open, Safeguarding.whole_service.is_(True))).label("whole_service"),
-        *(
-            _count_if(Safeguarding.raised_on >= _cut(d)).label(f"r{d}")
-            for d in sorted(windows.get("safeguardings_raised", ()))
-        ),
-        *(
-            _count_if(and_(substantiated, concluded_on >= _cut(d))).label(f"s{d}")
-            for d in sorted(windows.get("safeguardings_substantiated", ()))
-        ),
-    ]
-    concern_open = Concern.status == CaseStatus.open
-
-    upheld = Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld])
-    complaint_columns = [
-        *(
-            _count_if(Complaint.received_on >= _cut(d)).label(f"c{d}")
-            for d in sorted(windows.get("complaints_received", ()))
-        ),
-        *(
-            _count_if(and_(upheld, Complaint.received_on >= _cut(d))).label(f"u{d}")
-            for d in sorted(windows.get("complaints_upheld", ()))
-        ),
-    ]
-    complaints = None
-    if complaint_columns:
-        complaints = _in_scope(
-            select(Complaint.provider_id, *complaint_columns).group_by(Complaint.provider_id),
-            Complaint.provider_id,
-            scoped,
-        )
-    compliments = None
-    if "compliments_received" in windows:
-        compliments = _in_scope(
+        _scoped(
             select(
-                Compliment.provider_id,
-                *(
-                    _count_if(Compliment.received_on >= _cut(d)).label(f"c{d}")
-                    for d in sorted(windows["compliments_received"])
-                ),
-            ).group_by(Compliment.provider_id),
-            Compliment.provider_id,
-            scoped,
-        )
-    finance = _latest(FinancialAssurance, FinancialAssurance.assessed_on, scoped)
-    visits = _latest(Visit, Visit.visited_on, scoped)
-    return SignalStatements(
-        providers=_in_scope(select(Provider.id, Provider.next_visit_due_on), Provider.id, scoped),
-        locations=_in_scope(
-            select(Location.provider_id, *location_columns).group_by(Location.provider_id),
+                Location.provider_id,
+                *(aggregate.label(label) for label, aggregate in LOCATION_AGGREGATES.items()),
+            ).group_by(Location.provider_id),
             Location.provider_id,
-            scoped,
+            scope,
         ),
-        downgrades=downgrades,
-        safeguardings=_in_scope(
-            select(Safeguarding.provider_id, *safeguarding_columns).group_by(
-                Safeguarding.provider_id
-            ),
-            Safeguarding.provider_id,
-            scoped,
+        *(
+            _scoped(
+                select(model.provider_id, *columns).group_by(model.provider_id),
+                model.provider_id,
+                scope,
+            )
+            for model, columns in by_table.items()
         ),
-        concerns=_in_scope(
+    ]
+    latest_tables: dict[Any, list[tuple[str, Any]]] = {}
+    for label, (model, order_column, column) in LATEST.items():
+        latest_tables.setdefault((model, order_column), []).append((label, column))
+    for (model, order_column), columns in latest_tables.items():
+        latest = latest_per_provider(model, order_column, scope)
+        statements.append(
             select(
-                Concern.provider_id,
-                _count_if(concern_open).label("open"),
-                _count_if(and_(concern_open, Concern.whole_service.is_(True))).label(
-                    "whole_service"
-                ),
-            ).group_by(Concern.provider_id),
-            Concern.provider_id,
-            scoped,
-        ),
-        complaints=complaints,
-        compliments=compliments,
-        finance=select(
-            finance.c.provider_id,
-            finance.c.risk,
-            finance.c.insurance_expires_on,
-            finance.c.next_review_on,
-        ).where(finance.c.position == 1),
-        visits=select(visits.c.provider_id, visits.c.outcome, visits.c.visited_on).where(
-            visits.c.position == 1
-        ),
-        actions_overdue=_in_scope(
-            select(ImprovementAction.provider_id, func.count().label("overdue"))
-            .where(
-                ImprovementAction.status != ActionStatus.complete,
-                ImprovementAction.due_on < TODAY,
-            )
-            .group_by(ImprovementAction.provider_id),
-            ImprovementAction.provider_id,
-            scoped,
-        ),
-        plans_not_agreed=_in_scope(
-            select(ImprovementPlan.provider_id)
-            .where(
-                ImprovementPlan.status == PlanStatus.awaiting_agreement,
-                ImprovementPlan.agree_by_on < TODAY,
-            )
-            .distinct(),
-            ImprovementPlan.provider_id,
-            scoped,
-        ),
-    )
-
-
-def _latest(model: Any, order_column: Any, scoped: bool) -> Any:
-    ranked = select(
-        model,
-        func.row_number()
-        .over(partition_by=model.provider_id, order_by=(order_column.desc(), model.id.desc()))
-        .label("position"),
-    )
-    return _in_scope(ranked, model.provider_id, scoped).subquery()
+                latest.c.provider_id,
+                *(latest.c[column.key].label(label) for label, column in columns),
+            ).where(latest.c.position == 1)
+        )
+    return statements
 
 
 def _scalar(model: Any, column: Any, *conditions: Any) -> Any:
@@ -288,138 +260,64 @@ def _latest_value(model: Any, order_column: Any, column: Any) -> Any:
 
 @lru_cache(maxsize=32)
 def one_provider_statement(windows_key: WindowsKey) -> Select[Any]:
-    """Every signal of one provider in one row: the write path's single round trip. The
-    same definitions as the grouped queries, as correlated subqueries (each an index
-    lookup on provider_id); a test holds the two forms equal on random data."""
-    windows = {name: set(days) for name, days in windows_key}
-    substantiated = Safeguarding.outcome.in_(
-        [SafeguardingOutcome.substantiated, SafeguardingOutcome.partly_substantiated]
-    )
-    concluded_on = func.coalesce(Safeguarding.closed_on, Safeguarding.raised_on)
-    is_open = Safeguarding.status != SafeguardingStatus.closed
-    concern_open = Concern.status == CaseStatus.open
-    upheld = Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld])
+    """The correlated form: every signal of one provider in one row, the write path's
+    single round trip (each subquery an index lookup on provider_id). A test holds the
+    two forms equal on random histories."""
+    counted = _counted(_windows_from(windows_key))
     columns: list[Any] = [
         Provider.id.label("provider_id"),
         Provider.next_visit_due_on,
-        _scalar(Location, func.max(_severity(Location.overall_rating))).label("overall"),
         *(
-            _scalar(Location, func.max(_severity(getattr(Location, f"{q}_rating")))).label(q)
-            for q in KEY_QUESTIONS
-        ),
-        _scalar(Location, func.min(Location.overall_rated_on)).label("oldest_rated_on"),
-        *(
-            _scalar(
-                LocationRating,
-                func.count(),
-                LocationRating.direction == "down",
-                LocationRating.recorded_at >= _cut_instant(d),
-            ).label(f"d{d}")
-            for d in sorted(windows.get("cqc_downgrades", ()))
-        ),
-        _scalar(Safeguarding, func.count(), is_open).label("sg_open"),
-        _scalar(Safeguarding, func.count(), is_open, Safeguarding.whole_service.is_(True)).label(
-            "sg_whole_service"
+            _scalar(Location, aggregate).label(label)
+            for label, aggregate in LOCATION_AGGREGATES.items()
         ),
         *(
-            _scalar(Safeguarding, func.count(), Safeguarding.raised_on >= _cut(d)).label(f"r{d}")
-            for d in sorted(windows.get("safeguardings_raised", ()))
+            _scalar(model, func.count(), condition).label(label)
+            for label, (model, condition) in counted.items()
         ),
         *(
-            _scalar(Safeguarding, func.count(), substantiated, concluded_on >= _cut(d)).label(
-                f"s{d}"
-            )
-            for d in sorted(windows.get("safeguardings_substantiated", ()))
+            _latest_value(model, order_column, column).label(label)
+            for label, (model, order_column, column) in LATEST.items()
         ),
-        _scalar(Concern, func.count(), concern_open).label("concerns_open"),
-        _scalar(Concern, func.count(), concern_open, Concern.whole_service.is_(True)).label(
-            "concerns_whole_service"
-        ),
-        *(
-            _scalar(Complaint, func.count(), Complaint.received_on >= _cut(d)).label(f"c{d}")
-            for d in sorted(windows.get("complaints_received", ()))
-        ),
-        *(
-            _scalar(Complaint, func.count(), upheld, Complaint.received_on >= _cut(d)).label(
-                f"u{d}"
-            )
-            for d in sorted(windows.get("complaints_upheld", ()))
-        ),
-        *(
-            _scalar(Compliment, func.count(), Compliment.received_on >= _cut(d)).label(
-                f"compliments{d}"
-            )
-            for d in sorted(windows.get("compliments_received", ()))
-        ),
-        _scalar(FinancialAssurance, func.count()).label("finance_rows"),
-        *(
-            _latest_value(
-                FinancialAssurance, FinancialAssurance.assessed_on, getattr(FinancialAssurance, c)
-            ).label(f"finance_{c}")
-            for c in ("risk", "insurance_expires_on", "next_review_on")
-        ),
-        _latest_value(Visit, Visit.visited_on, Visit.outcome).label("visit_outcome"),
-        _latest_value(Visit, Visit.visited_on, Visit.visited_on).label("visited_on"),
-        _scalar(
-            ImprovementAction,
-            func.count(),
-            ImprovementAction.status != ActionStatus.complete,
-            ImprovementAction.due_on < TODAY,
-        ).label("actions_overdue"),
-        _scalar(
-            ImprovementPlan,
-            func.count(),
-            ImprovementPlan.status == PlanStatus.awaiting_agreement,
-            ImprovementPlan.agree_by_on < TODAY,
-        ).label("plans_not_agreed"),
     ]
     return select(*columns).where(Provider.id == bindparam("provider_id"))
 
 
-def _one_provider_signals(row: Any, windows: dict[str, set[int]], today: date) -> Signals:
+def _signals_from(values: Mapping[str, Any], windows: dict[str, set[int]], today: date) -> Signals:
+    """A provider's signals from its values (either form, by label; absent means none)."""
     signals = _defaults(windows)
-    values = row._mapping
-    next_due = values["next_visit_due_on"]
+    next_due = values.get("next_visit_due_on")
     signals["visit_overdue"] = next_due is not None and next_due < today
-    signals["cqc_worst_overall"] = _rating(values["overall"])
+    signals["cqc_worst_overall"] = _rating(values.get("overall"))
     worst_question = None
     for question in KEY_QUESTIONS:
-        severity = values[question]
+        severity = values.get(question)
         signals[f"cqc_worst_{question}"] = _rating(severity)
         if severity is not None and (worst_question is None or severity > worst_question):
             worst_question = severity
     signals["cqc_worst_key_question"] = _rating(worst_question)
-    if values["oldest_rated_on"] is not None:
+    if values.get("oldest_rated_on") is not None:
         signals["cqc_rating_age_days"] = (today - values["oldest_rated_on"]).days
-    for d in windows.get("cqc_downgrades", ()):
-        signals[signal_key("cqc_downgrades", d)] = values[f"d{d}"]
-    signals["safeguardings_open"] = values["sg_open"]
-    for d in windows.get("safeguardings_raised", ()):
-        signals[signal_key("safeguardings_raised", d)] = values[f"r{d}"]
-    for d in windows.get("safeguardings_substantiated", ()):
-        signals[signal_key("safeguardings_substantiated", d)] = values[f"s{d}"]
-    signals["concerns_open"] = values["concerns_open"]
-    signals["whole_service_concerns_open"] = (
-        values["concerns_whole_service"] + values["sg_whole_service"]
+    for name in WINDOWED:
+        for days in windows.get(name, ()):
+            signals[signal_key(name, days)] = values.get(_window_label(name, days)) or 0
+    signals["safeguardings_open"] = values.get("safeguardings_open") or 0
+    signals["concerns_open"] = values.get("concerns_open") or 0
+    signals["whole_service_concerns_open"] = (values.get("concerns_whole_service") or 0) + (
+        values.get("safeguardings_whole_service") or 0
     )
-    for d in windows.get("complaints_received", ()):
-        signals[signal_key("complaints_received", d)] = values[f"c{d}"]
-    for d in windows.get("complaints_upheld", ()):
-        signals[signal_key("complaints_upheld", d)] = values[f"u{d}"]
-    for d in windows.get("compliments_received", ()):
-        signals[signal_key("compliments_received", d)] = values[f"compliments{d}"]
-    if values["finance_rows"]:
+    if values.get("finance_assessed_on") is not None:
         signals["financial_risk_latest"] = values["finance_risk"]
         expires = values["finance_insurance_expires_on"]
         if expires is not None:
             signals["insurance_expires_in_days"] = (expires - today).days
         review = values["finance_next_review_on"]
         signals["financial_review_overdue"] = review is not None and review < today
-    if values["visited_on"] is not None:
+    if values.get("visited_on") is not None:
         signals["visit_latest_outcome"] = values["visit_outcome"]
         signals["days_since_last_visit"] = (today - values["visited_on"]).days
-    signals["improvement_actions_overdue"] = values["actions_overdue"]
-    signals["improvement_plan_not_agreed"] = values["plans_not_agreed"] > 0
+    signals["improvement_actions_overdue"] = values.get("improvement_actions_overdue") or 0
+    signals["improvement_plan_not_agreed"] = bool(values.get("plans_not_agreed"))
     return signals
 
 
@@ -431,125 +329,36 @@ async def compute_signals(
 ) -> dict[int, Signals]:
     """Every catalogue signal for the given providers (all when None), keyed by provider id."""
     windows = rules.windows()
-    statements = signal_statements(_windows_key(windows), provider_ids is not None)
+    key = _windows_key(windows)
     params: dict[str, Any] = {"today": today}
-    if provider_ids is not None:
-        params["provider_ids"] = list(provider_ids)
     for days in {d for days_set in windows.values() for d in days_set}:
         params[f"cut_{days}"] = today - timedelta(days=days)
         params[f"cut_at_{days}"] = datetime.combine(today - timedelta(days=days), time(), UTC)
-
     # Core execution on the session's connection: these are plain column selects, so the
     # ORM's per-statement machinery would only add cost on the write path.
     connection = await session.connection()
     if provider_ids is not None and len(provider_ids) == 1:
         params["provider_id"] = provider_ids[0]
-        found = (
-            await connection.execute(one_provider_statement(_windows_key(windows)), params)
-        ).first()
-        return (
-            {}
-            if found is None
-            else {found.provider_id: _one_provider_signals(found, windows, today)}
-        )
+        found = (await connection.execute(one_provider_statement(key), params)).first()
+        if found is None:
+            return {}
+        return {found.provider_id: _signals_from(found._mapping, windows, today)}
 
-    async def rows(statement: Select[Any]) -> Any:
-        return await connection.execute(statement, params)
-
-    result: dict[int, Signals] = {}
-    for provider_id, next_due in await rows(statements.providers):
-        result[provider_id] = _defaults(windows)
-        result[provider_id]["visit_overdue"] = next_due is not None and next_due < today
-
-    # CQC: worst current ratings and the oldest rating date across contracted locations.
-    for row in await rows(statements.locations):
-        signals = result.get(row.provider_id)
-        if signals is None:
-            continue
-        signals["cqc_worst_overall"] = _rating(row.overall)
-        worst_question = None
-        for question in KEY_QUESTIONS:
-            severity = getattr(row, question)
-            signals[f"cqc_worst_{question}"] = _rating(severity)
-            if severity is not None and (worst_question is None or severity > worst_question):
-                worst_question = severity
-        signals["cqc_worst_key_question"] = _rating(worst_question)
-        if row.oldest_rated_on is not None:
-            signals["cqc_rating_age_days"] = (today - row.oldest_rated_on).days
-
-    if statements.downgrades is not None:
-        for row in await rows(statements.downgrades):
-            if row.provider_id in result:
-                for days in windows["cqc_downgrades"]:
-                    result[row.provider_id][signal_key("cqc_downgrades", days)] = row._mapping[
-                        f"d{days}"
-                    ]
-
-    # Safeguardings.
-    whole_service_safeguardings: dict[int, int] = {}
-    for row in await rows(statements.safeguardings):
-        signals = result.get(row.provider_id)
-        if signals is None:
-            continue
-        signals["safeguardings_open"] = row.open
-        whole_service_safeguardings[row.provider_id] = row.whole_service
-        for d in windows.get("safeguardings_raised", ()):
-            signals[signal_key("safeguardings_raised", d)] = row._mapping[f"r{d}"]
-        for d in windows.get("safeguardings_substantiated", ()):
-            signals[signal_key("safeguardings_substantiated", d)] = row._mapping[f"s{d}"]
-
-    # Whole-service concerns (concerns and safeguardings alike).
-    for row in await rows(statements.concerns):
-        if row.provider_id in result:
-            result[row.provider_id]["concerns_open"] = row.open
-            result[row.provider_id]["whole_service_concerns_open"] = row.whole_service
-    for provider_id, count in whole_service_safeguardings.items():
-        result[provider_id]["whole_service_concerns_open"] += count
-
-    # Complaints and compliments.
-    if statements.complaints is not None:
-        for row in await rows(statements.complaints):
-            signals = result.get(row.provider_id)
-            if signals is None:
-                continue
-            for d in windows.get("complaints_received", ()):
-                signals[signal_key("complaints_received", d)] = row._mapping[f"c{d}"]
-            for d in windows.get("complaints_upheld", ()):
-                signals[signal_key("complaints_upheld", d)] = row._mapping[f"u{d}"]
-    if statements.compliments is not None:
-        for row in await rows(statements.compliments):
-            if row.provider_id in result:
-                for d in windows["compliments_received"]:
-                    result[row.provider_id][signal_key("compliments_received", d)] = row._mapping[
-                        f"c{d}"
-                    ]
-
-    # Latest financial assurance.
-    for row in await rows(statements.finance):
-        signals = result.get(row.provider_id)
-        if signals is None:
-            continue
-        signals["financial_risk_latest"] = row.risk
-        if row.insurance_expires_on is not None:
-            signals["insurance_expires_in_days"] = (row.insurance_expires_on - today).days
-        signals["financial_review_overdue"] = (
-            row.next_review_on is not None and row.next_review_on < today
-        )
-
-    # Latest visit.
-    for row in await rows(statements.visits):
-        if row.provider_id in result:
-            result[row.provider_id]["visit_latest_outcome"] = row.outcome
-            result[row.provider_id]["days_since_last_visit"] = (today - row.visited_on).days
-
-    # Improvement plans and their actions.
-    for row in await rows(statements.actions_overdue):
-        if row.provider_id in result:
-            result[row.provider_id]["improvement_actions_overdue"] = row.overdue
-    for (provider_id,) in await rows(statements.plans_not_agreed):
-        if provider_id in result:
-            result[provider_id]["improvement_plan_not_agreed"] = True
-    return result
+    if provider_ids is not None:
+        params["provider_ids"] = list(provider_ids)
+    providers, *per_table = signal_statements(key, provider_ids is not None)
+    values: dict[int, dict[str, Any]] = {
+        row.provider_id: dict(row._mapping) for row in await connection.execute(providers, params)
+    }
+    for statement in per_table:
+        for row in await connection.execute(statement, params):
+            found_values = values.get(row.provider_id)
+            if found_values is not None:
+                found_values.update(row._mapping)
+    return {
+        provider_id: _signals_from(found_values, windows, today)
+        for provider_id, found_values in values.items()
+    }
 
 
 def _rating(severity: int | None) -> str | None:
