@@ -168,6 +168,42 @@ async def test_a_550_fails_one_recipient_and_the_other_still_gets_it(
     ]
 
 
+async def test_a_manager_retries_a_failed_delivery_and_it_is_sent_once(
+    world: World,
+    services: Services,
+    smtp: SmtpServer,
+) -> None:
+    officer = world.users["officer"].email
+    smtp.recorder.refuse = {officer}
+    provider = await world.provider()
+    await world.post(
+        f"/providers/{provider['id']}/safeguardings",
+        {"raised_on": "2026-11-19", "category": "neglect", "reference": "SG-1"},
+    )
+    await services.dispatcher.drain()
+    [failed] = await _deliveries(services, status="failed")
+    refused = await world.client.post(
+        f"/api/v1/deliveries/{failed.id}/retry", headers=world.headers["officer"]
+    )
+    assert refused.status_code == 403
+    smtp.recorder.refuse = set()  # the mailbox is fixed
+    retried = await world.client.post(
+        f"/api/v1/deliveries/{failed.id}/retry", headers=world.headers["manager"]
+    )
+    assert retried.status_code == 200
+    assert retried.json()["status"] == "pending" and retried.json()["attempts"] == 1
+    await services.dispatcher.drain()
+    assert len(smtp.recorder.received_by(officer)) == 1
+    [sent] = await _deliveries(services, id=failed.id)
+    assert sent.status == "sent" and sent.attempts == 2
+    again = await world.client.post(
+        f"/api/v1/deliveries/{failed.id}/retry", headers=world.headers["manager"]
+    )
+    assert again.status_code == 409
+    events = (await world.get("/events", type="delivery.retried")).json()
+    assert events["total"] == 1
+
+
 async def test_an_outage_is_survived_and_the_message_arrives_once(
     services: Services,
     clock: FakeClock,

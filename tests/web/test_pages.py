@@ -150,6 +150,17 @@ async def _form(browser: httpx.AsyncClient, path: str, **fields: str) -> httpx.R
     return await browser.post(path, data={"csrf_token": csrf_of(page.text), **fields})
 
 
+async def _whole_service_concern(browser: httpx.AsyncClient, base: str) -> httpx.Response:
+    """Raise a whole-service concern through its form: the provider goes intensive."""
+    return await _form(
+        browser,
+        f"{base}/record/concern",
+        raised_on="2026-11-20",
+        description="Whole service failing",
+        whole_service="yes",
+    )
+
+
 async def test_logging_a_visit_shows_it_on_the_timeline(world: World, signed_in: SignIn) -> None:
     provider = await world.provider()
     browser = await signed_in("officer")
@@ -312,13 +323,7 @@ async def test_a_manager_suspends_placements_and_steps_down_with_reasons(
     page = await manager.get(base)
     assert "New placements suspended" in page.text
     officer = await signed_in("officer")
-    await _form(
-        officer,
-        f"{base}/record/concern",
-        raised_on="2026-11-20",
-        description="Whole service failing",
-        whole_service="yes",
-    )
+    await _whole_service_concern(officer, base)
     refused = await _form(manager, f"{base}/de-escalate", to="routine", reason="Looks better")
     assert refused.status_code == 400 and "Cannot step down yet" in refused.text
     forced = await _form(
@@ -335,13 +340,7 @@ async def test_the_improvement_plan_through_the_forms(world: World, signed_in: S
     provider = await world.provider()
     base = f"/providers/{provider['id']}"
     officer = await signed_in("officer")
-    await _form(
-        officer,
-        f"{base}/record/concern",
-        raised_on="2026-11-20",
-        description="Whole service failing",
-        whole_service="yes",
-    )
+    await _whole_service_concern(officer, base)
     page = await officer.get(f"{base}/plan/actions/new")
     added = await officer.post(
         f"{base}/plan/actions",
