@@ -24,6 +24,7 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from app.config import Settings
+from app.cqc.sync import run_market_benchmark, sync_changes
 from app.events import Actor, EventDraft, append_events
 from app.models import Location, Provider, User
 from app.models.base import ContractType, Role
@@ -317,8 +318,6 @@ async def cqc_sync_requests(
         fake.requests.clear()
         context = services.cqc_context()
         assert context is not None
-        from app.cqc.sync import sync_changes
-
         run = await sync_changes(context)
         async with services.database.transaction() as session:
             await session.execute(update(Location).values(last_checked_at=now))
@@ -342,8 +341,6 @@ async def market_rate(
     async with _cqc_services(database_url, fake, per_minute) as services:
         context = services.cqc_context()
         assert context is not None
-        from app.cqc.sync import run_market_benchmark
-
         started = time.perf_counter()
         task = asyncio.create_task(run_market_benchmark(context))
         with contextlib.suppress(asyncio.TimeoutError):
