@@ -140,11 +140,8 @@ async def test_a_451_is_retried_with_backoff_then_delivered(
     assert retried[0].status == "sent" and retried[0].attempts == 2
 
 
-async def test_a_550_fails_one_recipient_and_the_other_still_gets_it(
-    world: World,
-    services: Services,
-    smtp: SmtpServer,
-) -> None:
+async def _officer_refuses_a_safeguarding_alert(world: World, smtp: SmtpServer) -> str:
+    """The officer's mailbox answers 550; a safeguarding is raised (two alerts)."""
     officer = world.users["officer"].email
     smtp.recorder.refuse = {officer}
     provider = await world.provider()
@@ -152,6 +149,15 @@ async def test_a_550_fails_one_recipient_and_the_other_still_gets_it(
         f"/providers/{provider['id']}/safeguardings",
         {"raised_on": "2026-11-19", "category": "neglect", "reference": "SG-1"},
     )
+    return officer
+
+
+async def test_a_550_fails_one_recipient_and_the_other_still_gets_it(
+    world: World,
+    services: Services,
+    smtp: SmtpServer,
+) -> None:
+    officer = await _officer_refuses_a_safeguarding_alert(world, smtp)
     stats = await services.dispatcher.drain()
     assert stats.failed == 1
     assert smtp.recorder.received_by(SAFEGUARDING_BOX)
@@ -173,13 +179,7 @@ async def test_a_manager_retries_a_failed_delivery_and_it_is_sent_once(
     services: Services,
     smtp: SmtpServer,
 ) -> None:
-    officer = world.users["officer"].email
-    smtp.recorder.refuse = {officer}
-    provider = await world.provider()
-    await world.post(
-        f"/providers/{provider['id']}/safeguardings",
-        {"raised_on": "2026-11-19", "category": "neglect", "reference": "SG-1"},
-    )
+    officer = await _officer_refuses_a_safeguarding_alert(world, smtp)
     await services.dispatcher.drain()
     [failed] = await _deliveries(services, status="failed")
     refused = await world.client.post(
