@@ -8,12 +8,17 @@ parsing does not share a CPU and a GIL with the dispatcher being measured. It ap
 from __future__ import annotations
 
 import argparse
+import re
 import time
-from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+# A relay queues the bytes it accepts; it does not parse the MIME. Reading the one header
+# with a pattern keeps the sink's own cost per message low, so the sink is not what the
+# burst measures.
+DELIVERY_ID = re.compile(rb"^X-Carewatch-Delivery-Id: *(\d+)\r?$", re.MULTILINE | re.IGNORECASE)
 
 
 class Recorder:
@@ -21,8 +26,9 @@ class Recorder:
         self.log = log.open("a", buffering=1)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        message = message_from_bytes(envelope.content)
-        self.log.write(f"{time.time():.6f} {message.get('X-Carewatch-Delivery-Id')}\n")
+        found = DELIVERY_ID.search(envelope.content)
+        delivery = found.group(1).decode() if found else "unknown"
+        self.log.write(f"{time.time():.6f} {delivery}\n")
         return "250 OK"
 
 

@@ -15,11 +15,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.engine import Row
 
 from app.alerting.email import (
@@ -40,7 +40,81 @@ DISPATCHER = Actor.job("dispatcher")
 
 
 class Mailer(Protocol):
-    async def send(self, message: EmailMessage) -> str: ...
+    async def send(self, message: Message) -> str: ...
+
+    async def close_idle(self) -> None:
+        """Close what send kept open; called at the end of every drain."""
+        ...
+
+
+_DELIVERIES = Delivery.__table__
+# One statement for many sent messages (executemany): each row is still only recorded by
+# the holder of its lease.
+_MARK_SENT = (
+    update(_DELIVERIES)
+    .where(
+        _DELIVERIES.c.id == bindparam("delivery_id"),
+        _DELIVERIES.c.status == DeliveryStatus.sending,
+        _DELIVERIES.c.lease_until == bindparam("leased_until"),
+    )
+    .values(
+        status=DeliveryStatus.sent,
+        sent_at=bindparam("sent_at"),
+        attempts=bindparam("attempt"),
+        lease_until=None,
+        last_error=None,
+        message_id=bindparam("sent_message_id"),
+    )
+)
+
+
+class _SentRecorder:
+    """Group commit of sent outcomes. Each sender waits until its row is recorded before
+    it takes another message, so at most `concurrency` messages are ever sent and not yet
+    recorded (as when each was recorded alone); those that finish together share one
+    transaction instead of one each."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, values: dict[str, Any]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((values, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    async with self.database.transaction() as session:
+                        await session.execute(_MARK_SENT, [values for values, _ in batch])
+                except Exception as error:
+                    # Each sender sees the failure as its own, as if it had written alone.
+                    self._settle(batch, error)
+                except BaseException:
+                    self._settle(batch, asyncio.CancelledError())
+                    raise
+                else:
+                    self._settle(batch, None)
+        finally:
+            self._writer = None
+
+    @staticmethod
+    def _settle(
+        batch: list[tuple[dict[str, Any], asyncio.Future[None]]], error: BaseException | None
+    ) -> None:
+        for _, done in batch:
+            if done.done():  # its sender was cancelled meanwhile
+                continue
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
 
 
 @dataclass(frozen=True)
@@ -103,6 +177,7 @@ class Dispatcher:
         self.state = DispatcherState()
         self.stopping = False  # set at shutdown: finish the round in hand, start no other
         self.observers: list[Any] = []
+        self._sent = _SentRecorder(database)
 
     async def claim(self) -> list[Row[Any]]:
         """Take up to batch_size due deliveries and lease them to this dispatcher."""
@@ -179,16 +254,22 @@ class Dispatcher:
         if not claimed:
             return stats
         contexts = await self._contexts(sorted({row.event_id for row in claimed}))
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def one(row: Row[Any]) -> None:
-            async with limit:
-                await self._send_one(row, contexts[row.event_id], stats)
-
-        await asyncio.gather(*(one(row) for row in claimed))
+        # The whole batch at once, `concurrency` of them talking to the mail server at a
+        # time: a message waiting for its outcome to be recorded does not hold a
+        # connection, so the server is kept busy while the database catches up.
+        connections = asyncio.Semaphore(self.concurrency)
+        await asyncio.gather(
+            *(self._send_one(row, contexts[row.event_id], stats, connections) for row in claimed)
+        )
         return stats
 
-    async def _send_one(self, row: Row[Any], context: dict[str, Any], stats: DispatchStats) -> None:
+    async def _send_one(
+        self,
+        row: Row[Any],
+        context: dict[str, Any],
+        stats: DispatchStats,
+        connections: asyncio.Semaphore,
+    ) -> None:
         if self.state.paused_until is not None and self.clock.now() < self.state.paused_until:
             await self._release(row, self.state.paused_until)
             stats.paused += 1
@@ -205,7 +286,8 @@ class Dispatcher:
             sent_at=self.clock.now(),
         )
         try:
-            await self.mailer.send(message)
+            async with connections:
+                await self.mailer.send(message)
         except ConfigurationSendError as error:
             # Our configuration is wrong, not the recipient: stop the line, keep attempts.
             self.state.paused_until = self.clock.now() + self.retry.config_pause
@@ -247,21 +329,17 @@ class Dispatcher:
             Delivery.lease_until == row.lease_until,
         )
 
-    async def _mark_sent(self, row: Row[Any], message: EmailMessage) -> float | None:
+    async def _mark_sent(self, row: Row[Any], message: Message) -> float | None:
         now = self.clock.now()
-        async with self.database.transaction() as session:
-            await session.execute(
-                update(Delivery)
-                .where(self._ours(row))
-                .values(
-                    status=DeliveryStatus.sent,
-                    sent_at=now,
-                    attempts=row.attempts + 1,
-                    lease_until=None,
-                    last_error=None,
-                    message_id=str(message["Message-ID"]),
-                )
-            )
+        await self._sent.record(
+            {
+                "delivery_id": row.id,
+                "leased_until": row.lease_until,
+                "sent_at": now,
+                "attempt": row.attempts + 1,
+                "sent_message_id": str(message["Message-ID"]),
+            }
+        )
         # A delivery is created in its event's transaction, at its event's time.
         created: datetime = row.created_at
         return (now - created).total_seconds()
@@ -335,13 +413,16 @@ class Dispatcher:
     async def drain(self, max_rounds: int = 1000) -> DispatchStats:
         """Send everything due now (tests, the CLI and the sweep use it)."""
         total = DispatchStats()
-        for _ in range(max_rounds):
-            stats = await self.run_once()
-            for name in ("claimed", "sent", "retried", "failed", "paused"):
-                setattr(total, name, getattr(total, name) + getattr(stats, name))
-            total.outcomes.extend(stats.outcomes)
-            if stats.claimed == 0 or stats.paused or self.stopping:
-                break
+        try:
+            for _ in range(max_rounds):
+                stats = await self.run_once()
+                for name in ("claimed", "sent", "retried", "failed", "paused"):
+                    setattr(total, name, getattr(total, name) + getattr(stats, name))
+                total.outcomes.extend(stats.outcomes)
+                if stats.claimed == 0 or stats.paused or self.stopping:
+                    break
+        finally:
+            await self.mailer.close_idle()
         return total
 
     async def run_forever(self, wake: asyncio.Event, sweep_seconds: float) -> None:

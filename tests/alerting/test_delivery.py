@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
-from app.alerting.dispatcher import Dispatcher
+from app.alerting.dispatcher import Dispatcher, DispatchStats
 from app.clock import FakeClock
 from app.db import Database
 from app.models import Delivery
@@ -378,3 +378,101 @@ async def test_a_transaction_with_thousands_of_events_is_routed_in_chunks(
                 dedup_key=f"chunk-test:{index}",
             )
     assert len(await _deliveries(services)) == 4000
+
+
+async def test_a_burst_reuses_connections_and_closes_them_when_the_drain_ends(
+    services: Services,
+    smtp: SmtpServer,
+    make_user: Any,
+) -> None:
+    officer = await make_user("officer")
+    for index in range(20):
+        provider = await f.provider(services, officer_id=officer.id, name=f"Provider {index}")
+        await f.write(services, "safeguarding", provider.id or 0)
+    stats = await services.dispatcher.drain()
+    assert stats.sent == 40  # the officer and the safeguarding mailbox, for each
+    assert len(smtp.recorder.received_by(officer.email)) == 20
+    # One connection per message would be 40; the dispatcher talks over at most
+    # `concurrency` at a time and keeps them for the drain.
+    assert smtp.recorder.connections <= services.dispatcher.concurrency
+    assert services.dispatcher.mailer._idle == []
+
+
+async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_message_sent_once(
+    services: Services,
+    make_user: Any,
+) -> None:
+    # The server drops any connection idle for a tenth of a second.
+    recorder = Recorder()
+    server = SmtpServer(recorder, idle_timeout=0.1)
+    await server.start()
+    try:
+        mailer = services.dispatcher.mailer
+        mailer.settings = services.settings.model_copy(update={"smtp_port": server.port})
+        officer = await make_user("officer")
+        provider = await f.provider(services, officer_id=officer.id)
+        await f.write(services, "concern", provider.id or 0, whole_service=True)
+        claimed = await services.dispatcher.claim()
+        contexts = await services.dispatcher._contexts([claimed[0].event_id])
+        stats = DispatchStats()
+        one = asyncio.Semaphore(1)
+        await services.dispatcher._send_one(claimed[0], contexts[claimed[0].event_id], stats, one)
+        assert len(mailer._idle) == 1  # kept open...
+        await asyncio.sleep(0.5)  # ...until the server gives up on it
+        for row in claimed[1:]:
+            await services.dispatcher._send_one(row, contexts[row.event_id], stats, one)
+        await mailer.close_idle()
+        assert stats.sent == len(claimed) and stats.retried == 0
+        assert recorder.connections == 2
+        received = [m["X-Carewatch-Delivery-Id"] for _r, m in recorder.inbox]
+        assert sorted(received) == sorted(str(row.id) for row in claimed)
+    finally:
+        await server.stop()
+
+
+async def test_outcomes_sent_together_are_recorded_in_one_transaction_each_by_its_lease(
+    services: Services,
+    smtp: SmtpServer,
+    make_user: Any,
+) -> None:
+    officer = await make_user("officer")
+    for index in range(5):
+        provider = await f.provider(services, officer_id=officer.id, name=f"Provider {index}")
+        await f.write(services, "safeguarding", provider.id or 0)
+    claimed = await services.dispatcher.claim()
+    assert len(claimed) == 10
+    # Another dispatcher took one row over after its lease ran out: it is not ours to mark.
+    taken = claimed[0]
+    async with services.database.transaction() as session:
+        delivery = await session.get(Delivery, taken.id)
+        assert delivery is not None
+        delivery.lease_until = taken.lease_until + timedelta(minutes=5)
+    commits = 0
+
+    def count(_connection: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    event.listen(services.database.engine.sync_engine, "commit", count)
+    try:
+        recorder = services.dispatcher._sent
+        await asyncio.gather(
+            *(
+                recorder.record(
+                    {
+                        "delivery_id": row.id,
+                        "leased_until": row.lease_until,
+                        "sent_at": services.clock.now(),
+                        "attempt": 1,
+                        "sent_message_id": f"<{row.id}@test>",
+                    }
+                )
+                for row in claimed
+            )
+        )
+    finally:
+        event.remove(services.database.engine.sync_engine, "commit", count)
+    assert commits == 1
+    statuses = {d.id: d.status for d in await _deliveries(services)}
+    assert statuses.pop(taken.id) == "sending"
+    assert set(statuses.values()) == {"sent"}

@@ -22,7 +22,7 @@ from app.main import create_app
 from app.services import TEMPLATES_DIR, Services, build_services
 from tests import factories as f
 from tests.conftest import ROOT, World
-from tests.fakes.smtp import SmtpServer
+from tests.fakes.smtp import SmtpServer, readable
 
 MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "safeguarding.raised": {
@@ -118,7 +118,7 @@ async def test_no_safeguarding_narrative_or_reference_is_ever_emailed(
     await services.dispatcher.drain()
     assert len(smtp.recorder.inbox) == 3  # the escalation, to officer, mailbox and manager
     for _recipient, message in smtp.recorder.inbox:
-        raw = message.as_string()
+        raw = readable(message)
         assert "MARKER" not in raw and "Mrs Example" not in raw
         assert f"/providers/{provider['id']}" in raw  # the link is what they need
 

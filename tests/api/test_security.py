@@ -61,7 +61,7 @@ async def test_personal_data_stays_out_of_logs_metrics_and_emails(
     services: Services,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tests.fakes.smtp import Recorder, SmtpServer
+    from tests.fakes.smtp import Recorder, SmtpServer, readable
 
     recorder = Recorder()
     server = SmtpServer(recorder)
@@ -128,7 +128,7 @@ async def test_personal_data_stays_out_of_logs_metrics_and_emails(
             await services.dispatcher.drain()
             metrics = (await world.client.get("/metrics")).text
         assert recorder.inbox, "the flows should have sent alerts"
-        emails = "\n".join(message.as_string() for _r, message in recorder.inbox)
+        emails = "\n".join(readable(message) for _r, message in recorder.inbox)
         for marker in MARKERS.values():
             token = marker.split()[0]
             assert token not in caplog.text, f"{token} leaked into the logs"

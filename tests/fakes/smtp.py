@@ -47,6 +47,18 @@ class Recorder:
         return sorted(str(m["Subject"]) for m in self.received_by(recipient))
 
 
+def readable(message: EmailMessage) -> str:
+    """The headers and every part's decoded text: what a reader (or a leak) would see,
+    whatever transfer encoding carried it."""
+    headers = "\n".join(f"{name}: {value}" for name, value in message.items())
+    parts = [
+        part.get_content()
+        for part in message.walk()
+        if not part.is_multipart() and part.get_content_maintype() == "text"
+    ]
+    return "\n".join([headers, *parts])
+
+
 class SmtpServer:
     """Start and stop on a fixed port, so a test can take the server away and back."""
 
@@ -57,8 +69,10 @@ class SmtpServer:
         port: int = 0,
         username: str | None = None,
         password: str | None = None,
+        idle_timeout: float = 300,
     ) -> None:
         self.recorder = recorder
+        self.idle_timeout = idle_timeout
         self.host = "127.0.0.1"
         self.port = port
         self.username = username
@@ -78,7 +92,7 @@ class SmtpServer:
     def _protocol(self) -> SMTPServer:
         self.recorder.connections += 1
         if self.username is None:
-            return SMTPServer(self.recorder, hostname="smtp.test.local")
+            return SMTPServer(self.recorder, hostname="smtp.test.local", timeout=self.idle_timeout)
         return SMTPServer(
             self.recorder,
             hostname="smtp.test.local",
