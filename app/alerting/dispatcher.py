@@ -5,6 +5,10 @@ Claims are row by row and leased: PostgreSQL skips rows another dispatcher holds
 (FOR UPDATE SKIP LOCKED); SQLite serialises claim transactions (BEGIN IMMEDIATE) and the
 UPDATE re-checks the row's state. A dispatcher that dies mid-send leaves a lease that
 expires, and the sweep sends the message then: at least once, never lost.
+
+The duplicate window is a crash after the mail server accepted a message and before its
+outcome was committed. Outcomes are group-committed as messages finish, typically within
+milliseconds, and never more than one claimed batch (batch_size) is outstanding.
 """
 
 from __future__ import annotations
@@ -69,10 +73,9 @@ _MARK_SENT = (
 
 
 class _SentRecorder:
-    """Group commit of sent outcomes. Each sender waits until its row is recorded before
-    it takes another message, so at most `concurrency` messages are ever sent and not yet
-    recorded (as when each was recorded alone); those that finish together share one
-    transaction instead of one each."""
+    """Group commit of sent outcomes: those that finish while a write is under way share
+    the next transaction instead of one each. Each sender waits until its row is
+    recorded, so a failure to record is its own, as when each was recorded alone."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
