@@ -7,7 +7,6 @@ at BENCH_POSTGRES_URL (default the local server's carewatch_bench database)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import platform
 import random
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
 
 from app.auth.service import issue_token
 from app.clock import FakeClock
@@ -288,4 +288,5 @@ server (aiosmtpd) in its own process; the CQC rows use the fake CQC server
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    # On uvloop, as uvicorn runs the service (and its dispatcher) when it is installed.
+    uvloop.run(main())
