@@ -259,7 +259,7 @@ class SmtpMailer:
         try:
             with _classified():
                 try:
-                    errors, reply = await client.sendmail(sender, [recipient], raw)
+                    reply = await self._transact(client, sender, recipient, raw)
                 except aiosmtplib.SMTPServerDisconnected:
                     if not reused:
                         raise
@@ -267,16 +267,21 @@ class SmtpMailer:
                     # (an idle timeout, a restart): once more on a new connection.
                     client.close()
                     client = await self._connect()
-                    errors, reply = await client.sendmail(sender, [recipient], raw)
+                    reply = await self._transact(client, sender, recipient, raw)
         except BaseException:
             client.close()
             raise
         self._idle.append(client)
-        if errors:
-            # One recipient per message: a refusal here is that recipient's answer.
-            reply_text = "; ".join(f"{r.code} {r.message}" for r in errors.values())
-            raise PermanentSendError(reply_text[:500])
         return reply
+
+    @staticmethod
+    async def _transact(client: aiosmtplib.SMTP, sender: str, recipient: str, raw: bytes) -> str:
+        # MAIL, RCPT, DATA themselves rather than sendmail, which parses both addresses
+        # again and measures the message for SIZE on every call. A refused recipient
+        # raises SMTPRecipientRefused, a response error like any other.
+        await client.mail(sender)
+        await client.rcpt(recipient)
+        return (await client.data(raw)).message
 
     async def close_idle(self) -> None:
         idle, self._idle = self._idle, []
