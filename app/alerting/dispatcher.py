@@ -51,16 +51,21 @@ class Mailer(Protocol):
         ...
 
 
-_DELIVERIES = Delivery.__table__
-# One statement for many sent messages (executemany): each row is still only recorded by
-# the holder of its lease.
-_MARK_SENT = (
-    update(_DELIVERIES)
-    .where(
-        _DELIVERIES.c.id == bindparam("delivery_id"),
-        _DELIVERIES.c.status == DeliveryStatus.sending,
-        _DELIVERIES.c.lease_until == bindparam("leased_until"),
+def _held(delivery_id: Any, leased_until: Any) -> Any:
+    """The row, while this lease still holds it: only the lease's holder records the
+    outcome (another dispatcher may have claimed the row after the lease ran out)."""
+    table = Delivery.__table__.c
+    return and_(
+        table.id == delivery_id,
+        table.status == DeliveryStatus.sending,
+        table.lease_until == leased_until,
     )
+
+
+# One statement for many sent messages (executemany), each row under its own lease.
+_MARK_SENT = (
+    update(Delivery.__table__)
+    .where(_held(bindparam("delivery_id"), bindparam("leased_until")))
     .values(
         status=DeliveryStatus.sent,
         sent_at=bindparam("sent_at"),
@@ -324,14 +329,6 @@ class Dispatcher:
         for observer in self.observers:
             observer(outcome, latency)
 
-    def _ours(self, row: Row[Any]) -> Any:
-        # Only the holder of this lease records the outcome.
-        return and_(
-            Delivery.id == row.id,
-            Delivery.status == DeliveryStatus.sending,
-            Delivery.lease_until == row.lease_until,
-        )
-
     async def _mark_sent(self, row: Row[Any], message: Message) -> float | None:
         now = self.clock.now()
         await self._sent.record(
@@ -356,7 +353,9 @@ class Dispatcher:
         if last_error is not None:
             values["last_error"] = last_error
         async with self.database.transaction() as session:
-            await session.execute(update(Delivery).where(self._ours(row)).values(**values))
+            await session.execute(
+                update(Delivery).where(_held(row.id, row.lease_until)).values(**values)
+            )
 
     async def _retry_later(self, row: Row[Any], error: str) -> bool:
         now = self.clock.now()
@@ -367,7 +366,7 @@ class Dispatcher:
         async with self.database.transaction() as session:
             await session.execute(
                 update(Delivery)
-                .where(self._ours(row))
+                .where(_held(row.id, row.lease_until))
                 .values(
                     status=DeliveryStatus.pending,
                     attempts=attempts,
@@ -384,7 +383,7 @@ class Dispatcher:
         async with self.database.transaction() as session:
             result = await session.execute(
                 update(Delivery)
-                .where(self._ours(row))
+                .where(_held(row.id, row.lease_until))
                 .values(
                     status=DeliveryStatus.failed,
                     attempts=row.attempts + 1,
