@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from email.message import Message
 from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import event, func, select
 
-from app.alerting.dispatcher import Dispatcher, DispatchStats
+from app.alerting.dispatcher import Dispatcher
+from app.alerting.email import RenderedMessage, SmtpMailer, build_message
 from app.clock import FakeClock
 from app.db import Database
 from app.models import Delivery
@@ -27,6 +29,14 @@ async def _deliveries(services: Services, **filters: Any) -> list[Delivery]:
         for key, value in filters.items():
             query = query.where(getattr(Delivery, key) == value)
         return list((await session.execute(query)).scalars())
+
+
+async def _safeguarding_each(services: Services, officer_id: int | None, providers: int) -> None:
+    """`providers` providers of this officer, each with a safeguarding raised: two
+    deliveries each (the officer and the safeguarding mailbox)."""
+    for index in range(providers):
+        provider = await f.provider(services, officer_id=officer_id, name=f"Provider {index}")
+        await f.write(services, "safeguarding", provider.id or 0)
 
 
 async def test_every_default_route_reaches_its_people(
@@ -386,9 +396,7 @@ async def test_a_burst_reuses_connections_and_closes_them_when_the_drain_ends(
     make_user: Any,
 ) -> None:
     officer = await make_user("officer")
-    for index in range(20):
-        provider = await f.provider(services, officer_id=officer.id, name=f"Provider {index}")
-        await f.write(services, "safeguarding", provider.id or 0)
+    await _safeguarding_each(services, officer.id, 20)
     stats = await services.dispatcher.drain()
     assert stats.sent == 40  # the officer and the safeguarding mailbox, for each
     assert len(smtp.recorder.received_by(officer.email)) == 20
@@ -400,32 +408,35 @@ async def test_a_burst_reuses_connections_and_closes_them_when_the_drain_ends(
 
 async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_message_sent_once(
     services: Services,
-    make_user: Any,
 ) -> None:
     # The server drops any connection idle for a tenth of a second.
     recorder = Recorder()
     server = SmtpServer(recorder, idle_timeout=0.1)
     await server.start()
+    mailer = SmtpMailer(services.settings.model_copy(update={"smtp_port": server.port}))
+
+    def message(delivery_id: int) -> Message:
+        rendered = RenderedMessage(subject="Test", text="Text", html="<p>Html</p>")
+        return build_message(
+            rendered,
+            sender="carewatch@council.gov.uk",
+            recipient="officer@council.gov.uk",
+            delivery_id=delivery_id,
+            event_id=1,
+            provider_id=None,
+            domain="carewatch.council.gov.uk",
+            sent_at=services.clock.now(),
+        )
+
     try:
-        mailer = services.dispatcher.mailer
-        mailer.settings = services.settings.model_copy(update={"smtp_port": server.port})
-        officer = await make_user("officer")
-        provider = await f.provider(services, officer_id=officer.id)
-        await f.write(services, "concern", provider.id or 0, whole_service=True)
-        claimed = await services.dispatcher.claim()
-        contexts = await services.dispatcher._contexts([claimed[0].event_id])
-        stats = DispatchStats()
-        one = asyncio.Semaphore(1)
-        await services.dispatcher._send_one(claimed[0], contexts[claimed[0].event_id], stats, one)
+        await mailer.send(message(1))
         assert len(mailer._idle) == 1  # kept open...
         await asyncio.sleep(0.5)  # ...until the server gives up on it
-        for row in claimed[1:]:
-            await services.dispatcher._send_one(row, contexts[row.event_id], stats, one)
+        await mailer.send(message(2))  # raises if the dropped connection were not replaced
         await mailer.close_idle()
-        assert stats.sent == len(claimed) and stats.retried == 0
         assert recorder.connections == 2
         received = [m["X-Carewatch-Delivery-Id"] for _r, m in recorder.inbox]
-        assert sorted(received) == sorted(str(row.id) for row in claimed)
+        assert received == ["1", "2"]
     finally:
         await server.stop()
 
@@ -436,9 +447,7 @@ async def test_outcomes_sent_together_are_recorded_in_one_transaction_each_by_it
     make_user: Any,
 ) -> None:
     officer = await make_user("officer")
-    for index in range(5):
-        provider = await f.provider(services, officer_id=officer.id, name=f"Provider {index}")
-        await f.write(services, "safeguarding", provider.id or 0)
+    await _safeguarding_each(services, officer.id, 5)
     claimed = await services.dispatcher.claim()
     assert len(claimed) == 10
     # Another dispatcher took one row over after its lease ran out: it is not ours to mark.
@@ -476,3 +485,34 @@ async def test_outcomes_sent_together_are_recorded_in_one_transaction_each_by_it
     statuses = {d.id: d.status for d in await _deliveries(services)}
     assert statuses.pop(taken.id) == "sending"
     assert set(statuses.values()) == {"sent"}
+
+
+async def test_a_failed_record_fails_every_sender_in_its_batch_and_the_next_write_goes_on(
+    services: Services,
+    smtp: SmtpServer,
+    make_user: Any,
+) -> None:
+    officer = await make_user("officer")
+    await _safeguarding_each(services, officer.id, 1)
+    claimed = await services.dispatcher.claim()
+    recorder = services.dispatcher._sent
+
+    def values(row: Any) -> dict[str, Any]:
+        return {
+            "delivery_id": row.id,
+            "leased_until": row.lease_until,
+            "sent_at": services.clock.now(),
+            "attempt": 1,
+            "sent_message_id": f"<{row.id}@test>",
+        }
+
+    broken = {"delivery_id": claimed[0].id}  # no lease, no time: the statement cannot run
+    outcomes = await asyncio.gather(
+        recorder.record(values(claimed[0])), recorder.record(broken), return_exceptions=True
+    )
+    # One transaction: neither row was recorded, so neither sender may think it was.
+    assert all(isinstance(outcome, Exception) for outcome in outcomes)
+    assert {d.status for d in await _deliveries(services)} == {"sending"}
+    await recorder.record(values(claimed[1]))
+    statuses = {d.id: d.status for d in await _deliveries(services)}
+    assert statuses == {claimed[0].id: "sending", claimed[1].id: "sent"}
