@@ -23,12 +23,12 @@ import uvloop
 
 from app.auth.service import issue_token
 from app.clock import FakeClock
-from app.config import Settings
 from app.db import Database
 from app.jobs.tasks import evaluate_time_rules
 from app.main import create_app
 from app.migrations import upgrade_once
 from app.models import User
+from app.models.base import Role
 from app.monitoring.service import current_firings
 from app.services import build_services
 from app.web.sessions import SESSION_COOKIE, start_session
@@ -91,13 +91,7 @@ async def bench_engine(label: str, url: str, providers: int, records: int) -> di
     await database.dispose()
     print(f"   loaded {counts} in {load_seconds:.0f} s")
     clock = FakeClock(datetime.now(UTC))
-    settings = Settings(
-        _env_file=None,
-        database_url=url,
-        dispatcher_enabled=False,
-        scheduler_enabled=False,
-        alerts_dir=ROOT / "alerts",
-    )
+    settings = scenarios.bench_settings(url)
     services = build_services(settings, clock=clock)
     rng = random.Random(7)
     results: dict[str, str] = {}
@@ -105,7 +99,7 @@ async def bench_engine(label: str, url: str, providers: int, records: int) -> di
         async with services.database.transaction() as session:
             user = await session.get(User, 1)
             assert user is not None
-            user.role = "admin"
+            user.role = Role.admin
             token = await issue_token(session, user, now=clock.now(), ttl=timedelta(days=1))
         headers = {"Authorization": f"Bearer {token}"}
 

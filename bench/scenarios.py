@@ -32,6 +32,20 @@ from app.services import build_services
 from tests.fakes.cqc_server import FakeCqc
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_settings(database_url: str, **overrides: Any) -> Settings:
+    """The service as every scenario runs it: nothing read from the environment, the
+    shipped rules and routes, and no scheduler or dispatcher unless a scenario runs one."""
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "dispatcher_enabled": False,
+        "scheduler_enabled": False,
+        "alerts_dir": ROOT / "alerts",
+    }
+    return Settings(_env_file=None, **{**values, **overrides})
+
+
 CLIENTS = 8
 
 
@@ -181,15 +195,11 @@ async def smtp_burst(database_url: str, events: int) -> dict[str, float]:
     server. Latency: from the commit to the server's acceptance of each message."""
     port = free_port()
     inbox = _Inbox(port, ROOT / "var" / "bench" / "smtp-accepted.log")
-    settings = Settings(
-        _env_file=None,
-        database_url=database_url,
-        scheduler_enabled=False,
-        dispatcher_enabled=False,
+    settings = bench_settings(
+        database_url,
         smtp_host="127.0.0.1",
         smtp_port=port,
         smtp_starttls=False,
-        alerts_dir=ROOT / "alerts",
         base_url="https://carewatch.bench.gov.uk",
         mail_from="carewatch@bench.gov.uk",
     )
@@ -261,12 +271,8 @@ async def smtp_burst(database_url: str, events: int) -> dict[str, float]:
 
 @contextlib.asynccontextmanager
 async def _cqc_services(database_url: str, fake: FakeCqc, per_minute: int) -> AsyncIterator[Any]:
-    settings = Settings(
-        _env_file=None,
-        database_url=database_url,
-        scheduler_enabled=False,
-        dispatcher_enabled=False,
-        alerts_dir=ROOT / "alerts",
+    settings = bench_settings(
+        database_url,
         cqc_api_key=SecretStr(fake.api_key),
         cqc_base_url="http://cqc.bench/public/v1",
         cqc_requests_per_minute=per_minute,

@@ -17,9 +17,9 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from app.config import Settings
 from app.main import create_app
 from app.services import build_services
+from bench.scenarios import bench_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 INSERT_VISIT = text(
@@ -30,14 +30,8 @@ INSERT_VISIT = text(
 
 
 def build(database_url: str) -> FastAPI:
-    settings = Settings(
-        _env_file=None,
-        database_url=database_url,
-        dispatcher_enabled=False,  # the write path ends at the outbox row
-        scheduler_enabled=False,
-        alerts_dir=ROOT / "alerts",
-        outbox_dir=ROOT / "var" / "bench" / "outbox",
-    )
+    # No dispatcher: the write path ends at the outbox row.
+    settings = bench_settings(database_url, outbox_dir=ROOT / "var" / "bench" / "outbox")
     services = build_services(settings)
     app = create_app(settings, services)
 
