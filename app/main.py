@@ -19,7 +19,6 @@ from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
 from app.api.security import LoginThrottle, SecurityHeaders
 from app.auth.permissions import Permission
-from app.auth.service import resolve_token
 from app.config import Settings
 from app.jobs.scheduler import SchedulerLeader
 from app.metrics import domain_snapshot, render
@@ -126,8 +125,7 @@ async def authorise_metrics(request: Request, services: Services) -> None:
         configured = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
         if configured and secrets.compare_digest(token.encode(), configured.encode()):
             return
-        async with services.database.sessions() as session:
-            principal = await resolve_token(session, token, services.clock.now())
+        principal = await services.principal_for(token)
         if principal is not None and principal.can(Permission.read_metrics):
             return
         raise HTTPException(403, "this token may not read metrics")

@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Permission
-from app.auth.service import Principal, resolve_token
+from app.auth.service import Principal
 from app.records.service import WriteContext
 from app.services import Services, services_of
 
@@ -51,9 +51,9 @@ async def get_principal(
             "not authenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    # Its own short read: the request's session has not begun, so no lock is held.
-    async with services.database.sessions() as session:
-        principal = await resolve_token(session, token, services.clock.now())
+    # Remembered for a few seconds, else its own short read: the request's session has
+    # not begun, so no lock is held.
+    principal = await services.principal_for(token)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

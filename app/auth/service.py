@@ -56,7 +56,8 @@ class Principal:
         return permission in self.permissions
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a token, and what it is looked up (and remembered) by."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -132,7 +133,7 @@ async def revoke_token(session: AsyncSession, token: str, now: datetime) -> None
     """End one session (logout); a no-op for an unknown or already revoked token."""
     await session.execute(
         update(ApiToken)
-        .where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+        .where(ApiToken.token_hash == digest(token), ApiToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
 
@@ -164,7 +165,7 @@ async def issue_token(
     session.add(
         ApiToken(
             user_id=user.id,
-            token_hash=_digest(token),
+            token_hash=digest(token),
             kind=kind,
             scope=scope,
             name=name,
@@ -177,11 +178,20 @@ async def issue_token(
 
 
 async def resolve_token(session: AsyncSession, token: str, now: datetime) -> Principal | None:
+    resolved = await resolve_digest(session, digest(token), now)
+    return None if resolved is None else resolved[0]
+
+
+async def resolve_digest(
+    session: AsyncSession, token_digest: str, now: datetime
+) -> tuple[Principal, datetime] | None:
+    """The principal of a live token and when the token expires, or None if the token is
+    unknown, revoked or expired, or its user is disabled."""
     row = (
         await session.execute(
             select(ApiToken, User)
             .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == _digest(token))
+            .where(ApiToken.token_hash == token_digest)
         )
     ).first()
     if row is None:
@@ -190,7 +200,8 @@ async def resolve_token(session: AsyncSession, token: str, now: datetime) -> Pri
     if api_token.revoked_at is not None or api_token.expires_at <= now or not user.active:
         return None
     assert api_token.id is not None
-    return Principal(user, permissions_for(Role(user.role), api_token.scope), api_token.id)
+    principal = Principal(user, permissions_for(Role(user.role), api_token.scope), api_token.id)
+    return principal, api_token.expires_at
 
 
 async def list_users(session: AsyncSession, limit: int, offset: int) -> tuple[list[User], int]:
@@ -210,7 +221,7 @@ async def issue_personal_token(
         session, user, now=now, ttl=ttl, kind="personal", scope=scope, name=name
     )
     row = (
-        await session.execute(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+        await session.execute(select(ApiToken).where(ApiToken.token_hash == digest(token)))
     ).scalar_one()
     return token, row
 

@@ -14,7 +14,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.service import Principal, issue_token, resolve_token, revoke_token
+from app.auth.service import Principal, issue_token, revoke_token
 from app.models import User
 from app.services import Services
 
@@ -109,8 +109,7 @@ async def current_session(request: Request, services: Services) -> tuple[Princip
     token = signer.load_session(cookie)
     if token is None:
         return None
-    async with services.database.sessions() as session:
-        principal = await resolve_token(session, token, services.clock.now())
+    principal = await services.principal_for(token)
     if principal is None:
         return None
     return principal, signer.csrf_for(token)
