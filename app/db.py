@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from app import sqlite_driver
+
 SessionHook = Callable[[Session], None]
 
 
@@ -50,7 +52,11 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     # hide_parameters: bound values (names, narratives) never reach exception text or logs.
     if url.get_backend_name() == "sqlite":
         engine = create_async_engine(
-            url, hide_parameters=True, connect_args={"timeout": 30}, pool_size=pool_size
+            url,
+            module=sqlite_driver.dbapi(),
+            hide_parameters=True,
+            connect_args={"timeout": 30},
+            pool_size=pool_size,
         )
         _configure_sqlite(engine)
         return engine
