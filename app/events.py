@@ -41,6 +41,15 @@ def _insert_for(session: AsyncSession) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Event.__table__)
 
 
+# One event, its dedup key used at most once: built once per dialect, as every write runs it.
+_APPEND_ONE = {
+    dialect: insert(Event.__table__)
+    .on_conflict_do_nothing(index_elements=["dedup_key"])
+    .returning(Event.__table__.c.id)
+    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+
 async def append_event(
     session: AsyncSession,
     *,
@@ -53,21 +62,17 @@ async def append_event(
 ) -> int | None:
     """Append one event; returns its id, or None when its dedup key was already used."""
     await session.flush()
-    statement = (
-        _insert_for(session)
-        .values(
-            type=type,
-            provider_id=provider_id,
-            actor=actor.label,
-            actor_user_id=actor.user_id,
-            data=to_jsonable_python(data or {}),
-            dedup_key=dedup_key,
-            created_at=at,
-        )
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(Event.__table__.c.id)
-    )
-    event_id = (await session.execute(statement)).scalar_one_or_none()
+    row = {
+        "type": type,
+        "provider_id": provider_id,
+        "actor": actor.label,
+        "actor_user_id": actor.user_id,
+        "data": to_jsonable_python(data or {}),
+        "dedup_key": dedup_key,
+        "created_at": at,
+    }
+    statement = _APPEND_ONE[session.get_bind().dialect.name]
+    event_id: int | None = (await session.execute(statement, row)).scalar_one_or_none()
     if event_id is not None:
         session.sync_session.info.setdefault(NEW_EVENT_IDS, []).append(event_id)
         session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).append(type)

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import is_postgres
@@ -46,6 +46,14 @@ class Escalation:
 
 
 LOCKED_PROVIDERS = "carewatch.locked_providers"
+# Built once: every write runs one. populate_existing: what the lock read wins over any
+# copy the session already holds.
+_LOAD_ROW = (
+    select(Provider)
+    .where(Provider.id == bindparam("provider_id"))
+    .execution_options(populate_existing=True)
+)
+_LOCK_ROW = _LOAD_ROW.with_for_update()
 
 
 async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
@@ -58,12 +66,8 @@ async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
         held = await session.get(Provider, provider_id)
         if held is not None:
             return held
-    query = (
-        select(Provider).where(Provider.id == provider_id).execution_options(populate_existing=True)
-    )
-    if is_postgres(session):
-        query = query.with_for_update()
-    provider = (await session.execute(query)).scalar_one_or_none()
+    query = _LOCK_ROW if is_postgres(session) else _LOAD_ROW
+    provider = (await session.execute(query, {"provider_id": provider_id})).scalar_one_or_none()
     if provider is None:
         raise NotFound("provider_id", f"no provider with id {provider_id}")
     transaction = session.sync_session.get_transaction()  # begun by the query, if not before
