@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, bindparam, case, func, select
+from sqlalchemy import Date, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -92,12 +92,17 @@ def _cut_instant(days: int) -> Any:
 # one_provider_statement (correlated, for the write path) are two forms of the same
 # definitions, and _signals_from reads either form's values by the same labels.
 _SAFEGUARDING_OPEN = Safeguarding.status != SafeguardingStatus.closed
-_SUBSTANTIATED = Safeguarding.outcome.in_(
-    [SafeguardingOutcome.substantiated, SafeguardingOutcome.partly_substantiated]
+# Two-value tests as OR, not IN: an IN list is an "expanding" parameter, which makes
+# SQLAlchemy rewrite the whole (long) statement text on every execution.
+_SUBSTANTIATED = or_(
+    Safeguarding.outcome == SafeguardingOutcome.substantiated,
+    Safeguarding.outcome == SafeguardingOutcome.partly_substantiated,
 )
 _CONCLUDED_ON = func.coalesce(Safeguarding.closed_on, Safeguarding.raised_on)
 _CONCERN_OPEN = Concern.status == CaseStatus.open
-_UPHELD = Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld])
+_UPHELD = or_(
+    Complaint.upheld == ComplaintUpheld.upheld, Complaint.upheld == ComplaintUpheld.partly_upheld
+)
 
 # label -> (table, which rows count)
 COUNTS: dict[str, tuple[Any, Any]] = {
