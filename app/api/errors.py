@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,6 +48,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(_request: Request, error: DomainError) -> JSONResponse:
         extra = {"blockers": error.blockers} if isinstance(error, DeEscalationRefused) else {}
         return problem(error.status_code, error.field, error.problem, **extra)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_request: Request, error: DBAPIError) -> JSONResponse:
+        # A connection lost with a database restart is the server's trouble, not the
+        # client's, and passing: nothing was written, and a retry gets a new connection.
+        if not error.connection_invalidated:
+            raise error
+        response = problem(503, "database", "the database connection was lost; try again")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
