@@ -177,11 +177,6 @@ async def issue_token(
     return token
 
 
-async def resolve_token(session: AsyncSession, token: str, now: datetime) -> Principal | None:
-    resolved = await resolve_digest(session, digest(token), now)
-    return None if resolved is None else resolved[0]
-
-
 async def resolve_digest(
     session: AsyncSession, token_digest: str, now: datetime
 ) -> tuple[Principal, datetime] | None:
