@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, bindparam, case, func, or_, select
+from sqlalchemy import Date, Select, and_, bindparam, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -89,7 +89,7 @@ def _cut_instant(days: int) -> Any:
 
 
 # Each signal is defined once, below; signal_statements (grouped, for the sweep) and
-# one_provider_statement (correlated, for the write path) are two forms of the same
+# one_provider_statement (for the write path, in two forms) are forms of the same
 # definitions, and _signals_from reads either form's values by the same labels.
 _SAFEGUARDING_OPEN = Safeguarding.status != SafeguardingStatus.closed
 # Two-value tests as OR, not IN: an IN list is an "expanding" parameter, which makes
@@ -264,10 +264,9 @@ def _latest_value(model: Any, order_column: Any, column: Any) -> Any:
 
 
 @lru_cache(maxsize=32)
-def one_provider_statement(windows_key: WindowsKey) -> Select[Any]:
-    """The correlated form: every signal of one provider in one row, the write path's
-    single round trip (each subquery an index lookup on provider_id). A test holds the
-    two forms equal on random histories."""
+def _correlated_statement(windows_key: WindowsKey) -> Select[Any]:
+    """One provider's signals as correlated subqueries, one per value, each an index
+    lookup on provider_id. SQLite keeps the prepared statement, so it never plans twice."""
     counted = _counted(_windows_from(windows_key))
     columns: list[Any] = [
         Provider.id.label("provider_id"),
@@ -286,6 +285,61 @@ def one_provider_statement(windows_key: WindowsKey) -> Select[Any]:
         ),
     ]
     return select(*columns).where(Provider.id == bindparam("provider_id"))
+
+
+@lru_cache(maxsize=32)
+def _joined_statement(windows_key: WindowsKey) -> Select[Any]:
+    """One provider's signals with each table read once, by its provider_id index: one
+    aggregate row per table and the newest row of the tables whose latest values count,
+    joined to the provider. PostgreSQL plans this once and reuses the plan; the
+    correlated form it planned afresh on every call (2.9 ms planning, 1.5 ms running).
+    SQLite runs it slower than the correlated form: it materialises each subquery."""
+    provider_id: Any = bindparam("provider_id")
+    by_table: dict[Any, list[Any]] = {}
+    for label, (model, condition) in _counted(_windows_from(windows_key)).items():
+        by_table.setdefault(model, []).append(_count_if(condition).label(label))
+    aggregates = [
+        select(*(aggregate.label(label) for label, aggregate in LOCATION_AGGREGATES.items()))
+        .where(Location.provider_id == provider_id)
+        .subquery("locations_of"),
+        *(
+            select(*columns).where(model.provider_id == provider_id).subquery(f"{name}_of")
+            for name, (model, columns) in (
+                (model.__tablename__, (model, columns)) for model, columns in by_table.items()
+            )
+        ),
+    ]
+    latest_tables: dict[Any, list[tuple[str, Any]]] = {}
+    for label, (model, order_column, column) in LATEST.items():
+        latest_tables.setdefault((model, order_column), []).append((label, column))
+    latest = [
+        select(*(column.label(label) for label, column in columns))
+        .where(model.provider_id == provider_id)
+        .order_by(order_column.desc(), model.id.desc())
+        .limit(1)
+        .subquery(f"latest_{model.__tablename__}")
+        for (model, order_column), columns in latest_tables.items()
+    ]
+    query: Select[Any] = select(
+        Provider.id.label("provider_id"),
+        Provider.next_visit_due_on,
+        *(column for subquery in aggregates + latest for column in subquery.c),
+    ).select_from(Provider)
+    for subquery in aggregates:  # an aggregate without GROUP BY is always one row
+        query = query.join(subquery, true())
+    for subquery in latest:  # a provider may have no such row yet
+        query = query.outerjoin(subquery, true())
+    return query.where(Provider.id == provider_id)
+
+
+ONE_PROVIDER_FORMS = {"correlated": _correlated_statement, "joined": _joined_statement}
+
+
+def one_provider_statement(windows_key: WindowsKey, dialect: str) -> Select[Any]:
+    """The write path's form for this engine: every signal of one provider in one row and
+    one round trip. A test holds both forms equal to the sweep's on random histories."""
+    form = "joined" if dialect == "postgresql" else "correlated"
+    return ONE_PROVIDER_FORMS[form](windows_key)
 
 
 def _signals_from(values: Mapping[str, Any], windows: dict[str, set[int]], today: date) -> Signals:
@@ -331,8 +385,10 @@ async def compute_signals(
     rules: RuleSet,
     today: date,
     provider_ids: Sequence[int] | None = None,
+    form: str | None = None,
 ) -> dict[int, Signals]:
-    """Every catalogue signal for the given providers (all when None), keyed by provider id."""
+    """Every catalogue signal for the given providers (all when None), keyed by provider id.
+    `form` names a one-provider form other than the engine's own (the tests run both)."""
     windows = rules.windows()
     key = _windows_key(windows)
     params: dict[str, Any] = {"today": today}
@@ -344,7 +400,12 @@ async def compute_signals(
     connection = await session.connection()
     if provider_ids is not None and len(provider_ids) == 1:
         params["provider_id"] = provider_ids[0]
-        found = (await connection.execute(one_provider_statement(key), params)).first()
+        statement = (
+            ONE_PROVIDER_FORMS[form](key)
+            if form is not None
+            else one_provider_statement(key, connection.dialect.name)
+        )
+        found = (await connection.execute(statement, params)).first()
         if found is None:
             return {}
         return {found.provider_id: _signals_from(found._mapping, windows, today)}
