@@ -196,15 +196,29 @@ def _windows_from(key: WindowsKey) -> dict[str, set[int]]:
     return {name: set(days) for name, days in key}
 
 
+def _counts_by_table(windows_key: WindowsKey) -> dict[Any, list[Any]]:
+    """Every count these rules need, as labelled aggregates grouped by the table counted."""
+    by_table: dict[Any, list[Any]] = {}
+    for label, (model, condition) in _counted(_windows_from(windows_key)).items():
+        by_table.setdefault(model, []).append(_count_if(condition).label(label))
+    return by_table
+
+
+def _latest_by_table() -> dict[tuple[Any, Any], list[tuple[str, Any]]]:
+    """The LATEST values grouped by (table, the column that orders its rows)."""
+    latest_tables: dict[tuple[Any, Any], list[tuple[str, Any]]] = {}
+    for label, (model, order_column, column) in LATEST.items():
+        latest_tables.setdefault((model, order_column), []).append((label, column))
+    return latest_tables
+
+
 @lru_cache(maxsize=32)
 def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]]:
     """The grouped form, one query per table, for some providers (`provider_ids`) or for
     all. Built once per rules file and scope, with today, the cut-offs and the provider
     ids as bind parameters, so SQLAlchemy's compiled cache serves every call."""
     scope = PROVIDER_IDS if scoped else None
-    by_table: dict[Any, list[Any]] = {}
-    for label, (model, condition) in _counted(_windows_from(windows_key)).items():
-        by_table.setdefault(model, []).append(_count_if(condition).label(label))
+    by_table = _counts_by_table(windows_key)
     statements = [
         _scoped(
             select(Provider.id.label("provider_id"), Provider.next_visit_due_on),
@@ -228,10 +242,7 @@ def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]
             for model, columns in by_table.items()
         ),
     ]
-    latest_tables: dict[Any, list[tuple[str, Any]]] = {}
-    for label, (model, order_column, column) in LATEST.items():
-        latest_tables.setdefault((model, order_column), []).append((label, column))
-    for (model, order_column), columns in latest_tables.items():
+    for (model, order_column), columns in _latest_by_table().items():
         latest = latest_per_provider(model, order_column, scope)
         statements.append(
             select(
@@ -295,30 +306,25 @@ def _joined_statement(windows_key: WindowsKey) -> Select[Any]:
     correlated form it planned afresh on every call (2.9 ms planning, 1.5 ms running).
     SQLite runs it slower than the correlated form: it materialises each subquery."""
     provider_id: Any = bindparam("provider_id")
-    by_table: dict[Any, list[Any]] = {}
-    for label, (model, condition) in _counted(_windows_from(windows_key)).items():
-        by_table.setdefault(model, []).append(_count_if(condition).label(label))
+    by_table = _counts_by_table(windows_key)
     aggregates = [
         select(*(aggregate.label(label) for label, aggregate in LOCATION_AGGREGATES.items()))
         .where(Location.provider_id == provider_id)
         .subquery("locations_of"),
         *(
-            select(*columns).where(model.provider_id == provider_id).subquery(f"{name}_of")
-            for name, (model, columns) in (
-                (model.__tablename__, (model, columns)) for model, columns in by_table.items()
-            )
+            select(*columns)
+            .where(model.provider_id == provider_id)
+            .subquery(f"{model.__tablename__}_of")
+            for model, columns in by_table.items()
         ),
     ]
-    latest_tables: dict[Any, list[tuple[str, Any]]] = {}
-    for label, (model, order_column, column) in LATEST.items():
-        latest_tables.setdefault((model, order_column), []).append((label, column))
     latest = [
         select(*(column.label(label) for label, column in columns))
         .where(model.provider_id == provider_id)
         .order_by(order_column.desc(), model.id.desc())
         .limit(1)
         .subquery(f"latest_{model.__tablename__}")
-        for (model, order_column), columns in latest_tables.items()
+        for (model, order_column), columns in _latest_by_table().items()
     ]
     query: Select[Any] = select(
         Provider.id.label("provider_id"),
