@@ -36,18 +36,36 @@ class Actor:
         return cls(label=f"job:{name}")
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Event.__table__)
+def _insert_skipping_used_keys(dialect: str) -> Any:
+    """INSERT into events that skips a row whose dedup key was already used."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(Event.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])
 
 
-# One event, its dedup key used at most once: built once per dialect, as every write runs it.
+# One event: built once per dialect, as every write runs it.
 _APPEND_ONE = {
-    dialect: insert(Event.__table__)
-    .on_conflict_do_nothing(index_elements=["dedup_key"])
-    .returning(Event.__table__.c.id)
-    for dialect, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    dialect: _insert_skipping_used_keys(dialect).returning(Event.__table__.c.id)
+    for dialect in ("postgresql", "sqlite")
 }
+
+
+def _row(
+    type: str,
+    provider_id: int | None,
+    data: dict[str, Any] | None,
+    dedup_key: str | None,
+    actor: Actor,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "type": type,
+        "provider_id": provider_id,
+        "actor": actor.label,
+        "actor_user_id": actor.user_id,
+        "data": to_jsonable_python(data or {}),
+        "dedup_key": dedup_key,
+        "created_at": at,
+    }
 
 
 async def append_event(
@@ -62,15 +80,7 @@ async def append_event(
 ) -> int | None:
     """Append one event; returns its id, or None when its dedup key was already used."""
     await session.flush()
-    row = {
-        "type": type,
-        "provider_id": provider_id,
-        "actor": actor.label,
-        "actor_user_id": actor.user_id,
-        "data": to_jsonable_python(data or {}),
-        "dedup_key": dedup_key,
-        "created_at": at,
-    }
+    row = _row(type, provider_id, data, dedup_key, actor, at)
     statement = _APPEND_ONE[session.get_bind().dialect.name]
     event_id: int | None = (await session.execute(statement, row)).scalar_one_or_none()
     if event_id is not None:
@@ -102,21 +112,12 @@ async def append_events(
     table = Event.__table__
     for start in range(0, len(drafts), BULK_CHUNK):
         rows = [
-            {
-                "type": draft.type,
-                "provider_id": draft.provider_id,
-                "actor": actor.label,
-                "actor_user_id": actor.user_id,
-                "data": to_jsonable_python(draft.data),
-                "dedup_key": draft.dedup_key,
-                "created_at": at,
-            }
+            _row(draft.type, draft.provider_id, draft.data, draft.dedup_key, actor, at)
             for draft in drafts[start : start + BULK_CHUNK]
         ]
         statement = (
-            _insert_for(session)
+            _insert_skipping_used_keys(session.get_bind().dialect.name)
             .values(rows)
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
             .returning(table.c.id, table.c.type)
         )
         appended.extend((row[0], row[1]) for row in await session.execute(statement))
