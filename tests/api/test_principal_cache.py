@@ -34,12 +34,18 @@ async def _remembered(world: World, services: Services, headers: dict[str, str])
     assert services.principals.get(digest(token), services.clock.now()) is not None
 
 
+async def _remembered_login(world: World, services: Services, email: str) -> dict[str, str]:
+    """A new login token, used once so that it is remembered."""
+    headers = await _fresh_token(world, email)
+    await _remembered(world, services, headers)
+    return headers
+
+
 async def test_a_remembered_token_disabled_through_this_process_is_refused_at_once(
     world: World, services: Services
 ) -> None:
     officer = world.users["officer"]
-    headers = await _fresh_token(world, officer.email)
-    await _remembered(world, services, headers)
+    headers = await _remembered_login(world, services, officer.email)
     response = await world.patch(f"/users/{officer.id}", {"active": False}, role="admin")
     assert response.status_code == 200
     assert (await world.client.get(PROVIDERS, headers=headers)).status_code == 401
@@ -49,8 +55,7 @@ async def test_a_remembered_users_new_role_applies_at_once(
     world: World, services: Services
 ) -> None:
     officer = world.users["officer"]
-    headers = await _fresh_token(world, officer.email)
-    await _remembered(world, services, headers)
+    headers = await _remembered_login(world, services, officer.email)
     provider = await world.provider()
     visit = {"visited_on": "2026-11-18", "kind": "virtual", "purpose": "p", "outcome": "good"}
     path = f"/api/v1/providers/{provider['id']}/visits"
@@ -80,8 +85,7 @@ async def test_a_remembered_personal_token_revoked_is_refused_at_once(
 async def test_a_revocation_through_another_process_is_seen_within_the_ttl(
     world: World, services: Services, clock: FakeClock, database_url: str
 ) -> None:
-    headers = await _fresh_token(world, "viewer@council.gov.uk")
-    await _remembered(world, services, headers)
+    headers = await _remembered_login(world, services, "viewer@council.gov.uk")
     token = headers["Authorization"].removeprefix("Bearer ")
     other_worker = Database.from_url(database_url)
     try:

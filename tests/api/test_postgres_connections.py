@@ -1,5 +1,6 @@
-"""A database restart kills the pooled connections: the request that meets a dead one
-gets 503 with Retry-After, never 500, nothing half-written, and the next one succeeds."""
+"""How the service holds its PostgreSQL connections. A database restart kills the pooled
+connections: the request that meets a dead one gets 503 with Retry-After, never 500,
+nothing half-written, and the next one succeeds. And they run without JIT."""
 
 from __future__ import annotations
 
@@ -51,3 +52,10 @@ async def test_a_lost_connection_answers_503_once_and_the_next_request_works(
             select(func.count()).select_from(Visit).where(Visit.provider_id == provider["id"])
         )
     assert stored == 2  # the first and the third: the lost one left nothing behind
+
+
+@postgres_only
+async def test_the_services_connections_run_without_jit(services: Services) -> None:
+    # JIT compiled the dashboard's page query for longer than the query ran (bench/NOTES.md).
+    async with services.database.sessions() as session:
+        assert await session.scalar(text("SHOW jit")) == "off"
