@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -401,8 +401,7 @@ async def record_visit(
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
-    session.add(visit)
-    await session.flush()
+    await _insert(session, visit)
     await move_next_visit(session, provider, data.visited_on, ctx.policy)
     return await _finish(
         session,
@@ -446,8 +445,7 @@ async def record_safeguarding(
         created_at=now,
         updated_at=now,
     )
-    session.add(safeguarding)
-    await session.flush()
+    await _insert(session, safeguarding)
     # The event carries no summary and no reference: emails and timelines link instead.
     return await _finish(
         session,
@@ -525,8 +523,7 @@ async def record_complaint(
         created_at=now,
         updated_at=now,
     )
-    session.add(complaint)
-    await session.flush()
+    await _insert(session, complaint)
     return await _finish(
         session,
         ctx,
@@ -580,8 +577,7 @@ async def record_compliment(
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
-    session.add(compliment)
-    await session.flush()
+    await _insert(session, compliment)
     return await _finish(
         session,
         ctx,
@@ -604,8 +600,7 @@ async def record_financial_assurance(
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
-    session.add(assurance)
-    await session.flush()
+    await _insert(session, assurance)
     return await _finish(
         session,
         ctx,
@@ -635,8 +630,7 @@ async def record_concern(
         created_at=now,
         updated_at=now,
     )
-    session.add(concern)
-    await session.flush()
+    await _insert(session, concern)
     return await _finish(
         session,
         ctx,
@@ -709,6 +703,25 @@ def _non_null_changes(data: schemas.Input, *, nullable: set[str]) -> dict[str, A
     if not changes:
         raise DomainError("body", "no fields to change")
     return changes
+
+
+# Built once per table: every write runs one.
+_INSERT_RETURNING_ID: dict[Any, Any] = {}
+
+
+async def _insert(session: AsyncSession, record: RecordT) -> None:
+    """Store a new record with one INSERT ... RETURNING id on the session's connection,
+    and set its id. A new record is never changed again in its transaction, so the ORM's
+    unit of work would only track it: on the write path that tracking cost more CPU than
+    the insert itself (docs/PERFORMANCE.md)."""
+    table: Any = type(record).__table__
+    statement = _INSERT_RETURNING_ID.get(table)
+    if statement is None:
+        statement = _INSERT_RETURNING_ID[table] = insert(table).returning(table.c.id)
+    values = {column.key: getattr(record, column.key) for column in table.columns}
+    del values["id"]
+    connection = await session.connection()
+    record.id = (await connection.execute(statement, values)).scalar_one()
 
 
 async def _get(session: AsyncSession, model: type[RecordT], record_id: int, field: str) -> RecordT:
