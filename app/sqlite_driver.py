@@ -114,6 +114,15 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
 
+    def rollback(self) -> None:
+        # The pool rolls back every connection handed back to it, after each commit too.
+        # Whether a transaction is open is a flag SQLite keeps (safe to read from this
+        # thread): only cross to the connection's thread when there is one to roll back.
+        raw: sqlite3.Connection | None = self._connection._connection
+        if raw is not None and not raw.in_transaction:
+            return
+        super().rollback()
+
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:

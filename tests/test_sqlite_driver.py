@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -69,5 +70,37 @@ async def test_the_service_engine_uses_it(tmp_path: Path) -> None:
         async with engine.connect() as connection:
             raw = await connection.get_raw_connection()
             assert isinstance(raw.dbapi_connection, sqlite_driver.OneHopConnection)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_connection_handed_back_idle_is_not_rolled_back_on_its_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool rolls back every connection it gets back; with no transaction open there
+    is nothing to roll back, so nothing crosses to the connection's thread. An open
+    transaction is still rolled back there."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'service.db'}")
+    hand_offs: list[str] = []
+    real_execute = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        hand_offs.append(getattr(fn, "__name__", "?"))
+        return await real_execute(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE item (id INTEGER PRIMARY KEY)"))
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO item DEFAULT VALUES"))
+        # BEGIN, the insert and COMMIT; the pool's rollback on return crossed nothing.
+        assert hand_offs == ["_run", "_run", "commit"]
+
+        async with engine.connect() as connection:
+            transaction = await connection.begin()
+            await connection.execute(text("INSERT INTO item DEFAULT VALUES"))
+            await transaction.rollback()
+            assert await connection.scalar(text("SELECT count(*) FROM item")) == 1
     finally:
         await engine.dispose()
