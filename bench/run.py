@@ -44,6 +44,8 @@ TARGETS = {
     "write path, 8 clients, p99 (ms)": "< 100",
     "baseline raw-SQL insert, 8 clients, requests/s": "",
     "write path as a share of the baseline": ">= 40%",
+    "write path, httpx as the client, requests/s": "",
+    "write path, httpx as the client, p99 (ms)": "",
     "rule evaluation, one provider, p95 (ms)": "< 5",
     "full scheduled sweep of every provider (s)": "< 20 SQLite, < 10 PostgreSQL",
     "catch-up sweep after the bulk import (s)": "",
@@ -170,6 +172,8 @@ async def bench_engine(label: str, url: str, providers: int, records: int) -> di
     results["write path, 8 clients, p99 (ms)"] = _summary(figures["p99"])
     results["baseline raw-SQL insert, 8 clients, requests/s"] = _summary(figures["baseline_rps"])
     results["write path as a share of the baseline"] = _summary(shares) + "%"
+    results["write path, httpx as the client, requests/s"] = _summary(figures["httpx_rps"])
+    results["write path, httpx as the client, p99 (ms)"] = _summary(figures["httpx_p99"])
     results["server peak RSS after the scenarios (MB)"] = f"{rss:.0f}"
     if sum(figures["errors"]):
         results["write path errors"] = str(int(sum(figures["errors"])))

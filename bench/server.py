@@ -9,6 +9,7 @@ any endpoint could do in the same process.
 from __future__ import annotations
 
 import argparse
+import gc
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -60,8 +61,10 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)
     options = parser.parse_args()
+    app = build(options.database_url)
+    gc.freeze()  # as python -m app serve does
     uvicorn.run(
-        build(options.database_url),
+        app,
         host="127.0.0.1",
         port=options.port,
         workers=1,
