@@ -20,8 +20,8 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 def written(result: WriteResult[Any]) -> dict[str, Any]:
     return {
-        "monitoring_level": result.provider.monitoring_level,
-        "placements_suspended": result.provider.placements_suspended,
+        "monitoring_level": result.monitoring_level,
+        "placements_suspended": result.placements_suspended,
         "escalation": None if result.escalation is None else result.escalation.summary(),
     }
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import is_postgres
@@ -56,6 +56,66 @@ _LOAD_ROW = (
 _LOCK_ROW = _LOAD_ROW.with_for_update()
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What a provider's firings are weighed against: its level, whether placements are
+    suspended, and the firings a manager acknowledged."""
+
+    monitoring_level: str
+    placements_suspended: bool
+    acknowledged_firings: dict[str, Any] | None
+
+    def needs_action(self, firings: list[Firing]) -> bool:
+        """Whether the firings would change anything (_apply_to_provider): a level above
+        this one, a suspension not yet made, or an acknowledgement whose rule stopped."""
+        fresh = _unacknowledged(self.acknowledged_firings, firings)
+        target = highest_level(fresh)
+        return (
+            bool(set(self.acknowledged_firings or {}) - {f.rule_id for f in firings})
+            or (any(f.suspend_placements for f in fresh) and not self.placements_suspended)
+            or (
+                target is not None
+                and LEVEL_RANK[target] > LEVEL_RANK[MonitoringLevel(self.monitoring_level)]
+            )
+        )
+
+
+@dataclass(frozen=True)
+class LockedProvider:
+    """A provider locked for a new record, read with Core: what the rules and the visit
+    cadence need, without loading (and tracking) the whole ORM object."""
+
+    id: int
+    standing: Standing
+    last_visit_on: date | None
+
+
+_STANDING_COLUMNS = (
+    Provider.monitoring_level,
+    Provider.placements_suspended,
+    Provider.acknowledged_firings,
+)
+_LOAD_STANDING = select(Provider.id, *_STANDING_COLUMNS, Provider.last_visit_on).where(
+    Provider.id == bindparam("provider_id")
+)
+_LOCK_STANDING = _LOAD_STANDING.with_for_update()
+
+
+async def lock_provider_standing(session: AsyncSession, provider_id: int) -> LockedProvider:
+    """As lock_provider, for writers that add a record and change nothing else of the
+    provider's unless the rules escalate it (apply_rules then loads it in full)."""
+    connection = await session.connection()
+    statement = _LOCK_STANDING if connection.dialect.name == "postgresql" else _LOAD_STANDING
+    row = (await connection.execute(statement, {"provider_id": provider_id})).first()
+    if row is None:
+        raise NotFound("provider_id", f"no provider with id {provider_id}")
+    return LockedProvider(
+        id=row.id,
+        standing=Standing(row.monitoring_level, row.placements_suspended, row.acknowledged_firings),
+        last_visit_on=row.last_visit_on,
+    )
+
+
 async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
     """Load a provider for update: concurrent writers for one provider queue here
     (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
@@ -88,9 +148,10 @@ async def current_firings(
     return {pid: evaluate(policy.rules, values) for pid, values in signals.items()}
 
 
-def _unacknowledged(provider: Provider, firings: list[Firing]) -> list[Firing]:
-    acknowledged = provider.acknowledged_firings or {}
-    return [f for f in firings if acknowledged.get(f.rule_id) != to_jsonable_python(f.evidence)]
+def _unacknowledged(acknowledged: dict[str, Any] | None, firings: list[Firing]) -> list[Firing]:
+    """The firings a manager has not acknowledged with this same evidence."""
+    known = acknowledged or {}
+    return [f for f in firings if known.get(f.rule_id) != to_jsonable_python(f.evidence)]
 
 
 async def apply_rules(
@@ -101,45 +162,30 @@ async def apply_rules(
     now: datetime,
     provider_ids: Sequence[int] | None = None,
     trigger: dict[str, Any] | None = None,
+    standings: dict[int, Standing] | None = None,
 ) -> dict[int, Escalation]:
     """Evaluate the rules for some providers (all when None) and raise any whose level a
-    firing rule exceeds. Returns the escalations made, by provider id."""
+    firing rule exceeds. Returns the escalations made, by provider id.
+
+    A provider whose current standing is known (the sweep reads every one; a new record's
+    writer passes the one it locked) is only locked and loaded in full when its firings
+    would change something."""
     today = now.date()
     firings_by_provider = await current_firings(session, policy, today, provider_ids)
     changed: dict[int, Escalation] = {}
-    levels: dict[int, tuple[str, bool, dict[str, Any]]] = (
-        {
-            row.id: (row.monitoring_level, row.placements_suspended, row.acknowledged_firings)
+    if provider_ids is None:
+        standings = {
+            row.id: Standing(*row[1:])
             for row in await session.execute(
-                select(
-                    Provider.id,
-                    Provider.monitoring_level,
-                    Provider.placements_suspended,
-                    Provider.acknowledged_firings,
-                ).where(Provider.id.in_(list(firings_by_provider)))
+                select(Provider.id, *_STANDING_COLUMNS).where(
+                    Provider.id.in_(list(firings_by_provider))
+                )
             )
         }
-        if provider_ids is None
-        else {}
-    )
     for provider_id, firings in firings_by_provider.items():
-        if provider_ids is None:
-            # Sweep: skip providers with nothing new before taking any lock.
-            level, suspended, acknowledged = levels[provider_id]
-            fresh = [
-                f
-                for f in firings
-                if (acknowledged or {}).get(f.rule_id) != to_jsonable_python(f.evidence)
-            ]
-            target = highest_level(fresh)
-            needs_suspension = any(f.suspend_placements for f in fresh) and not suspended
-            stale_acknowledgement = set(acknowledged or {}) - {f.rule_id for f in firings}
-            if (
-                not stale_acknowledgement
-                and not needs_suspension
-                and (target is None or LEVEL_RANK[target] <= LEVEL_RANK[MonitoringLevel(level)])
-            ):
-                continue
+        standing = (standings or {}).get(provider_id)
+        if standing is not None and not standing.needs_action(firings):
+            continue
         provider = await lock_provider(session, provider_id)
         escalation = await _apply_to_provider(
             session, provider, firings, policy, actor, now, trigger
@@ -167,7 +213,7 @@ async def _apply_to_provider(
             for rule, evidence in provider.acknowledged_firings.items()
             if rule in firing_ids
         }
-    fresh = _unacknowledged(provider, firings)
+    fresh = _unacknowledged(provider.acknowledged_firings, firings)
     current = MonitoringLevel(provider.monitoring_level)
     target = highest_level(fresh)
     escalation: Escalation | None = None
@@ -309,14 +355,24 @@ async def _escalate(
     return Escalation(provider.id, previous, target, reasons)
 
 
+_MOVE_NEXT_VISIT = (
+    update(Provider.__table__)
+    .where(Provider.__table__.c.id == bindparam("provider_id"))
+    .values(last_visit_on=bindparam("last"), next_visit_due_on=bindparam("next"))
+)
+
+
 async def move_next_visit(
-    session: AsyncSession, provider: Provider, visited_on: date, policy: MonitoringPolicy
+    session: AsyncSession, provider: LockedProvider, visited_on: date, policy: MonitoringPolicy
 ) -> None:
-    """A logged visit moves the next one on by the level's cadence."""
+    """A logged visit (the latest so far) moves the next one on by the level's cadence."""
     if provider.last_visit_on is None or visited_on >= provider.last_visit_on:
-        provider.last_visit_on = visited_on
-        cadence = policy.visit_cadence_days[MonitoringLevel(provider.monitoring_level)]
-        provider.next_visit_due_on = visited_on + timedelta(days=cadence)
+        level = MonitoringLevel(provider.standing.monitoring_level)
+        next_visit = visited_on + timedelta(days=policy.visit_cadence_days[level])
+        connection = await session.connection()
+        await connection.execute(
+            _MOVE_NEXT_VISIT, {"provider_id": provider.id, "last": visited_on, "next": next_visit}
+        )
 
 
 async def de_escalate(

@@ -38,7 +38,14 @@ from app.models.base import (
 )
 from app.monitoring.errors import Conflict, DomainError, NotFound
 from app.monitoring.policy import MonitoringPolicy
-from app.monitoring.service import Escalation, apply_rules, lock_provider, move_next_visit
+from app.monitoring.service import (
+    Escalation,
+    LockedProvider,
+    apply_rules,
+    lock_provider,
+    lock_provider_standing,
+    move_next_visit,
+)
 from app.records import schemas
 
 RecordT = TypeVar("RecordT", bound=SQLModel)
@@ -55,13 +62,12 @@ class WriteContext:
 
 @dataclass
 class WriteResult(Generic[RecordT]):
-    record: RecordT
-    provider: Provider
-    escalation: Escalation | None
+    """The record written and where its provider stands after the rules ran."""
 
-    @property
-    def monitoring_level(self) -> MonitoringLevel:
-        return MonitoringLevel(self.provider.monitoring_level)
+    record: RecordT
+    monitoring_level: MonitoringLevel
+    placements_suspended: bool
+    escalation: Escalation | None
 
 
 TRIGGER_FIELDS = (
@@ -111,14 +117,13 @@ async def _check_user(session: AsyncSession, field: str, user_id: int | None) ->
 async def _finish(
     session: AsyncSession,
     ctx: WriteContext,
-    provider: Provider,
+    provider: LockedProvider,
     record: Any,
     event_type: str,
     data: dict[str, Any],
 ) -> WriteResult[Any]:
-    """Append the record's event, then evaluate the rules for its provider."""
-    assert provider.id is not None
-    await session.flush()
+    """Append the record's event (flushing the record's changes first), then evaluate the
+    rules for its provider."""
     await append_event(
         session,
         type=event_type,
@@ -134,9 +139,17 @@ async def _finish(
         now=ctx.clock.now(),
         provider_ids=[provider.id],
         trigger=trigger_of(event_type, data),
+        standings={provider.id: provider.standing},
     )
-    await session.flush()  # the provider object is the locked one, already up to date
-    return WriteResult(record, provider, escalations.get(provider.id))
+    escalation = escalations.get(provider.id)
+    if escalation is None:  # the level and the suspension are as the lock read them
+        standing = provider.standing
+        level = MonitoringLevel(standing.monitoring_level)
+        return WriteResult(record, level, standing.placements_suspended, None)
+    escalated = await lock_provider(session, provider.id)  # loaded and changed by the rules
+    await session.flush()
+    level = MonitoringLevel(escalated.monitoring_level)
+    return WriteResult(record, level, escalated.placements_suspended, escalation)
 
 
 # Providers and locations -------------------------------------------------------------
@@ -329,7 +342,10 @@ async def record_rating(
         trigger=trigger_of(event_type, data),
     )
     await session.refresh(provider)
-    return WriteResult(rating, provider, escalations.get(provider.id or 0))
+    level = MonitoringLevel(provider.monitoring_level)
+    return WriteResult(
+        rating, level, provider.placements_suspended, escalations.get(provider.id or 0)
+    )
 
 
 async def update_location_details(
@@ -393,7 +409,7 @@ async def record_visit(
 ) -> WriteResult[Visit]:
     _not_future("visited_on", data.visited_on, ctx.clock.today())
     await _check_user(session, "officer_id", data.officer_id)
-    provider = await lock_provider(session, provider_id)
+    provider = await lock_provider_standing(session, provider_id)
     visit = Visit(
         provider_id=provider_id,
         **data.model_dump(exclude={"officer_id"}),
@@ -436,7 +452,7 @@ async def record_safeguarding(
     _not_future("raised_on", data.raised_on, today)
     if data.status == SafeguardingStatus.closed:
         raise DomainError("status", "a new safeguarding cannot start closed; close it by update")
-    provider = await lock_provider(session, provider_id)
+    provider = await lock_provider_standing(session, provider_id)
     now = ctx.clock.now()
     safeguarding = Safeguarding(
         provider_id=provider_id,
@@ -469,7 +485,7 @@ async def update_safeguarding(
     ctx: WriteContext,
 ) -> WriteResult[Safeguarding]:
     safeguarding = await _get(session, Safeguarding, safeguarding_id, "safeguarding_id")
-    provider = await lock_provider(session, safeguarding.provider_id)
+    provider = await lock_provider_standing(session, safeguarding.provider_id)
     changes = _non_null_changes(data, nullable={"outcome", "closed_on"})
     status = changes.get("status", safeguarding.status)
     if (
@@ -512,7 +528,7 @@ async def record_complaint(
     today = ctx.clock.today()
     _not_future("received_on", data.received_on, today)
     _check_case("closed_on", data.status, data.closed_on, "received_on", data.received_on, today)
-    provider = await lock_provider(session, provider_id)
+    provider = await lock_provider_standing(session, provider_id)
     now = ctx.clock.now()
     closed_on = data.closed_on or (today if data.status == CaseStatus.closed else None)
     complaint = Complaint(
@@ -538,7 +554,7 @@ async def update_complaint(
     session: AsyncSession, complaint_id: int, data: schemas.ComplaintUpdate, ctx: WriteContext
 ) -> WriteResult[Complaint]:
     complaint = await _get(session, Complaint, complaint_id, "complaint_id")
-    provider = await lock_provider(session, complaint.provider_id)
+    provider = await lock_provider_standing(session, complaint.provider_id)
     changes = _non_null_changes(data, nullable={"upheld", "closed_on"})
     status = changes.get("status", complaint.status)
     if status == CaseStatus.closed and complaint.closed_on is None and "closed_on" not in changes:
@@ -570,7 +586,7 @@ async def record_compliment(
     session: AsyncSession, provider_id: int, data: schemas.ComplimentIn, ctx: WriteContext
 ) -> WriteResult[Compliment]:
     _not_future("received_on", data.received_on, ctx.clock.today())
-    provider = await lock_provider(session, provider_id)
+    provider = await lock_provider_standing(session, provider_id)
     compliment = Compliment(
         provider_id=provider_id,
         **data.model_dump(),
@@ -593,7 +609,7 @@ async def record_financial_assurance(
 ) -> WriteResult[FinancialAssurance]:
     _not_future("assessed_on", data.assessed_on, ctx.clock.today())
     _not_before("next_review_on", data.next_review_on, "assessed_on", data.assessed_on)
-    provider = await lock_provider(session, provider_id)
+    provider = await lock_provider_standing(session, provider_id)
     assurance = FinancialAssurance(
         provider_id=provider_id,
         **data.model_dump(),
@@ -621,7 +637,7 @@ async def record_concern(
     session: AsyncSession, provider_id: int, data: schemas.ConcernIn, ctx: WriteContext
 ) -> WriteResult[Concern]:
     _not_future("raised_on", data.raised_on, ctx.clock.today())
-    provider = await lock_provider(session, provider_id)
+    provider = await lock_provider_standing(session, provider_id)
     now = ctx.clock.now()
     concern = Concern(
         provider_id=provider_id,
@@ -649,7 +665,7 @@ async def update_concern(
     session: AsyncSession, concern_id: int, data: schemas.ConcernUpdate, ctx: WriteContext
 ) -> WriteResult[Concern]:
     concern = await _get(session, Concern, concern_id, "concern_id")
-    provider = await lock_provider(session, concern.provider_id)
+    provider = await lock_provider_standing(session, concern.provider_id)
     changes = _non_null_changes(data, nullable={"closed_on"})
     status = changes.get("status", concern.status)
     if status == CaseStatus.closed and concern.closed_on is None and "closed_on" not in changes:

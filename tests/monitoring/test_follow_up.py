@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.clock import FakeClock
 from app.events import Actor
 from app.jobs.tasks import evaluate_time_rules
-from app.models import Event, MonitoringEpisode
+from app.models import Event, MonitoringEpisode, Provider
 from app.models.base import MonitoringLevel
 from app.monitoring import plans
 from app.monitoring.errors import DeEscalationRefused
@@ -97,6 +97,41 @@ async def test_de_escalation_is_refused_then_overridden(services: Services, mana
     assert [e.level for e in episodes] == ["intensive", "enhanced", "intensive"]
     assert episodes[0].overridden and episodes[0].ended_by == manager.label
     assert [e.ended_at is None for e in episodes] == [False, False, True]
+
+
+async def test_an_acknowledgement_lapses_at_the_write_that_stops_its_rule_firing(
+    services: Services, manager: Actor
+) -> None:
+    """A write that changes nothing of its provider's level still clears an overridden
+    firing once that rule stops firing, so the same evidence later counts again."""
+    provider = await f.provider(services)
+    assert provider.id is not None
+    concern = await f.write(services, "concern", provider.id, whole_service=True)
+    async with services.database.transaction() as session:
+        await de_escalate(
+            session,
+            provider_id=provider.id,
+            to=MonitoringLevel.enhanced,
+            reason="Concern contained by daily checks",
+            override=True,
+            policy=services.policy,
+            actor=manager,
+            now=services.clock.now(),
+        )
+    assert set(await _acknowledged(services, provider.id)) == {"whole-service-concern"}
+    async with services.database.transaction() as session:
+        closed = await records.update_concern(
+            session, concern.record.id, schemas.ConcernUpdate(status="closed"), f.context(services)
+        )
+    assert closed.escalation is None and closed.monitoring_level == "enhanced"
+    assert await _acknowledged(services, provider.id) == {}
+
+
+async def _acknowledged(services: Services, provider_id: int) -> dict[str, object]:
+    async with services.database.sessions() as session:
+        stored = await session.get(Provider, provider_id)
+    assert stored is not None
+    return dict(stored.acknowledged_firings or {})
 
 
 async def test_de_escalation_blocked_by_open_plan_actions(

@@ -28,7 +28,7 @@ async def test_cqc_inadequate_moves_to_intensive_and_suspends(services: Services
     assert result is not None and result.monitoring_level == "routine"
     result = await f.rating(services, place, Rating.inadequate)
     assert result is not None and result.monitoring_level == "intensive"
-    assert result.provider.placements_suspended
+    assert result.placements_suspended
     episodes = await _episodes(services, provider.id)
     assert [e.level for e in episodes] == ["intensive"]
     assert episodes[0].reasons[0]["rule"] == "cqc-inadequate"
@@ -40,7 +40,7 @@ async def test_cqc_requires_improvement_moves_to_enhanced(services: Services) ->
     place = await f.location(services, provider.id)
     result = await f.rating(services, place, Rating.requires_improvement)
     assert result is not None and result.monitoring_level == "enhanced"
-    assert not result.provider.placements_suspended
+    assert not result.placements_suspended
 
 
 async def test_representation_of_the_same_rating_is_not_a_change(services: Services) -> None:
@@ -204,8 +204,11 @@ async def test_escalation_to_intensive_opens_a_plan_and_brings_the_visit_forward
     await f.write(services, "visit", provider.id, visited_on=f.days_ago(services, 1))
     result = await f.write(services, "concern", provider.id, whole_service=True)
     today = services.clock.today()
-    assert result.provider.next_visit_due_on is not None
-    assert (result.provider.next_visit_due_on - today).days == 7
+    assert result.monitoring_level == "intensive"
+    async with services.database.sessions() as session:
+        stored = await session.get(Provider, provider.id)
+    assert stored is not None and stored.next_visit_due_on is not None
+    assert (stored.next_visit_due_on - today).days == 7
     from app.monitoring.service import open_plan
 
     async with services.database.sessions() as session:
