@@ -10,10 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Date, Select, and_, bindparam, case, func, or_, select, true
+from sqlalchemy import (
+    Date,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -47,15 +60,33 @@ Signals = dict[str, Any]
 SEVERITY_TO_RATING = {severity: rating for rating, severity in RATING_SEVERITY.items()}
 
 
+def _constant(value: str) -> ColumnElement[str]:
+    """A fixed value written into the statement's text rather than bound: the write path
+    runs these statements on every write, and each bound constant (forty of them) went
+    through its column type's conversion again on every run."""
+    text = str(value.value) if isinstance(value, Enum) else value
+    if not text.replace("_", "").isalnum():  # our own enum values, never input
+        raise ValueError(f"not a plain constant: {text!r}")
+    return literal_column(f"'{text}'")
+
+
+def _number(value: int) -> ColumnElement[int]:
+    """A fixed integer written into the statement's text, as _constant."""
+    return literal_column(str(int(value)), Integer)
+
+
 def _severity(column: Any) -> ColumnElement[int]:
     return case(
-        *((column == rating.value, severity) for rating, severity in RATING_SEVERITY.items()),
+        *(
+            (column == _constant(rating.value), _number(severity))
+            for rating, severity in RATING_SEVERITY.items()
+        ),
         else_=None,
     )
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    return func.coalesce(func.sum(case((condition, _number(1)), else_=_number(0))), _number(0))
 
 
 def _scoped(query: Select[Any], column: Any, provider_ids: Any) -> Select[Any]:
@@ -91,17 +122,18 @@ def _cut_instant(days: int) -> Any:
 # Each signal is defined once, below; signal_statements (grouped, for the sweep) and
 # one_provider_statement (for the write path, in two forms) are forms of the same
 # definitions, and _signals_from reads either form's values by the same labels.
-_SAFEGUARDING_OPEN = Safeguarding.status != SafeguardingStatus.closed
+_SAFEGUARDING_OPEN = Safeguarding.status != _constant(SafeguardingStatus.closed)
 # Two-value tests as OR, not IN: an IN list is an "expanding" parameter, which makes
 # SQLAlchemy rewrite the whole (long) statement text on every execution.
 _SUBSTANTIATED = or_(
-    Safeguarding.outcome == SafeguardingOutcome.substantiated,
-    Safeguarding.outcome == SafeguardingOutcome.partly_substantiated,
+    Safeguarding.outcome == _constant(SafeguardingOutcome.substantiated),
+    Safeguarding.outcome == _constant(SafeguardingOutcome.partly_substantiated),
 )
 _CONCLUDED_ON = func.coalesce(Safeguarding.closed_on, Safeguarding.raised_on)
-_CONCERN_OPEN = Concern.status == CaseStatus.open
+_CONCERN_OPEN = Concern.status == _constant(CaseStatus.open)
 _UPHELD = or_(
-    Complaint.upheld == ComplaintUpheld.upheld, Complaint.upheld == ComplaintUpheld.partly_upheld
+    Complaint.upheld == _constant(ComplaintUpheld.upheld),
+    Complaint.upheld == _constant(ComplaintUpheld.partly_upheld),
 )
 
 # label -> (table, which rows count)
@@ -115,12 +147,15 @@ COUNTS: dict[str, tuple[Any, Any]] = {
     "concerns_whole_service": (Concern, and_(_CONCERN_OPEN, Concern.whole_service.is_(True))),
     "improvement_actions_overdue": (
         ImprovementAction,
-        and_(ImprovementAction.status != ActionStatus.complete, ImprovementAction.due_on < TODAY),
+        and_(
+            ImprovementAction.status != _constant(ActionStatus.complete),
+            ImprovementAction.due_on < TODAY,
+        ),
     ),
     "plans_not_agreed": (
         ImprovementPlan,
         and_(
-            ImprovementPlan.status == PlanStatus.awaiting_agreement,
+            ImprovementPlan.status == _constant(PlanStatus.awaiting_agreement),
             ImprovementPlan.agree_by_on < TODAY,
         ),
     ),
@@ -131,7 +166,8 @@ WINDOWED: dict[str, tuple[Any, Callable[[int], Any]]] = {
     "cqc_downgrades": (
         LocationRating,
         lambda d: and_(
-            LocationRating.direction == "down", LocationRating.recorded_at >= _cut_instant(d)
+            LocationRating.direction == _constant("down"),
+            LocationRating.recorded_at >= _cut_instant(d),
         ),
     ),
     "safeguardings_raised": (Safeguarding, lambda d: Safeguarding.raised_on >= _cut(d)),
