@@ -133,7 +133,9 @@ def build_services(
     return services
 
 
-def services_of(request: Request) -> Services:
-    """The Services of the app serving this request (a dependency of API and pages)."""
+async def services_of(request: Request) -> Services:
+    """The Services of the app serving this request (a dependency of API and pages).
+    Async although it awaits nothing: FastAPI runs a plain function dependency in its
+    thread pool, a hand-off to another thread and back on every request."""
     services: Services = request.app.state.services
     return services

@@ -132,15 +132,16 @@ def _in_range(value: int) -> int:
     return value
 
 
-def _provider_id(provider_id: int) -> int:
+# Async, as every dependency here: FastAPI runs a plain function in its thread pool.
+async def _provider_id(provider_id: int) -> int:
     return _in_range(provider_id)
 
 
-def _action_id(action_id: int) -> int:
+async def _action_id(action_id: int) -> int:
     return _in_range(action_id)
 
 
-def _delivery_id(delivery_id: int) -> int:
+async def _delivery_id(delivery_id: int) -> int:
     return _in_range(delivery_id)
 
 
