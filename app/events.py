@@ -68,6 +68,13 @@ def _row(
     }
 
 
+async def _flush_pending(session: AsyncSession) -> None:
+    # A writer that only inserted with Core has nothing pending: skip the flush's
+    # round into SQLAlchemy's greenlet.
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+
+
 async def append_event(
     session: AsyncSession,
     *,
@@ -78,11 +85,14 @@ async def append_event(
     data: dict[str, Any] | None = None,
     dedup_key: str | None = None,
 ) -> int | None:
-    """Append one event; returns its id, or None when its dedup key was already used."""
-    await session.flush()
+    """Append one event; returns its id, or None when its dedup key was already used.
+    Changes pending in the session are flushed first, so that what is read after the
+    event (the rules) sees them."""
+    await _flush_pending(session)
     row = _row(type, provider_id, data, dedup_key, actor, at)
-    statement = _APPEND_ONE[session.get_bind().dialect.name]
-    event_id: int | None = (await session.execute(statement, row)).scalar_one_or_none()
+    connection = await session.connection()
+    statement = _APPEND_ONE[connection.dialect.name]
+    event_id: int | None = (await connection.execute(statement, row)).scalar_one_or_none()
     if event_id is not None:
         session.sync_session.info.setdefault(NEW_EVENT_IDS, []).append(event_id)
         session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).append(type)
@@ -107,7 +117,7 @@ async def append_events(
 ) -> list[tuple[int, str]]:
     """Append many events in a few multi-row INSERTs (a sweep raises thousands); a draft
     whose dedup key was already used is skipped. Returns (id, type) of those appended."""
-    await session.flush()
+    await _flush_pending(session)
     appended: list[tuple[int, str]] = []
     table = Event.__table__
     for start in range(0, len(drafts), BULK_CHUNK):
