@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Date, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import is_postgres
@@ -87,7 +87,6 @@ class LockedProvider:
 
     id: int
     standing: Standing
-    last_visit_on: date | None
 
 
 _STANDING_COLUMNS = (
@@ -95,7 +94,7 @@ _STANDING_COLUMNS = (
     Provider.placements_suspended,
     Provider.acknowledged_firings,
 )
-_LOAD_STANDING = select(Provider.id, *_STANDING_COLUMNS, Provider.last_visit_on).where(
+_LOAD_STANDING = select(Provider.id, *_STANDING_COLUMNS).where(
     Provider.id == bindparam("provider_id")
 )
 _LOCK_STANDING = _LOAD_STANDING.with_for_update()
@@ -109,11 +108,8 @@ async def lock_provider_standing(session: AsyncSession, provider_id: int) -> Loc
     row = (await connection.execute(statement, {"provider_id": provider_id})).first()
     if row is None:
         raise NotFound("provider_id", f"no provider with id {provider_id}")
-    return LockedProvider(
-        id=row.id,
-        standing=Standing(row.monitoring_level, row.placements_suspended, row.acknowledged_firings),
-        last_visit_on=row.last_visit_on,
-    )
+    standing = Standing(row.monitoring_level, row.placements_suspended, row.acknowledged_firings)
+    return LockedProvider(id=row.id, standing=standing)
 
 
 async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
@@ -355,24 +351,52 @@ async def _escalate(
     return Escalation(provider.id, previous, target, reasons)
 
 
-_MOVE_NEXT_VISIT = (
-    update(Provider.__table__)
-    .where(Provider.__table__.c.id == bindparam("provider_id"))
-    .values(last_visit_on=bindparam("last"), next_visit_due_on=bindparam("next"))
+_PROVIDERS: Any = Provider.__table__
+_LATEST_VISIT = or_(
+    _PROVIDERS.c.last_visit_on.is_(None),
+    _PROVIDERS.c.last_visit_on <= bindparam("visited_on", type_=Date),
+)
+# The lock and the visit cadence in one statement: SET reads the row as it was, so a visit
+# older than the last one leaves both dates alone.
+_LOCK_AND_MOVE_NEXT_VISIT = (
+    update(_PROVIDERS)
+    .where(_PROVIDERS.c.id == bindparam("provider_id"))
+    .values(
+        last_visit_on=case(
+            (_LATEST_VISIT, bindparam("visited_on", type_=Date)),
+            else_=_PROVIDERS.c.last_visit_on,
+        ),
+        next_visit_due_on=case(
+            *(
+                (
+                    and_(_LATEST_VISIT, _PROVIDERS.c.monitoring_level == level.value),
+                    bindparam(f"next_if_{level.value}", type_=Date),
+                )
+                for level in MonitoringLevel
+            ),
+            else_=_PROVIDERS.c.next_visit_due_on,
+        ),
+    )
+    .returning(_PROVIDERS.c.id, *(_PROVIDERS.c[column.key] for column in _STANDING_COLUMNS))
 )
 
 
-async def move_next_visit(
-    session: AsyncSession, provider: LockedProvider, visited_on: date, policy: MonitoringPolicy
-) -> None:
-    """A logged visit (the latest so far) moves the next one on by the level's cadence."""
-    if provider.last_visit_on is None or visited_on >= provider.last_visit_on:
-        level = MonitoringLevel(provider.standing.monitoring_level)
-        next_visit = visited_on + timedelta(days=policy.visit_cadence_days[level])
-        connection = await session.connection()
-        await connection.execute(
-            _MOVE_NEXT_VISIT, {"provider_id": provider.id, "last": visited_on, "next": next_visit}
+async def lock_provider_for_visit(
+    session: AsyncSession, provider_id: int, visited_on: date, policy: MonitoringPolicy
+) -> LockedProvider:
+    """lock_provider_standing for a visit, which also moves the next visit on by the
+    level's cadence when it is the latest so far: one statement, not two."""
+    params: dict[str, Any] = {"provider_id": provider_id, "visited_on": visited_on}
+    for level in MonitoringLevel:
+        params[f"next_if_{level.value}"] = visited_on + timedelta(
+            days=policy.visit_cadence_days[level]
         )
+    connection = await session.connection()
+    row = (await connection.execute(_LOCK_AND_MOVE_NEXT_VISIT, params)).first()
+    if row is None:
+        raise NotFound("provider_id", f"no provider with id {provider_id}")
+    standing = Standing(row.monitoring_level, row.placements_suspended, row.acknowledged_firings)
+    return LockedProvider(id=row.id, standing=standing)
 
 
 async def de_escalate(

@@ -43,8 +43,8 @@ from app.monitoring.service import (
     LockedProvider,
     apply_rules,
     lock_provider,
+    lock_provider_for_visit,
     lock_provider_standing,
-    move_next_visit,
 )
 from app.records import schemas
 
@@ -409,7 +409,7 @@ async def record_visit(
 ) -> WriteResult[Visit]:
     _not_future("visited_on", data.visited_on, ctx.clock.today())
     await _check_user(session, "officer_id", data.officer_id)
-    provider = await lock_provider_standing(session, provider_id)
+    provider = await lock_provider_for_visit(session, provider_id, data.visited_on, ctx.policy)
     visit = Visit(
         provider_id=provider_id,
         **data.model_dump(exclude={"officer_id"}),
@@ -418,7 +418,6 @@ async def record_visit(
         created_at=ctx.clock.now(),
     )
     await _insert(session, visit)
-    await move_next_visit(session, provider, data.visited_on, ctx.policy)
     return await _finish(
         session,
         ctx,

@@ -124,6 +124,13 @@ async def test_a_visit_moves_the_next_visit_due_on(world: World) -> None:
     monitoring = (await world.get(f"/providers/{provider['id']}/monitoring")).json()
     assert monitoring["level"] == "routine"
     assert monitoring["next_visit_due_on"] == "2027-02-16"  # 90 days on
+    # A visit logged late, older than the last one, moves nothing.
+    await world.post(
+        f"/providers/{provider['id']}/visits",
+        {"visited_on": "2026-10-01", "kind": "virtual", "purpose": "Late entry", "outcome": "good"},
+    )
+    monitoring = (await world.get(f"/providers/{provider['id']}/monitoring")).json()
+    assert monitoring["next_visit_due_on"] == "2027-02-16"
 
 
 async def test_closing_a_safeguarding_and_reading_it_back(world: World) -> None:

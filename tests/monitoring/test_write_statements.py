@@ -35,11 +35,11 @@ async def test_a_visit_reads_its_provider_once_and_routes_nothing(services: Serv
     with statements(services) as seen:
         await factories.write(services, "visit", provider.id)  # visit.recorded: no route
     provider_reads = [s for s in seen if s.startswith("SELECT") and "FROM providers" in s]
-    # The lock, and the single-row rule evaluation (which selects from providers too).
-    assert len(provider_reads) == 2, provider_reads
-    assert (
-        sum("FOR UPDATE" in s or "providers.acknowledged_firings" in s for s in provider_reads) == 1
-    )
+    provider_writes = [s for s in seen if s.startswith("UPDATE providers")]
+    # One statement locks the provider, moves its next visit and returns its standing;
+    # the single-row rule evaluation selects from providers too; nothing else touches it.
+    assert len(provider_writes) == 1 and "RETURNING" in provider_writes[0], provider_writes
+    assert len(provider_reads) == 1, provider_reads
     assert not [s for s in seen if "FROM events" in s], "routing read events back"
     assert not [s for s in seen if s.startswith("INSERT INTO deliveries")]
 
@@ -50,3 +50,12 @@ async def test_a_routed_write_still_creates_its_deliveries(services: Services) -
     with statements(services) as seen:
         await factories.write(services, "safeguarding", provider.id)
     assert [s for s in seen if s.startswith("INSERT INTO deliveries")]
+    provider_reads = [
+        s
+        for s in seen
+        if s.startswith("SELECT") and "FROM providers" in s and "JOIN users" not in s
+    ]
+    # The lock (the standing the rules need) and the single-row rule evaluation; routing
+    # reads the contract officer's address besides.
+    assert len(provider_reads) == 2, provider_reads
+    assert sum("providers.acknowledged_firings" in s for s in provider_reads) == 1
