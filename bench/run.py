@@ -275,7 +275,9 @@ Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d} ({machine}), with
 event). Each figure is the median of {RUNS} runs, with the range in brackets; latencies
 are per-run 95th percentiles. The read side runs through the ASGI app in-process; the
 write path runs over real HTTP against one uvicorn worker (`bench/server.py`) with 8
-concurrent clients in the benchmark's own process; the SMTP burst sends to a real SMTP
+concurrent keep-alive clients in the benchmark's own process, each sending a request in
+one write as wrk does (and again with httpx as the client, for comparison); the SMTP
+burst sends to a real SMTP
 server (aiosmtpd) in its own process; the CQC rows use the fake CQC server
 (`tests/fakes/cqc_server.py`), once, on SQLite: counts and rates do not depend on the engine.
 
