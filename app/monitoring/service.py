@@ -89,6 +89,8 @@ class LockedProvider:
     standing: Standing
 
 
+# In Standing's field order: every statement that reads a standing returns the provider's
+# id and then these, so Standing(*row[1:]) builds it.
 _STANDING_COLUMNS = (
     Provider.monitoring_level,
     Provider.placements_suspended,
@@ -104,12 +106,16 @@ async def lock_provider_standing(session: AsyncSession, provider_id: int) -> Loc
     """As lock_provider, for writers that add a record and change nothing else of the
     provider's unless the rules escalate it (apply_rules then loads it in full)."""
     connection = await session.connection()
-    statement = _LOCK_STANDING if connection.dialect.name == "postgresql" else _LOAD_STANDING
+    statement = _LOCK_STANDING if is_postgres(session) else _LOAD_STANDING
     row = (await connection.execute(statement, {"provider_id": provider_id})).first()
+    return _locked(row, provider_id)
+
+
+def _locked(row: Any, provider_id: int) -> LockedProvider:
+    """The provider a lock statement returned (id and standing), or NotFound."""
     if row is None:
         raise NotFound("provider_id", f"no provider with id {provider_id}")
-    standing = Standing(row.monitoring_level, row.placements_suspended, row.acknowledged_firings)
-    return LockedProvider(id=row.id, standing=standing)
+    return LockedProvider(id=row.id, standing=Standing(*row[1:]))
 
 
 async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
@@ -393,10 +399,7 @@ async def lock_provider_for_visit(
         )
     connection = await session.connection()
     row = (await connection.execute(_LOCK_AND_MOVE_NEXT_VISIT, params)).first()
-    if row is None:
-        raise NotFound("provider_id", f"no provider with id {provider_id}")
-    standing = Standing(row.monitoring_level, row.placements_suspended, row.acknowledged_firings)
-    return LockedProvider(id=row.id, standing=standing)
+    return _locked(row, provider_id)
 
 
 async def de_escalate(
