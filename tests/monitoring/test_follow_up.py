@@ -30,6 +30,28 @@ async def manager(make_user: UserMaker) -> Actor:
     return Actor.user(user.id)
 
 
+async def _de_escalate(
+    services: Services,
+    manager: Actor,
+    provider_id: int,
+    to: MonitoringLevel,
+    reason: str,
+    override: bool = False,
+) -> None:
+    """A manager's de-escalation, in its own transaction."""
+    async with services.database.transaction() as session:
+        await de_escalate(
+            session,
+            provider_id=provider_id,
+            to=to,
+            reason=reason,
+            override=override,
+            policy=services.policy,
+            actor=manager,
+            now=services.clock.now(),
+        )
+
+
 async def _events(services: Services, event_type: str) -> list[Event]:
     async with services.database.sessions() as session:
         rows = await session.execute(
@@ -44,31 +66,20 @@ async def test_de_escalation_is_refused_then_overridden(services: Services, mana
     concern = await f.write(services, "concern", provider.id, whole_service=True)
     assert concern.monitoring_level == "intensive"
     with pytest.raises(DeEscalationRefused) as refused:
-        async with services.database.transaction() as session:
-            await de_escalate(
-                session,
-                provider_id=provider.id,
-                to=MonitoringLevel.routine,
-                reason="Provider says it is fixed",
-                override=False,
-                policy=services.policy,
-                actor=manager,
-                now=services.clock.now(),
-            )
+        await _de_escalate(
+            services, manager, provider.id, MonitoringLevel.routine, "Provider says it is fixed"
+        )
     assert any("whole-service-concern" in b for b in refused.value.blockers)
     assert await f.level_of(services, provider.id) == "intensive"
 
-    async with services.database.transaction() as session:
-        await de_escalate(
-            session,
-            provider_id=provider.id,
-            to=MonitoringLevel.enhanced,
-            reason="Concern contained by daily checks",
-            override=True,
-            policy=services.policy,
-            actor=manager,
-            now=services.clock.now(),
-        )
+    await _de_escalate(
+        services,
+        manager,
+        provider.id,
+        MonitoringLevel.enhanced,
+        "Concern contained by daily checks",
+        override=True,
+    )
     assert await f.level_of(services, provider.id) == "enhanced"
     de_escalated = await _events(services, "monitoring.de_escalated")
     assert de_escalated[0].data["override"] is True
@@ -107,17 +118,14 @@ async def test_an_acknowledgement_lapses_at_the_write_that_stops_its_rule_firing
     provider = await f.provider(services)
     assert provider.id is not None
     concern = await f.write(services, "concern", provider.id, whole_service=True)
-    async with services.database.transaction() as session:
-        await de_escalate(
-            session,
-            provider_id=provider.id,
-            to=MonitoringLevel.enhanced,
-            reason="Concern contained by daily checks",
-            override=True,
-            policy=services.policy,
-            actor=manager,
-            now=services.clock.now(),
-        )
+    await _de_escalate(
+        services,
+        manager,
+        provider.id,
+        MonitoringLevel.enhanced,
+        "Concern contained by daily checks",
+        override=True,
+    )
     assert set(await _acknowledged(services, provider.id)) == {"whole-service-concern"}
     async with services.database.transaction() as session:
         closed = await records.update_concern(
@@ -157,17 +165,9 @@ async def test_de_escalation_blocked_by_open_plan_actions(
             session, concern.record.id, schemas.ConcernUpdate(status="closed"), f.context(services)
         )
     with pytest.raises(DeEscalationRefused) as refused:
-        async with services.database.transaction() as session:
-            await de_escalate(
-                session,
-                provider_id=provider.id,
-                to=MonitoringLevel.routine,
-                reason="Concern closed",
-                override=False,
-                policy=services.policy,
-                actor=manager,
-                now=services.clock.now(),
-            )
+        await _de_escalate(
+            services, manager, provider.id, MonitoringLevel.routine, "Concern closed"
+        )
     assert refused.value.blockers == ["1 improvement action(s) still open"]
     async with services.database.transaction() as session:
         await plans.update_action(
