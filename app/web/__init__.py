@@ -1,4 +1,5 @@
-"""The web front: GOV.UK Frontend pages served beside the JSON API (see views.py)."""
+"""The web front: GOV.UK Frontend pages served beside the JSON API. deps.py holds what
+every page shares; each page area is a module with its own router, assembled here."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.web.views import LoginRequired, PageError, render, router
+from app.web import alerts, dashboard, login, monitoring, plans, providers, records
+from app.web.deps import LoginRequired, PageError, render
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+PAGE_AREAS = (login, dashboard, providers, records, plans, monitoring, alerts)
 
 
 def install_web(app: FastAPI) -> None:
     """Mount the pages, their assets (vendored by `make frontend`) and their error pages."""
-    app.include_router(router)
+    for area in PAGE_AREAS:
+        app.include_router(area.router)
     # GOV.UK Frontend's stylesheet asks for its fonts and images under /assets.
     app.mount("/assets", StaticFiles(directory=STATIC_DIR / "govuk" / "assets"), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -93,149 +93,149 @@ class FormErrors:
         self.messages.setdefault(name, message)
 
 
-RECORD_FORMS: dict[str, FormSpec] = {
-    spec.kind: spec
-    for spec in (
-        FormSpec(
-            kind="visit",
-            title="Log a visit or contract meeting",
-            noun="visit",
-            schema=schemas.VisitIn,
-            fields=(
-                Field("visited_on", "Date of the visit or meeting", "date"),
-                Field("kind", "How it took place", "radios", options=choices(VisitKind)),
-                Field("purpose", "Purpose", hint="For example, quarterly contract review"),
-                Field(
-                    "outcome",
-                    "Outcome",
-                    "radios",
-                    options=choices(
-                        VisitOutcome,
-                        {"serious_concerns": "Serious concerns", "some_concerns": "Some concerns"},
-                    ),
-                ),
-                Field("notes", "Findings", "textarea", required=False),
-                Field("follow_up_actions", "Follow-up actions", "textarea", required=False),
+# The record forms; app/web/records.py pairs each with its service function.
+VISIT_FORM = FormSpec(
+    kind="visit",
+    title="Log a visit or contract meeting",
+    noun="visit",
+    schema=schemas.VisitIn,
+    fields=(
+        Field("visited_on", "Date of the visit or meeting", "date"),
+        Field("kind", "How it took place", "radios", options=choices(VisitKind)),
+        Field("purpose", "Purpose", hint="For example, quarterly contract review"),
+        Field(
+            "outcome",
+            "Outcome",
+            "radios",
+            options=choices(
+                VisitOutcome,
+                {"serious_concerns": "Serious concerns", "some_concerns": "Some concerns"},
             ),
         ),
-        FormSpec(
-            kind="safeguarding",
-            title="Record a safeguarding concern",
-            noun="safeguarding",
-            schema=schemas.SafeguardingIn,
-            permission=Permission.write_safeguardings,
-            audited=True,
-            intro="Do not enter the names of the people the service supports.",
-            fields=(
-                Field("raised_on", "Date raised", "date"),
-                Field(
-                    "reference",
-                    "Reference in the safeguarding system",
-                    hint="For example, SG-2026-0412",
-                    width="20",
-                ),
-                Field(
-                    "category",
-                    "Category",
-                    hint="For example, neglect, medication, financial abuse",
-                    width="20",
-                ),
-                Field(
-                    "summary",
-                    "Summary",
-                    "textarea",
-                    hint="What happened, without names. Only safeguarding staff and officers "
-                    "can read it.",
-                    required=False,
-                ),
-                Field(
-                    "whole_service",
-                    "This concerns the whole service, not one person",
-                    "checkbox",
-                    required=False,
-                ),
-            ),
+        Field("notes", "Findings", "textarea", required=False),
+        Field("follow_up_actions", "Follow-up actions", "textarea", required=False),
+    ),
+)
+
+SAFEGUARDING_FORM = FormSpec(
+    kind="safeguarding",
+    title="Record a safeguarding concern",
+    noun="safeguarding",
+    schema=schemas.SafeguardingIn,
+    permission=Permission.write_safeguardings,
+    audited=True,
+    intro="Do not enter the names of the people the service supports.",
+    fields=(
+        Field("raised_on", "Date raised", "date"),
+        Field(
+            "reference",
+            "Reference in the safeguarding system",
+            hint="For example, SG-2026-0412",
+            width="20",
         ),
-        FormSpec(
-            kind="complaint",
-            title="Record a complaint",
-            noun="complaint",
-            schema=schemas.ComplaintIn,
-            fields=(
-                Field("received_on", "Date received", "date"),
-                Field("subject", "Subject", hint="What the complaint is about, without names"),
-                Field(
-                    "upheld",
-                    "Finding",
-                    "select",
-                    options=(Choice("", "Not yet decided"), *choices(ComplaintUpheld)),
-                    required=False,
-                ),
-            ),
+        Field(
+            "category",
+            "Category",
+            hint="For example, neglect, medication, financial abuse",
+            width="20",
         ),
-        FormSpec(
-            kind="compliment",
-            title="Record a compliment",
-            noun="compliment",
-            schema=schemas.ComplimentIn,
-            fields=(
-                Field("received_on", "Date received", "date"),
-                Field("summary", "Summary", "textarea", hint="Without names"),
-            ),
+        Field(
+            "summary",
+            "Summary",
+            "textarea",
+            hint="What happened, without names. Only safeguarding staff and officers can read it.",
+            required=False,
         ),
-        FormSpec(
-            kind="financial",
-            title="Record a financial check",
-            noun="financial check",
-            schema=schemas.FinancialAssuranceIn,
-            fields=(
-                Field("assessed_on", "Date assessed", "date"),
-                Field("risk", "Financial risk", "radios", options=choices(FinancialRisk)),
-                Field(
-                    "credit_check_passed",
-                    "Credit check passed",
-                    "tristate",
-                    options=YES_NO_UNKNOWN,
-                    required=False,
-                ),
-                Field(
-                    "accounts_filed_on_time",
-                    "Accounts filed on time",
-                    "tristate",
-                    options=YES_NO_UNKNOWN,
-                    required=False,
-                ),
-                Field("insurance_expires_on", "Insurance expires", "date", required=False),
-                Field("next_review_on", "Next review due", "date", required=False),
-                Field("notes", "Notes", "textarea", required=False),
-            ),
+        Field(
+            "whole_service",
+            "This concerns the whole service, not one person",
+            "checkbox",
+            required=False,
         ),
-        FormSpec(
-            kind="concern",
-            title="Raise a concern",
-            noun="concern",
-            schema=schemas.ConcernIn,
-            fields=(
-                Field("raised_on", "Date raised", "date"),
-                Field(
-                    "raised_by",
-                    "Raised by",
-                    hint="A role or organisation, for example district nurse",
-                    required=False,
-                    width="20",
-                ),
-                Field("description", "Description", "textarea", hint="Without names"),
-                Field(
-                    "whole_service",
-                    "This is a whole-service concern",
-                    "checkbox",
-                    hint="A whole-service concern puts the provider into intensive monitoring.",
-                    required=False,
-                ),
-            ),
+    ),
+)
+
+COMPLAINT_FORM = FormSpec(
+    kind="complaint",
+    title="Record a complaint",
+    noun="complaint",
+    schema=schemas.ComplaintIn,
+    fields=(
+        Field("received_on", "Date received", "date"),
+        Field("subject", "Subject", hint="What the complaint is about, without names"),
+        Field(
+            "upheld",
+            "Finding",
+            "select",
+            options=(Choice("", "Not yet decided"), *choices(ComplaintUpheld)),
+            required=False,
         ),
-    )
-}
+    ),
+)
+
+COMPLIMENT_FORM = FormSpec(
+    kind="compliment",
+    title="Record a compliment",
+    noun="compliment",
+    schema=schemas.ComplimentIn,
+    fields=(
+        Field("received_on", "Date received", "date"),
+        Field("summary", "Summary", "textarea", hint="Without names"),
+    ),
+)
+
+FINANCIAL_FORM = FormSpec(
+    kind="financial",
+    title="Record a financial check",
+    noun="financial check",
+    schema=schemas.FinancialAssuranceIn,
+    fields=(
+        Field("assessed_on", "Date assessed", "date"),
+        Field("risk", "Financial risk", "radios", options=choices(FinancialRisk)),
+        Field(
+            "credit_check_passed",
+            "Credit check passed",
+            "tristate",
+            options=YES_NO_UNKNOWN,
+            required=False,
+        ),
+        Field(
+            "accounts_filed_on_time",
+            "Accounts filed on time",
+            "tristate",
+            options=YES_NO_UNKNOWN,
+            required=False,
+        ),
+        Field("insurance_expires_on", "Insurance expires", "date", required=False),
+        Field("next_review_on", "Next review due", "date", required=False),
+        Field("notes", "Notes", "textarea", required=False),
+    ),
+)
+
+CONCERN_FORM = FormSpec(
+    kind="concern",
+    title="Raise a concern",
+    noun="concern",
+    schema=schemas.ConcernIn,
+    fields=(
+        Field("raised_on", "Date raised", "date"),
+        Field(
+            "raised_by",
+            "Raised by",
+            hint="A role or organisation, for example district nurse",
+            required=False,
+            width="20",
+        ),
+        Field("description", "Description", "textarea", hint="Without names"),
+        Field(
+            "whole_service",
+            "This is a whole-service concern",
+            "checkbox",
+            hint="A whole-service concern puts the provider into intensive monitoring.",
+            required=False,
+        ),
+    ),
+)
 
 ACTION_FORM = FormSpec(
     kind="action",

@@ -22,9 +22,18 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/alerts"): P.read,
     ("POST", "/alerts/{delivery_id:int}/retry"): P.manage_monitoring,
     ("GET", "/providers/{provider_id:int}"): P.read,
-    # {kind} is "visit" here; the safeguarding form's own rule is tested in test_pages.
-    ("GET", "/providers/{provider_id:int}/record/{kind}"): P.write_records,
-    ("POST", "/providers/{provider_id:int}/record/{kind}"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/record/visit"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/record/visit"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/record/safeguarding"): P.write_safeguardings,
+    ("POST", "/providers/{provider_id:int}/record/safeguarding"): P.write_safeguardings,
+    ("GET", "/providers/{provider_id:int}/record/complaint"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/record/complaint"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/record/compliment"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/record/compliment"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/record/financial"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/record/financial"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/record/concern"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/record/concern"): P.write_records,
     ("GET", "/providers/{provider_id:int}/plan/actions/new"): P.write_records,
     ("POST", "/providers/{provider_id:int}/plan/actions"): P.write_records,
     ("POST", "/providers/{provider_id:int}/plan/actions/{action_id:int}"): P.write_records,
@@ -39,7 +48,7 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
 def concrete(path: str) -> str:
     for name in ("provider_id", "action_id", "delivery_id"):
         path = path.replace(f"{{{name}:int}}", "999999")
-    return path.replace("{kind}", "visit")
+    return path
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,101 @@
+"""The intelligence dashboard: the tiles, the CQC ratings beside England's, and the table
+of providers with its filters, sorting and pages."""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.models.base import MonitoringLevel, Rating
+from app.records import dashboard, queries
+from app.web.deps import MAX_ID, Reader, ServicesDep, choice, int_param, render
+
+router = APIRouter(include_in_schema=False)
+
+TABLE_PAGE_SIZE = 100
+
+
+@router.get("/")
+async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep) -> Response:
+    params = request.query_params
+    officer_param = params.get("officer")
+    if officer_param is None and viewer.principal.user.role == "officer":
+        officer_id: int | None = viewer.principal.user.id  # an officer sees their own first
+    elif officer_param and officer_param.isdigit() and int(officer_param) <= MAX_ID:
+        officer_id = int(officer_param)
+    else:
+        officer_id = None
+    rating = choice(params.get("rating"), {r.value for r in Rating})
+    filters = dashboard.TableFilters(
+        officer_id=officer_id,
+        locality=(params.get("locality") or None),
+        level=choice(params.get("level"), {m.value for m in MonitoringLevel}),
+        rating=Rating(rating) if rating else None,
+        sort=choice(params.get("sort"), set(dashboard.SORT_KEYS)) or "name",
+        descending=params.get("order") == "desc",
+        limit=TABLE_PAGE_SIZE,
+    )
+    page_number = int_param(params.get("page"), 1, 1, 100_000)
+    filters.offset = (page_number - 1) * TABLE_PAGE_SIZE
+    today = services.clock.today()
+    async with services.database.sessions() as session:
+        counts = await queries.dashboard_counts(session, today)
+        table = await dashboard.provider_table(session, today, filters)
+        national = await dashboard.national_distribution(session)
+        officers = await dashboard.officers(session)
+    selected = {
+        "officer": "all" if officer_id is None else str(officer_id),
+        "locality": filters.locality or "",
+        "level": filters.level or "",
+        "rating": rating or "",
+    }
+
+    def link(**changes: Any) -> str:
+        query = {**selected, "sort": filters.sort, "order": "desc" if filters.descending else ""}
+        query.update({key: str(value) for key, value in changes.items()})
+        return "/?" + urlencode({key: value for key, value in query.items() if value})
+
+    return render(
+        request,
+        "dashboard.html",
+        {
+            "counts": counts,
+            "table": table,
+            "chart": _rating_chart(counts["providers_by_rating"], national),
+            "national": national,
+            "officers": officers,
+            "selected": selected,
+            "filters": filters,
+            "page_number": page_number,
+            "pages": max(1, ceil(table.total / TABLE_PAGE_SIZE)),
+            "link": link,
+            "ratings": [r.value for r in Rating],
+            "levels": [m.value for m in MonitoringLevel],
+        },
+        viewer=viewer,
+    )
+
+
+def _rating_chart(council: dict[str, int], national: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each rating's share here and nationally, as rows for the table and its bars."""
+    council_total = sum(council.values()) or 1
+    national_counts: dict[str, int] = (national or {}).get("national", {}) or {}
+    national_total = sum(national_counts.values()) or 1
+    rows = []
+    for rating in ("outstanding", "good", "requires_improvement", "inadequate", "not_rated"):
+        here = council.get(rating, 0)
+        there = national_counts.get(rating, 0)
+        rows.append(
+            {
+                "rating": rating,
+                "council": here,
+                "council_pct": round(100 * here / council_total),
+                "national": there if national else None,
+                "national_pct": round(100 * there / national_total) if national else None,
+            }
+        )
+    return rows

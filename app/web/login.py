@@ -1,0 +1,105 @@
+"""Signing in and out: the login form (its own signed CSRF cookie, as there is no session
+yet), the throttle on guessing, and the session cookie."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from app.auth.service import authenticate
+from app.services import Services
+from app.web.deps import FormDep, ServicesDep, redirect, render
+from app.web.sessions import (
+    CSRF_FIELD,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    codec,
+    current_session,
+    end_session,
+    set_cookie,
+    start_session,
+)
+
+router = APIRouter(include_in_schema=False)
+
+GENERIC_LOGIN_ERROR = "Enter a correct email address and password"
+
+
+def _safe_next(value: str | None) -> str:
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def _login_page(
+    request: Request, services: Services, *, email: str = "", error: str = "", status: int = 200
+) -> HTMLResponse:
+    csrf_value, cookie = codec(services).new_login_csrf()
+    response = render(
+        request,
+        "login.html",
+        {
+            "email": email,
+            "error": error,
+            "login_csrf": csrf_value,
+            "next": _safe_next(request.query_params.get("next")),
+        },
+        status=status,
+    )
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, cookie, max_age=3600)
+    return response
+
+
+@router.get("/login")
+async def login_page(request: Request, services: ServicesDep) -> Response:
+    if await current_session(request, services) is not None:
+        return redirect("/")
+    return _login_page(request, services)
+
+
+@router.post("/login")
+async def login(request: Request, services: ServicesDep) -> Response:
+    form = await request.form()
+    email = str(form.get("email") or "").strip()[:254]
+    password = str(form.get("password") or "")[:200]
+    if not codec(services).login_csrf_matches(
+        request.cookies.get(LOGIN_CSRF_COOKIE), str(form.get(CSRF_FIELD) or "")
+    ):
+        return _login_page(
+            request,
+            services,
+            email=email,
+            error="Your sign-in form expired. Enter your details again.",
+            status=403,
+        )
+    if not email or not password:
+        return _login_page(request, services, email=email, error=GENERIC_LOGIN_ERROR, status=400)
+    address = request.client.host if request.client else "unknown"
+    if not request.app.state.login_throttle.allow(email, address):
+        return _login_page(
+            request,
+            services,
+            email=email,
+            error="Too many sign-in attempts. Wait a few minutes and try again.",
+            status=429,
+        )
+    # The password check (argon2, deliberately slow) runs outside the write transaction.
+    async with services.database.sessions() as session:
+        user = await authenticate(session, email, password)
+    if user is None:
+        return _login_page(request, services, email=email, error=GENERIC_LOGIN_ERROR, status=400)
+    async with services.database.transaction() as session:
+        user = await session.merge(user)
+        cookie_value, max_age = await start_session(session, services, user)
+    response = redirect(_safe_next(str(form.get("next") or "")))
+    set_cookie(request, response, SESSION_COOKIE, cookie_value, max_age=max_age)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, services: ServicesDep, _form: FormDep) -> Response:
+    await end_session(request, services)
+    response = redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
