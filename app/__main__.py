@@ -20,8 +20,8 @@ def _settings() -> Settings:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.config_files import ConfigFileError
     from app.main import create_app
-    from app.rules.catalogue import ConfigFileError
 
     settings = _settings()
     try:
@@ -73,8 +73,8 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     from app.auth.service import UserIn, create_user
     from app.clock import SystemClock
     from app.db import Database
+    from app.errors import DomainError
     from app.events import Actor
-    from app.monitoring.errors import DomainError
     from app.services import build_services
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None

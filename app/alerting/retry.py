@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import Conflict, NotFound
 from app.events import Actor, append_event
 from app.models import Delivery
 from app.models.base import DeliveryStatus
-from app.monitoring.errors import Conflict, NotFound
 
 
 async def retry_delivery(

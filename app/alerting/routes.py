@@ -20,9 +20,9 @@ from pydantic import (
     model_validator,
 )
 
+from app.config_files import ConfigFileError, describe_errors, load_yaml
 from app.events import EVENT_TYPES
 from app.models.base import Role
-from app.rules.catalogue import ConfigFileError, describe_errors, load_yaml
 
 
 class Route(BaseModel):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, BackgroundTasks
 
 from app.api.deps import MonitoringManager, Reader, ServicesDep
 from app.cqc.sync import disabled_reason, queue_run, sync_changes, sync_status
-from app.monitoring.errors import Conflict
+from app.errors import Conflict
 
 router = APIRouter(prefix="/api/v1", tags=["cqc"])
 

@@ -11,7 +11,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.monitoring.errors import DeEscalationRefused, DomainError
+from app.errors import DomainError
+from app.monitoring.errors import DeEscalationRefused
 
 
 def _field(location: tuple[Any, ...] | list[Any]) -> str:

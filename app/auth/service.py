@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.passwords import hash_password, verify_password
 from app.auth.permissions import Permission, permissions_for
+from app.errors import Conflict, DomainError, NotFound
 from app.events import Actor, append_event
 from app.models import ApiToken, User
 from app.models.base import Role
-from app.monitoring.errors import Conflict, DomainError, NotFound
 
 MIN_PASSWORD_LENGTH = 12
 

@@ -11,13 +11,14 @@ from sqlalchemy import select
 from app.alerting.routes import load_routes
 from app.clock import SystemClock
 from app.config import Settings
+from app.config_files import ConfigFileError
 from app.db import Database
 from app.migrations import current_revision
 from app.models import Provider
 from app.models.base import LEVEL_RANK, MonitoringLevel
 from app.monitoring.policy import MonitoringPolicy
 from app.monitoring.service import current_firings
-from app.rules.catalogue import ConfigFileError, load_rules
+from app.rules.catalogue import load_rules
 
 
 async def run_check(settings: Settings, out: object = None) -> int:

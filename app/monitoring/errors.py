@@ -1,25 +1,9 @@
-"""Domain errors the API and web layers turn into 4xx answers naming the field."""
+"""The one error monitoring adds to the shared ones of app.errors: a manager's
+de-escalation refused, with the reasons a manager must clear first."""
 
 from __future__ import annotations
 
-
-class DomainError(Exception):
-    """A request that cannot be carried out; `field` names what is wrong."""
-
-    status_code = 422
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
-class NotFound(DomainError):
-    status_code = 404
-
-
-class Conflict(DomainError):
-    status_code = 409
+from app.errors import Conflict
 
 
 class DeEscalationRefused(Conflict):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.events import Actor, EventDraft, append_events
 from app.models import FinancialAssurance, ImprovementAction, ImprovementPlan, Provider
 from app.models.base import ActionStatus, PlanStatus
-from app.rules.signals import latest_per_provider
+from app.sql import latest_per_provider
 
 INSURANCE_WARNING_DAYS = 30
 

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import Conflict, DomainError, NotFound
 from app.events import Actor, append_event
 from app.models import ImprovementAction, ImprovementPlan
 from app.models.base import ActionStatus, PlanStatus
-from app.monitoring.errors import Conflict, DomainError, NotFound
 from app.monitoring.service import lock_provider, open_plan
 
 

@@ -16,10 +16,11 @@ from sqlalchemy import Date, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import is_postgres
+from app.errors import Conflict, DomainError, NotFound
 from app.events import Actor, append_event
 from app.models import ImprovementAction, ImprovementPlan, MonitoringEpisode, Provider
 from app.models.base import LEVEL_RANK, ActionStatus, MonitoringLevel, PlanStatus
-from app.monitoring.errors import Conflict, DeEscalationRefused, DomainError, NotFound
+from app.monitoring.errors import DeEscalationRefused
 from app.monitoring.policy import MonitoringPolicy
 from app.rules.engine import Firing, evaluate, highest_level
 from app.rules.signals import compute_signals

@@ -23,7 +23,7 @@ from app.models import (
     User,
 )
 from app.models.base import RATING_SEVERITY, ComplaintUpheld, Rating, SafeguardingStatus
-from app.rules.signals import latest_per_provider
+from app.sql import latest_per_provider
 
 RECENT_DAYS = 90
 SEVERITY_TO_RATING = {v: k for k, v in RATING_SEVERITY.items()}

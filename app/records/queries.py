@@ -14,6 +14,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from app.errors import DomainError, NotFound
 from app.models import (
     Complaint,
     Compliment,
@@ -33,7 +34,6 @@ from app.models import (
     Visit,
 )
 from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, Rating, SafeguardingStatus
-from app.monitoring.errors import DomainError, NotFound
 from app.monitoring.policy import MonitoringPolicy
 from app.monitoring.service import current_firings, open_plan
 

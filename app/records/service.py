@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.clock import Clock
+from app.errors import Conflict, DomainError, NotFound
 from app.events import EVENT_TYPES, Actor, append_event
 from app.models import (
     Complaint,
@@ -36,7 +37,6 @@ from app.models.base import (
     Rating,
     SafeguardingStatus,
 )
-from app.monitoring.errors import Conflict, DomainError, NotFound
 from app.monitoring.policy import MonitoringPolicy
 from app.monitoring.service import (
     Escalation,

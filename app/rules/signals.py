@@ -55,6 +55,7 @@ from app.models.base import (
     SafeguardingStatus,
 )
 from app.rules.catalogue import RuleSet, signal_key
+from app.sql import for_providers, latest_per_provider
 
 Signals = dict[str, Any]
 SEVERITY_TO_RATING = {severity: rating for rating, severity in RATING_SEVERITY.items()}
@@ -87,23 +88,6 @@ def _severity(column: Any) -> ColumnElement[int]:
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, _number(1)), else_=_number(0))), _number(0))
-
-
-def _scoped(query: Select[Any], column: Any, provider_ids: Any) -> Select[Any]:
-    """Limit to some providers: a list of ids, the PROVIDER_IDS bind parameter, or None
-    for all of them."""
-    return query if provider_ids is None else query.where(column.in_(provider_ids))
-
-
-def latest_per_provider(model: Any, order_column: Any, provider_ids: Any = None) -> Any:
-    """The most recent row per provider, by a window function (both engines have them)."""
-    ranked = select(
-        model,
-        func.row_number()
-        .over(partition_by=model.provider_id, order_by=(order_column.desc(), model.id.desc()))
-        .label("position"),
-    )
-    return _scoped(ranked, model.provider_id, provider_ids).subquery()
 
 
 WindowsKey = tuple[tuple[str, tuple[int, ...]], ...]
@@ -256,12 +240,12 @@ def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]
     scope = PROVIDER_IDS if scoped else None
     by_table = _counts_by_table(windows_key)
     statements = [
-        _scoped(
+        for_providers(
             select(Provider.id.label("provider_id"), Provider.next_visit_due_on),
             Provider.id,
             scope,
         ),
-        _scoped(
+        for_providers(
             select(
                 Location.provider_id,
                 *(aggregate.label(label) for label, aggregate in LOCATION_AGGREGATES.items()),
@@ -270,7 +254,7 @@ def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]
             scope,
         ),
         *(
-            _scoped(
+            for_providers(
                 select(model.provider_id, *columns).group_by(model.provider_id),
                 model.provider_id,
                 scope,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.alerting.retry import retry_delivery
+from app.errors import DomainError
 from app.models.base import DeliveryStatus
-from app.monitoring.errors import DomainError
 from app.records import queries
 from app.web.deps import (
     DeliveryId,

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.monitoring.errors import DeEscalationRefused, DomainError, NotFound
+from app.errors import DomainError, NotFound
+from app.monitoring.errors import DeEscalationRefused
 from app.records import queries
 from app.services import Services
 from app.web import forms

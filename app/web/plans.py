@@ -10,8 +10,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.errors import NotFound
 from app.monitoring import plans
-from app.monitoring.errors import NotFound
 from app.monitoring.schemas import PlanAgreement
 from app.web import forms
 from app.web.deps import ActionId, FormDep, PlanWriter, ProviderId, ServicesDep

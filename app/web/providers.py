@@ -13,8 +13,8 @@ from fastapi.responses import Response
 
 from app.auth.audit import audit_reads
 from app.auth.permissions import Permission
+from app.errors import NotFound
 from app.models import Safeguarding
-from app.monitoring.errors import NotFound
 from app.records import dashboard, queries
 from app.web import forms
 from app.web.deps import PageError, ProviderId, Reader, ServicesDep, int_param, render

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from app.config_files import ConfigFileError
 from app.models.base import MonitoringLevel
-from app.rules.catalogue import SIGNALS, ConfigFileError, load_rules
+from app.rules.catalogue import SIGNALS, load_rules
 from app.rules.engine import evaluate, highest_level
 
 ROOT = Path(__file__).resolve().parents[2]
