@@ -23,6 +23,7 @@ from app.config import Settings
 from app.jobs.scheduler import SchedulerLeader
 from app.metrics import domain_snapshot, render
 from app.migrations import current_revision, head_revision
+from app.records.queries import dashboard_counts
 from app.services import Services, build_services
 from app.web import install_web
 
@@ -107,7 +108,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         the metrics scope) as a bearer token; with neither configured, loopback only."""
         await authorise_metrics(request, services)
         async with services.database.sessions() as session:
-            snapshot = await domain_snapshot(session, services.clock.today())
+            counts = await dashboard_counts(session, services.clock.today())
+            snapshot = await domain_snapshot(session, counts)
         return Response(render(services.metrics, snapshot), media_type=CONTENT_TYPE_LATEST)
 
     app.state.login_throttle = LoginThrottle()

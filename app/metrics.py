@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -85,12 +84,10 @@ class ProcessMetrics:
         self.cqc_requests.labels(endpoint, status).inc()
 
 
-async def domain_snapshot(session: AsyncSession, today: date) -> dict[str, Any]:
-    """Every domain gauge: the dashboard's figures (one set of queries for both) plus the
-    age of the oldest unsent alert and the last successful CQC sync."""
-    from app.records.queries import dashboard_counts
-
-    counts = await dashboard_counts(session, today)
+async def domain_snapshot(session: AsyncSession, counts: dict[str, Any]) -> dict[str, Any]:
+    """Every domain gauge: the dashboard's figures (`counts`, from the same queries as the
+    dashboard, which the caller reads because records sit above metrics) plus the age of
+    the oldest unsent alert and the last successful CQC sync."""
     oldest_pending = await session.scalar(
         select(func.min(Delivery.created_at)).where(Delivery.status.in_(["pending", "sending"]))
     )

@@ -7,18 +7,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from app.auth.service import Principal
+from app.clock import Clock
+from app.db import Database
 from app.logs import request_id as request_id_var
 from app.models import SafeguardingAudit
 
-if TYPE_CHECKING:
-    from app.services import Services
+
+class AuditServices(Protocol):
+    """What audit_reads needs of the application's services (app.services.Services, which
+    sits above auth and so is not imported here)."""
+
+    database: Database
+    clock: Clock
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,7 @@ def access_context(request: Request) -> AccessContext:
 
 async def audit_reads(
     request: Request,
-    services: Services,
+    services: AuditServices,
     principal: Principal,
     *,
     action: str,
