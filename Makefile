@@ -24,9 +24,10 @@ run: migrate  ## serve http://127.0.0.1:8000 (API docs at /docs)
 demo: migrate  ## seed the demo council
 	$(UV) run --frozen python -m app demo
 
-lint: install
+lint: install  ## ruff, ruff format --check and the import contracts
 	$(UV) run --frozen ruff check app tests alembic bench
 	$(UV) run --frozen ruff format --check app tests alembic bench
+	$(UV) run --frozen lint-imports  # the import rule of DESIGN.md (contracts in pyproject.toml)
 
 typecheck: install
 	$(UV) run --frozen mypy
