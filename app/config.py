@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     # takes effect there at once, and in the other workers within this many seconds.
     token_cache_seconds: int = Field(default=5, ge=0, le=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Failed sign-ins allowed in a moving window before sign-in is refused: per account
+    # (from anywhere), per account from one address, and per address, high enough for a
+    # whole office behind one NAT address. A correct password never counts.
+    login_failures_per_account: int = Field(default=10, ge=1, le=1000)
+    login_failures_per_account_address: int = Field(default=5, ge=1, le=1000)
+    login_failures_per_address: int = Field(default=100, ge=1, le=100000)
+    login_failure_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

@@ -17,8 +17,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from app.api import activity, auth, cqc, monitoring, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
-from app.api.security import LoginThrottle, SecurityHeaders
+from app.api.security import SecurityHeaders
 from app.auth.permissions import Permission
+from app.auth.throttle import LoginThrottle
 from app.config import Settings
 from app.jobs.scheduler import SchedulerLeader
 from app.metrics import domain_snapshot, render
@@ -112,7 +113,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             snapshot = await domain_snapshot(session, counts)
         return Response(render(services.metrics, snapshot), media_type=CONTENT_TYPE_LATEST)
 
-    app.state.login_throttle = LoginThrottle()
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestContext, metrics=services.metrics)

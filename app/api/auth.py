@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.api.common import Id, Limit, Offset
 from app.api.deps import PrincipalDep, ServicesDep, SessionDep, UserManager
 from app.api.schemas import Page, TokenRead, UserRead
-from app.api.security import LoginThrottle
 from app.auth import service as auth
+from app.auth.throttle import LoginThrottle, SignInLocked
 from app.models import ApiToken, User
 
 router = APIRouter(prefix="/api/v1", tags=["auth and users"])
@@ -29,12 +29,18 @@ async def issue_token(
     """Exchange an email and password for a bearer token (OAuth2 password flow)."""
     throttle: LoginThrottle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
-    if not throttle.allow(form.username, address):
+    try:
+        user = await throttle.guard(
+            form.username,
+            address,
+            lambda: auth.authenticate(session, form.username, form.password),
+        )
+    except SignInLocked as locked:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
-            "too many sign-in attempts; wait a few minutes and try again",
-        )
-    user = await auth.authenticate(session, form.username, form.password)
+            locked.message,
+            headers={"Retry-After": str(locked.retry_after)},
+        ) from None
     if user is None:
         # One answer for every failure: unknown email, wrong password, disabled user.
         raise HTTPException(

@@ -1,11 +1,8 @@
-"""Security headers on every answer, and login throttling per account and per address
-(the `limits` library's moving windows; in-process, so per replica)."""
+"""Security headers on every answer: a strict Content-Security-Policy, no sniffing, no
+framing, no referrer, HSTS behind TLS. (Sign-in throttling is app/auth/throttle.py.)"""
 
 from __future__ import annotations
 
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 STRICT_CSP = (
@@ -61,20 +58,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-class LoginThrottle:
-    """At most `per_account` attempts per account and `per_address` per client address in
-    a moving window; over either, the login is refused without checking the password."""
-
-    def __init__(
-        self, per_account: str = "10/15minutes", per_address: str = "50/15minutes"
-    ) -> None:
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-        self.per_account = parse(per_account)
-        self.per_address = parse(per_address)
-
-    def allow(self, email: str, address: str) -> bool:
-        account_ok = self.limiter.hit(self.per_account, "account", email.strip().lower())
-        address_ok = self.limiter.hit(self.per_address, "address", address)
-        return account_ok and address_ok

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.auth.service import authenticate
+from app.auth.throttle import SignInLocked
 from app.services import Services
 from app.web.deps import FormDep, ServicesDep, redirect, render
 from app.web.sessions import (
@@ -75,17 +76,16 @@ async def login(request: Request, services: ServicesDep) -> Response:
     if not email or not password:
         return _login_page(request, services, email=email, error=GENERIC_LOGIN_ERROR, status=400)
     address = request.client.host if request.client else "unknown"
-    if not request.app.state.login_throttle.allow(email, address):
-        return _login_page(
-            request,
-            services,
-            email=email,
-            error="Too many sign-in attempts. Wait a few minutes and try again.",
-            status=429,
-        )
     # The password check (argon2, deliberately slow) runs outside the write transaction.
-    async with services.database.sessions() as session:
-        user = await authenticate(session, email, password)
+    try:
+        async with services.database.sessions() as session:
+            user = await request.app.state.login_throttle.guard(
+                email, address, lambda: authenticate(session, email, password)
+            )
+    except SignInLocked as locked:
+        page = _login_page(request, services, email=email, error=locked.message, status=429)
+        page.headers["Retry-After"] = str(locked.retry_after)
+        return page
     if user is None:
         return _login_page(request, services, email=email, error=GENERIC_LOGIN_ERROR, status=400)
     async with services.database.transaction() as session:
