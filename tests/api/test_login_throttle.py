@@ -126,7 +126,7 @@ async def test_the_limits_come_from_the_settings(settings: Settings, services: S
     assert statuses == [401, 401, 429]
 
 
-async def _wrong() -> None:
+async def _wrong() -> str | None:
     return None
 
 
@@ -142,7 +142,7 @@ async def test_one_address_trying_many_accounts_is_limited_per_address() -> None
         await throttle.guard("user99@council.gov.uk", OFFICE, _right)
     assert locked.value.scope == "address"
     assert locked.value.message.startswith("Too many failed sign-ins from your network.")
-    # Another address, and the successes of the locked one's neighbours, are unaffected.
+    # Another address is unaffected.
     assert await throttle.guard("user99@council.gov.uk", "198.51.100.1", _right) == "user"
 
 
@@ -153,10 +153,11 @@ async def test_concurrent_guesses_cannot_slip_past_the_limit() -> None:
     release = asyncio.Event()
     checked = 0
 
-    async def slow_wrong() -> None:
+    async def slow_wrong() -> str | None:
         nonlocal checked
         checked += 1
         await release.wait()
+        return None
 
     async def guess() -> str:
         try:
@@ -179,7 +180,7 @@ async def test_concurrent_guesses_cannot_slip_past_the_limit() -> None:
 async def test_a_failed_check_that_raises_counts_nothing() -> None:
     throttle = LoginThrottle(per_account_address=1)
 
-    async def database_gone() -> None:
+    async def database_gone() -> str | None:
         raise ConnectionError("the database went away")
 
     for _ in range(3):
