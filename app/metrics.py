@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
     CqcSyncRun,
+    CqcUnreadableLocation,
     Delivery,
 )
 
@@ -94,6 +95,7 @@ async def domain_snapshot(session: AsyncSession, counts: dict[str, Any]) -> dict
     last_sync = await session.scalar(
         select(func.max(CqcSyncRun.finished_at)).where(CqcSyncRun.status == "success")
     )
+    unreadable = await session.scalar(select(func.count()).select_from(CqcUnreadableLocation))
     return {
         "providers": counts["providers_by_level"],
         "placements_suspended": counts["placements_suspended"],
@@ -104,6 +106,7 @@ async def domain_snapshot(session: AsyncSession, counts: dict[str, Any]) -> dict
         "deliveries": counts["deliveries_by_status"],
         "oldest_pending_delivery_at": oldest_pending,
         "cqc_last_success": last_sync,
+        "cqc_unreadable_locations": unreadable or 0,
     }
 
 
@@ -174,6 +177,11 @@ class SnapshotCollector(Collector):
             "carewatch_cqc_sync_last_success_timestamp_seconds",
             "When the last CQC sync succeeded (Unix time; 0 if never)",
             value=0 if last is None else last.timestamp(),
+        )
+        yield GaugeMetricFamily(
+            "carewatch_cqc_unreadable_locations",
+            "Tracked locations whose latest CQC answer could not be read (nothing stored)",
+            value=s["cqc_unreadable_locations"],
         )
 
 

@@ -42,6 +42,11 @@ class CqcRetryable(CqcError):
         self.retry_after = retry_after
 
 
+class CqcNotJson(CqcRetryable):
+    """An answer that is not JSON: retried (a proxy's error page passes), and if it stays,
+    the sync records that one location as unreadable rather than failing the run."""
+
+
 def _seconds_in_message(body: Any) -> float | None:
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         found = re.search(r"(\d+(?:\.\d+)?)\s*second", body["message"])
@@ -129,7 +134,7 @@ class CqcClient:
         self._count(endpoint, str(response.status_code))
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             body = None
         if response.status_code == 429 or (
             response.status_code == 200 and isinstance(body, dict) and body.get("statusCode") == 429
@@ -144,7 +149,7 @@ class CqcClient:
         if response.status_code >= 400:
             raise CqcError(f"GET {endpoint}: HTTP {response.status_code}")
         if body is None:
-            raise CqcRetryable(f"GET {endpoint}: the answer was not JSON")
+            raise CqcNotJson(f"GET {endpoint}: the answer was not JSON")
         return body
 
     async def get(self, path_and_query: str, endpoint: str) -> Any:
@@ -164,11 +169,9 @@ class CqcClient:
                 return await self._get_once(path_and_query.lstrip("/"), endpoint)
         raise AssertionError("unreachable")
 
-    async def location(self, location_id: str) -> dict[str, Any]:
-        body = await self.get(f"/locations/{location_id}", "/locations/{id}")
-        if not isinstance(body, dict):
-            raise CqcError("GET /locations/{id}: unexpected answer")
-        return body
+    async def location(self, location_id: str) -> Any:
+        """The decoded detail answer, whatever its shape: normalise_location judges it."""
+        return await self.get(f"/locations/{location_id}", "/locations/{id}")
 
     async def changed_location_ids(
         self, start: datetime, end: datetime, on_page: Callable[[], None] | None = None
@@ -184,18 +187,29 @@ class CqcClient:
             body = await self.get(path, "/changes/location")
             if on_page is not None:
                 on_page()
-            changes = body.get("changes") or []
+            changes = body.get("changes") if isinstance(body, dict) else None
+            total_pages = body.get("totalPages") if isinstance(body, dict) else None
+            next_uri = body.get("nextPageUri") if isinstance(body, dict) else None
+            if (
+                not isinstance(changes, list | None)
+                or not isinstance(total_pages, int | None)
+                or not isinstance(next_uri, str | None)
+            ):
+                # Without the page we cannot know what changed: the run fails, its window stays.
+                raise CqcError("GET /changes/location: unexpected answer")
+            changes = changes or []
             for item in changes:
                 # IDs are strings; a few clients have seen {"locationId": ...} objects.
                 if isinstance(item, dict):
                     item = item.get("locationId") or item.get("organisationId")
                 if isinstance(item, str):
                     yield item
-            total_pages = int(body.get("totalPages") or 0)
-            next_uri = body.get("nextPageUri")
-            if not changes or page >= total_pages or not next_uri:
+            if not changes or page >= (total_pages or 0) or not next_uri:
                 return
-            page = int(parse_qs(urlsplit(next_uri).query).get("page", [page + 1])[0])
+            try:
+                page = int(parse_qs(urlsplit(next_uri).query).get("page", [page + 1])[0])
+            except ValueError:
+                raise CqcError("GET /changes/location: unexpected next page link") from None
             path = next_uri
 
     async def list_locations(self, query: str, page: int, per_page: int) -> dict[str, Any]:

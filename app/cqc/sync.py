@@ -1,9 +1,12 @@
 """The CQC sync: page through /changes/location from the end of the last successful
 window (less a small overlap), fetch only the locations we track (plus any never checked
-yet), and write each real rating change through the write path. An id that 404s is
-recorded and skipped. The window advances only when a run succeeds, so a failed run is
-simply covered again by the next one. Also: fetching one location at once (when it is
-added to a contract) and the national market benchmark."""
+yet, and any whose last answer could not be read), and write each real rating change
+through the write path. An id that 404s is recorded and skipped; an answer we cannot read
+(or that contradicts what we hold) changes nothing, is recorded against its location and
+is fetched again by every run until it reads, so it never holds the window back. The
+window advances only when a run otherwise succeeds, so a failed run is simply covered
+again by the next one. Also: fetching one location at once (when it is added to a
+contract) and the national market benchmark."""
 
 from __future__ import annotations
 
@@ -11,20 +14,29 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import Clock
 from app.config import Settings
-from app.cqc.client import CqcClient, CqcError, CqcNotFound
-from app.cqc.normalise import NormalisedLocation, normalise_location
+from app.cqc.client import CqcClient, CqcError, CqcNotFound, CqcNotJson
+from app.cqc.normalise import (
+    HeldRating,
+    NormalisedLocation,
+    Unreadable,
+    contradiction,
+    normalise_location,
+)
 from app.db import Database
 from app.events import Actor
-from app.models import CqcBenchmark, CqcSyncRun, Location
+from app.models import CqcBenchmark, CqcSyncRun, CqcUnreadableLocation, Location
+from app.models.base import KEY_QUESTIONS
 from app.monitoring.policy import MonitoringPolicy
+from app.monitoring.service import lock_provider
 from app.records import service as records
 from app.records.service import WriteContext
 
@@ -73,10 +85,64 @@ class CqcContext:
         return WriteContext(actor=CQC_SYNC, clock=self.clock, policy=self.policy)
 
 
-async def apply_location(context: CqcContext, location_id: int, found: NormalisedLocation) -> bool:
-    """Store what CQC says about one tracked location; True when its rating changed."""
+def read_answer(payload: Any, cqc_location_id: str) -> NormalisedLocation | Unreadable:
+    """A detail answer for `cqc_location_id`, read; an answer about another location is
+    as unreadable as a garbled one."""
+    found = normalise_location(payload)
+    if isinstance(found, NormalisedLocation) and found.cqc_location_id != cqc_location_id:
+        return Unreadable("locationId: the answer is about another location")
+    return found
+
+
+async def _mark_unreadable(
+    session: AsyncSession, location: Location, reason: str, now: datetime
+) -> None:
+    """Count one more unreadable answer for a location (the caller holds its provider)."""
+    assert location.id is not None
+    held = await session.get(CqcUnreadableLocation, location.id)
+    if held is None:
+        session.add(
+            CqcUnreadableLocation(
+                location_id=location.id,
+                cqc_location_id=location.cqc_location_id,
+                first_failed_at=now,
+                last_failed_at=now,
+                last_error=reason[:300],
+            )
+        )
+    else:
+        held.failures += 1
+        held.last_failed_at = now
+        held.last_error = reason[:300]
+    log.warning("CQC answer for location %s not used: %s", location.cqc_location_id, reason)
+
+
+async def apply_location(
+    context: CqcContext, location_id: int, found: NormalisedLocation | Unreadable
+) -> str:
+    """Store what CQC says about one tracked location: 'updated' when its rating changed,
+    'unchanged', or 'unreadable' when the answer could not be read or contradicts what we
+    hold (then nothing of it is stored, and the location is recorded as unreadable)."""
     now = context.clock.now()
     async with context.database.transaction() as session:
+        location = await session.get(Location, location_id)
+        if location is None:
+            raise CqcError("the location is no longer tracked")
+        # Under the provider's lock, so no other writer moves the rating we weigh it against.
+        await lock_provider(session, location.provider_id)
+        await session.refresh(location)
+        if isinstance(found, Unreadable):
+            reason: str | None = found.reason
+        else:
+            held = HeldRating(
+                overall=location.overall_rating,
+                rated_on=location.overall_rated_on,
+                questions={q: getattr(location, f"{q}_rating") for q in KEY_QUESTIONS},
+            )
+            reason = contradiction(held, found.rating)
+        if reason is not None:
+            await _mark_unreadable(session, location, reason, now)
+            return "unreadable"
         await records.update_location_details(
             session,
             location_id,
@@ -97,18 +163,29 @@ async def apply_location(context: CqcContext, location_id: int, found: Normalise
             ctx=context.write_context(),
             inherited_from=rating.inherited_from,
         )
-    return result is not None
+        cleared = await session.get(CqcUnreadableLocation, location_id)
+        if cleared is not None:
+            await session.delete(cleared)
+    return "unchanged" if result is None else "updated"
 
 
-async def refresh_location(context: CqcContext, location_id: int, cqc_location_id: str) -> str:
-    """Fetch one location now (when it is added to a contract): 'updated', 'unchanged'
-    or 'not_found'."""
+async def fetch_location(context: CqcContext, location_id: int, cqc_location_id: str) -> str:
+    """Fetch one location and store what it says: 'updated', 'unchanged', 'unreadable' or
+    'not_found'. Transport failures, throttling and 5xx (after retries) raise CqcError."""
     try:
         payload = await context.client.location(cqc_location_id)
     except CqcNotFound:
         return "not_found"
-    changed = await apply_location(context, location_id, normalise_location(payload))
-    return "updated" if changed else "unchanged"
+    except CqcNotJson as failure:
+        return await apply_location(context, location_id, Unreadable(str(failure)))
+    return await apply_location(context, location_id, read_answer(payload, cqc_location_id))
+
+
+async def refresh_location(context: CqcContext, location_id: int, cqc_location_id: str) -> str:
+    """Fetch one location now (when it is added to a contract): 'updated', 'unchanged',
+    'not_found', or 'unreadable' (CQC's answer could not be read; nothing was stored and
+    the next sync tries again)."""
+    return await fetch_location(context, location_id, cqc_location_id)
 
 
 async def sync_changes(context: CqcContext, run_id: int | None = None) -> CqcSyncRun:
@@ -141,8 +218,13 @@ async def sync_changes(context: CqcContext, run_id: int | None = None) -> CqcSyn
                 select(Location.cqc_location_id, Location.id, Location.last_checked_at)
             )
         }
+        unread = set(
+            (await session.execute(select(CqcUnreadableLocation.cqc_location_id))).scalars()
+        )
     counts: Counter[str] = Counter()
     not_found: list[str] = []
+    unreadable: list[str] = []
+    failures: list[str] = []
     error: str | None = None
     try:
         wanted: set[str] = set()
@@ -154,22 +236,41 @@ async def sync_changes(context: CqcContext, run_id: int | None = None) -> CqcSyn
             counts["changes"] += 1
             if changed_id in tracked:
                 wanted.add(changed_id)
-        # Locations never fetched yet (added while CQC was unreachable) come too.
+        # Locations never fetched yet (added while CQC was unreachable) come too, and so
+        # does every location whose last answer could not be read, until one reads.
         wanted |= {cqc_id for cqc_id, (_id, checked) in tracked.items() if checked is None}
+        wanted |= unread & tracked.keys()
         limit = asyncio.Semaphore(4)
 
         async def fetch(cqc_id: str) -> None:
+            # One location's failure is kept, and the others go on; any failure other than
+            # an unreadable answer fails the run, so its window is covered again.
             async with limit:
                 try:
-                    payload = await client.location(cqc_id)
-                except CqcNotFound:
-                    not_found.append(cqc_id)
+                    outcome = await fetch_location(context, tracked[cqc_id][0], cqc_id)
+                except (CqcError, httpx.HTTPError) as failure:
+                    failures.append(str(failure)[:500])
                     return
-                counts["fetched"] += 1
-                if await apply_location(context, tracked[cqc_id][0], normalise_location(payload)):
-                    counts["updated"] += 1
+                except Exception as failure:
+                    failures.append(f"{type(failure).__name__} while storing a location")
+                    log.exception("CQC sync: storing location %s failed", cqc_id)
+                    return
+            if outcome == "not_found":
+                not_found.append(cqc_id)
+                return
+            counts["fetched"] += 1
+            if outcome == "unreadable":
+                unreadable.append(cqc_id)
+            elif outcome == "updated":
+                counts["updated"] += 1
 
         await asyncio.gather(*(fetch(cqc_id) for cqc_id in sorted(wanted)))
+        if failures:
+            error = (
+                failures[0]
+                if len(failures) == 1
+                else f"{failures[0]} (and {len(failures) - 1} more)"
+            )
     except (CqcError, httpx.HTTPError) as failure:
         error = str(failure)[:500]
     except Exception as failure:
@@ -186,14 +287,16 @@ async def sync_changes(context: CqcContext, run_id: int | None = None) -> CqcSyn
         run.locations_fetched = counts["fetched"]
         run.locations_updated = counts["updated"]
         run.not_found = sorted(not_found)
-        run.error = error
+        run.unreadable = sorted(unreadable)
+        run.error = error[:1000] if error else None
     log.info(
-        "CQC sync %s: %s changes, %s fetched, %s updated, %s not found",
+        "CQC sync %s: %s changes, %s fetched, %s updated, %s not found, %s unreadable",
         "failed" if error else "succeeded",
         counts["changes"],
         counts["fetched"],
         counts["updated"],
         len(not_found),
+        len(unreadable),
     )
     return run
 
@@ -231,12 +334,14 @@ async def run_market_benchmark(context: CqcContext, per_page: int = 500) -> CqcB
                 if isinstance(item, dict) and item.get("locationId")
             ]
 
-            async def rate(cqc_id: str) -> NormalisedLocation | None:
+            async def rate(cqc_id: str) -> NormalisedLocation | Unreadable | None:
                 async with limit:
                     try:
-                        return normalise_location(await client.location(cqc_id))
+                        return read_answer(await client.location(cqc_id), cqc_id)
                     except CqcNotFound:
                         return None
+                    except CqcNotJson as failure:
+                        return Unreadable(str(failure))
 
             found = await asyncio.gather(*(rate(cqc_id) for cqc_id in ids))
         except (CqcError, httpx.HTTPError) as failure:
@@ -248,11 +353,16 @@ async def run_market_benchmark(context: CqcContext, per_page: int = 500) -> CqcB
         async with context.database.transaction() as session:
             stored = await session.get(CqcBenchmark, benchmark_id)
             assert stored is not None
-            distribution = {
+            distribution: dict[str, Any] = {
                 "national": dict(stored.distribution.get("national", {})),
                 "regions": {k: dict(v) for k, v in stored.distribution.get("regions", {}).items()},
+                "unreadable": int(stored.distribution.get("unreadable", 0)),
             }
             for location in found:
+                if isinstance(location, Unreadable):
+                    # Not guessed at: counted apart, so the distribution says what it left out.
+                    distribution["unreadable"] = distribution.get("unreadable", 0) + 1
+                    continue
                 if location is None or location.registration_status != "Registered":
                     continue
                 rating = location.rating.overall.value
@@ -286,7 +396,7 @@ async def queue_run(database: Database, clock: Clock) -> int:
 
 async def sync_status(database: Database, settings: Settings) -> dict[str, Any]:
     """What GET /api/v1/cqc/status shows: on or off (and why), the last success, recent
-    runs and the latest market benchmark."""
+    runs, the latest market benchmark and the locations whose answer could not be read."""
     async with database.sessions() as session:
         runs = list(
             (
@@ -304,6 +414,7 @@ async def sync_status(database: Database, settings: Settings) -> dict[str, Any]:
         benchmark = (
             await session.execute(select(CqcBenchmark).order_by(CqcBenchmark.id.desc()).limit(1))
         ).scalar_one_or_none()
+        unreadable = await unreadable_locations(session)
     return {
         "enabled": settings.cqc_polling_enabled,
         "reason": disabled_reason(settings),
@@ -313,4 +424,35 @@ async def sync_status(database: Database, settings: Settings) -> dict[str, Any]:
         "last_window_end": last_success.window_end if last_success else None,
         "recent_runs": [run.model_dump() for run in runs],
         "benchmark": None if benchmark is None else benchmark.model_dump(),
+        "unreadable_locations": unreadable,
+    }
+
+
+UNREADABLE_SHOWN = 100
+
+
+async def unreadable_locations(session: AsyncSession) -> dict[str, Any]:
+    """How many tracked locations' latest CQC answer could not be read, and the most
+    recent of them: which, how often, since when and why."""
+    total = await session.scalar(select(func.count()).select_from(CqcUnreadableLocation))
+    rows = (
+        await session.execute(
+            select(CqcUnreadableLocation)
+            .order_by(CqcUnreadableLocation.last_failed_at.desc())
+            .limit(UNREADABLE_SHOWN)
+        )
+    ).scalars()
+    return {
+        "count": total or 0,
+        "locations": [
+            {
+                "location_id": row.location_id,
+                "cqc_location_id": row.cqc_location_id,
+                "failures": row.failures,
+                "first_failed_at": row.first_failed_at,
+                "last_failed_at": row.last_failed_at,
+                "last_error": row.last_error,
+            }
+            for row in rows
+        ],
     }

@@ -2,7 +2,7 @@
 
 from app.models.audit import SafeguardingAudit
 from app.models.base import SQLModel
-from app.models.cqc import CqcBenchmark, CqcSyncRun
+from app.models.cqc import CqcBenchmark, CqcSyncRun, CqcUnreadableLocation
 from app.models.event import Delivery, Event
 from app.models.location import Location, LocationRating
 from app.models.monitoring import ImprovementAction, ImprovementPlan, MonitoringEpisode
@@ -26,6 +26,7 @@ __all__ = [
     "Concern",
     "CqcBenchmark",
     "CqcSyncRun",
+    "CqcUnreadableLocation",
     "Delivery",
     "Event",
     "FinancialAssurance",

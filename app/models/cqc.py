@@ -1,4 +1,5 @@
-"""CQC polling state: each sync run (window, counts, errors) and the market benchmark."""
+"""CQC polling state: each sync run (window, counts, errors), the locations whose CQC
+answer could not be read, and the market benchmark."""
 
 from __future__ import annotations
 
@@ -28,7 +29,23 @@ class CqcSyncRun(SQLModel, table=True):
     locations_fetched: int = 0
     locations_updated: int = 0
     not_found: list[str] = json_field(list)
+    unreadable: list[str] = json_field(list)  # CQC ids whose answer could not be read
     error: str | None = Field(default=None, max_length=1000)
+
+
+class CqcUnreadableLocation(SQLModel, table=True):
+    """A tracked location whose latest CQC answer could not be read, or contradicted what
+    we hold: nothing of it was stored. Every sync fetches it again until one answer reads;
+    then the row goes."""
+
+    __tablename__ = "cqc_unreadable_locations"
+
+    location_id: int = Field(foreign_key="locations.id", primary_key=True)
+    cqc_location_id: str = Field(max_length=20)
+    failures: int = 1
+    first_failed_at: datetime = instant()
+    last_failed_at: datetime = instant()
+    last_error: str = Field(max_length=300)
 
 
 class CqcBenchmark(SQLModel, table=True):

@@ -11,13 +11,19 @@ import pytest
 from aiolimiter import AsyncLimiter
 
 from app.cqc.client import CqcClient, CqcError, CqcNotFound
-from app.cqc.normalise import normalise_location, normalise_rating
+from app.cqc.normalise import NormalisedLocation, normalise_location, recognise_rating
 from app.models.base import Rating
 from app.services import Services
 from tests.cqc.conftest import CQC_KEY
 from tests.fakes.cqc_server import FakeCqc
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cqc"
+
+
+def _read(payload: object) -> NormalisedLocation:
+    found = normalise_location(payload)
+    assert isinstance(found, NormalisedLocation), found
+    return found
 
 
 def _client(fake: FakeCqc, key: str = CQC_KEY) -> CqcClient:
@@ -129,7 +135,7 @@ async def test_slow_answers_over_a_socket_time_out_and_give_up_after_capped_retr
 
 def test_ratings_from_both_blocks_the_newest_wins() -> None:
     payload = json.loads((DATA / "location_1-000000003_assessment_framework.json").read_text())
-    found = normalise_location(payload)
+    found = _read(payload)
     # currentRatings says Good (2019); the assessment block says Requires Improvement (2025).
     assert found.rating.overall == Rating.requires_improvement
     assert found.rating.source_block == "assessment"
@@ -151,25 +157,31 @@ def test_ratings_from_both_blocks_the_newest_wins() -> None:
         ("No published rating", Rating.not_rated),
         ("Not Yet Inspected", Rating.not_rated),
         ("Not rated", Rating.not_rated),
-        (None, Rating.not_rated),
-        ("", Rating.not_rated),
+        ("Do not include in report", Rating.not_rated),
+        ("Goood", None),
+        ("Good!", None),
+        ("", None),
+        (None, None),
+        (3, None),
+        (True, None),
+        ({"rating": "Good"}, None),
+        (["Good"], None),
     ],
 )
-def test_rating_spellings_and_sentinels(text: str | None, expected: Rating) -> None:
-    assert normalise_rating(text) == expected
+def test_rating_spellings_and_sentinels(text: object, expected: Rating | None) -> None:
+    """The words API.md lists, in any capitals and spacing; nothing else is a rating."""
+    assert recognise_rating(text) == expected
 
 
 def test_never_rated_and_personal_data_stripped() -> None:
-    never = normalise_location(
-        json.loads((DATA / "location_1-000000002_not_yet_rated.json").read_text())
-    )
+    never = _read(json.loads((DATA / "location_1-000000002_not_yet_rated.json").read_text()))
     assert never.rating.overall == Rating.not_rated and never.rating.rated_on is None
     rated = json.loads((DATA / "location_1-000000001_rated.json").read_text())
     names = [
         c["personGivenName"] for a in rated["regulatedActivities"] for c in a.get("contacts", [])
     ]
     assert names  # the fixture names a registered manager...
-    stored = repr(normalise_location(rated))
+    stored = repr(_read(rated))
     for name in names:
         assert name not in stored  # ...and nothing we keep does
 

@@ -3,7 +3,9 @@ built from the recorded fixtures: the key is required (401), lists and changes a
 with relative next links, /changes has totalPages 0 when empty and can name ids that
 404, ratings come in two blocks with mixed capitals and sentinels, re-registered
 locations inherit ratings, and throttling answers either HTTP 429 with Retry-After or,
-softly, HTTP 200 with a 429 body. Requests can also be slowed or failed.
+softly, HTTP 200 with a 429 body. Requests can also be slowed or failed, and any
+location's detail can be made to answer a malformed payload (`malform`, `malform_with`)
+until it is healed.
 
 In tests it runs in-process (httpx.ASGITransport) or over a socket (uvicorn). On its own:
     python -m tests.fakes.cqc_server --port 8100 --key demo-key --demo
@@ -18,6 +20,7 @@ import json
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +29,7 @@ from urllib.parse import urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "cqc"
@@ -66,6 +69,8 @@ class FakeCqc:
     retry_after_seconds: int = 7
     delay_seconds: float = 0.0
     rate_limit_per_minute: int | None = None  # enforce like CQC: excess gets 429
+    # location id -> what its detail answers instead of its payload (bytes are sent raw)
+    malformed: dict[str, Any] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     throttled: int = 0
     _recent: deque[float] = field(default_factory=deque)
@@ -213,6 +218,24 @@ class FakeCqc:
     def change(self, location_id: str, at: datetime) -> None:
         self.changes.append((at, location_id))
 
+    # Faults ------------------------------------------------------------------------------
+
+    def malform(self, location_id: str, body: Any) -> None:
+        """Answer `body` for this location's detail (any JSON value, or raw bytes) until
+        healed; its real payload is kept."""
+        self.malformed[location_id] = body
+
+    def malform_with(self, location_id: str, change: Callable[[dict[str, Any]], Any]) -> Any:
+        """Answer a changed copy of the location's payload: `change` edits the copy in
+        place (returning None) or returns what to answer instead."""
+        body = copy.deepcopy(self.locations[location_id])
+        replaced = change(body)
+        self.malformed[location_id] = body if replaced is None else replaced
+        return self.malformed[location_id]
+
+    def heal(self, location_id: str) -> None:
+        self.malformed.pop(location_id, None)
+
     # The HTTP surface -------------------------------------------------------------------
 
     def _throttle(self) -> JSONResponse | None:
@@ -257,13 +280,19 @@ class FakeCqc:
             await asyncio.sleep(self.delay_seconds)
         return self._throttle()
 
-    async def location_detail(self, request: Request) -> JSONResponse:
+    async def location_detail(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
             return refused
         self._details += 1
         if self.fail_detail_after is not None and self._details > self.fail_detail_after:
             return JSONResponse({"statusCode": 500, "message": "Internal error"}, 500)
-        payload = self.locations.get(request.path_params["location_id"])
+        location_id = request.path_params["location_id"]
+        if location_id in self.malformed:
+            body = self.malformed[location_id]
+            if isinstance(body, bytes):
+                return Response(body, 200, media_type="application/json")
+            return JSONResponse(body)
+        payload = self.locations.get(location_id)
         if payload is None:
             return JSONResponse({"statusCode": 404, "message": "Resource not found"}, 404)
         return JSONResponse(payload)
