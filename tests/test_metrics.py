@@ -28,6 +28,7 @@ DOCUMENTED = [
     "carewatch_events",
     "carewatch_cqc_requests",
     "carewatch_cqc_sync_last_success_timestamp_seconds",
+    "carewatch_cqc_unreadable_locations",
     "carewatch_job_runs",
     "carewatch_job_duration_seconds",
     "carewatch_http_requests",

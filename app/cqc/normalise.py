@@ -35,17 +35,14 @@ _RATINGS = {
     "requires improvement": Rating.requires_improvement,
     "inadequate": Rating.inadequate,
 }
-# CQC's words for "no rating here". Some say nothing was published; two record an
-# inspection that ended without a rating, which is a judgement of its own.
-ABSENT = "absent"
-OUTCOME = "outcome"
+# CQC's words for "no rating here" (API.md 5.2): recognised, and all of them not_rated.
 _SENTINELS = {
-    "no published rating": ABSENT,
-    "not yet inspected": ABSENT,
-    "not rated": ABSENT,
-    "do not include in report": ABSENT,
-    "insufficient evidence to rate": OUTCOME,
-    "inspected but not rated": OUTCOME,
+    "no published rating",
+    "not yet inspected",
+    "not rated",
+    "do not include in report",
+    "insufficient evidence to rate",
+    "inspected but not rated",
 }
 _QUESTION_NAMES = {
     "safe": "safe",
@@ -86,13 +83,11 @@ class Unreadable:
     reason: str
 
 
-def _rating(value: object, where: str) -> tuple[Rating, str | None]:
-    """The rating and, for a "not rated" word, which kind of word it was."""
+def _rating(value: object, where: str) -> Rating:
     found = recognise_rating(value)
     if found is None:
         raise _Unreadable(f"{where}: not a rating CQC publishes")
-    kind = _SENTINELS.get(_words(value)) if isinstance(value, str) else None
-    return found, kind
+    return found
 
 
 def _block(container: dict[str, Any], key: str, kind: type, where: str) -> Any:
@@ -137,7 +132,6 @@ class RatingState:
     report_url: str | None = None
     inherited_from: str | None = None
     source_block: str = "none"  # currentRatings | assessment | historicRatings | none
-    sentinel: str | None = None  # ABSENT or OUTCOME when overall came from a "not rated" word
 
     def question_ratings(self) -> dict[str, str | None]:
         return {q: (self.key_questions.get(q) or {}).get("rating") for q in KEY_QUESTIONS}
@@ -175,7 +169,7 @@ def _questions(
         )
         if key is None:
             raise _Unreadable(f"{at}.name: not a key question")
-        rating, _kind = _rating(item.get("rating"), f"{at}.rating")
+        rating = _rating(item.get("rating"), f"{at}.rating")
         if key in found and found[key]["rating"] != rating:
             raise _Unreadable(f"{at}.name: the key question is rated twice, differently")
         found[key] = {
@@ -195,7 +189,7 @@ def _from_current(payload: dict[str, Any], location_id: str) -> RatingState | No
         return None  # seen in 2026: only a reportDate, the last rating in historicRatings
     if "rating" not in overall:
         raise _Unreadable("currentRatings.overall.rating: missing")
-    rating, kind = _rating(overall["rating"], "currentRatings.overall.rating")
+    rating = _rating(overall["rating"], "currentRatings.overall.rating")
     rated_on = _date(overall, "reportDate", "currentRatings.overall.") or _date(
         current, "reportDate", "currentRatings."
     )
@@ -215,7 +209,6 @@ def _from_current(payload: dict[str, Any], location_id: str) -> RatingState | No
         report_url=report_url,
         inherited_from=inherited if inherited and inherited != location_id else None,
         source_block="currentRatings",
-        sentinel=kind,
     )
 
 
@@ -233,7 +226,7 @@ def _from_historic(payload: dict[str, Any], location_id: str) -> RatingState | N
     if not dated:
         return None
     rated_on, at, overall = max(dated, key=lambda found: found[0])  # the order is undocumented
-    rating, kind = _rating(overall.get("rating"), f"{at}.overall.rating")
+    rating = _rating(overall.get("rating"), f"{at}.overall.rating")
     report_url = f"{CQC_SITE}/{location_id}/reports"
     return RatingState(
         overall=rating,
@@ -246,7 +239,6 @@ def _from_historic(payload: dict[str, Any], location_id: str) -> RatingState | N
         ),
         report_url=report_url,
         source_block="historicRatings",
-        sentinel=kind,
     )
 
 
@@ -274,7 +266,7 @@ def _from_assessment(payload: dict[str, Any], location_id: str) -> RatingState |
                     continue  # a superseded result: history, not the current rating
                 if "rating" not in entry:
                     raise _Unreadable(f"{where}.rating: missing")
-                rating, kind = _rating(entry["rating"], f"{where}.rating")
+                rating = _rating(entry["rating"], f"{where}.rating")
                 rated_on = published or _date(entry, "assessmentDate", f"{where}.")
                 state = RatingState(
                     overall=rating,
@@ -287,7 +279,6 @@ def _from_assessment(payload: dict[str, Any], location_id: str) -> RatingState |
                     ),
                     report_url=report_url,
                     source_block="assessment",
-                    sentinel=kind,
                 )
                 if best is None or (rated_on or date.min) > (best.rated_on or date.min):
                     best = state
@@ -358,15 +349,18 @@ def _read(payload: object) -> NormalisedLocation:
     )
 
 
+LAST_RESORT = "the answer could not be read"
+
+
 def normalise_location(payload: object) -> NormalisedLocation | Unreadable:
     """What CQC says about one location, or why it cannot be read. Never raises."""
     try:
         return _read(payload)
     except _Unreadable as problem:
         return Unreadable(str(problem))
-    except Exception as error:  # every shape is checked above; this keeps the promise
+    except Exception as error:  # every shape is checked above (the fuzz tests hold that)
         log.warning("A CQC location payload could not be read: %s", type(error).__name__)
-        return Unreadable(f"the answer could not be read ({type(error).__name__})")
+        return Unreadable(f"{LAST_RESORT} ({type(error).__name__})")
 
 
 @dataclass(frozen=True)
@@ -381,18 +375,18 @@ class HeldRating:
 def contradiction(held: HeldRating, new: RatingState) -> str | None:
     """Why a readable answer must still not be taken as a change, or None.
 
-    A location we hold as rated that arrives with no rating at all, with a word saying
-    nothing was published, or with a "not rated" outcome no newer than our rating, is a
-    suspicious payload, not a change to "not rated"; so is a rated key question that
-    vanishes without a newer rating, and a different judgement dated before the one we
-    hold (ratings do not go back in time; a block that went missing looks like that). A
-    location never rated stays what it is and is never contradicted."""
-    newer = new.rated_on is not None and (held.rated_on is None or new.rated_on > held.rated_on)
+    A location we hold as rated that arrives with no rating at all, or with one of the
+    "not rated" words, is a suspicious payload, not a change to "not rated" (the rare real
+    case, an inspection that ended in "insufficient evidence to rate", waits for a person);
+    so is a rated key question that vanishes without a newer rating, and a different
+    judgement dated before the one we hold (ratings do not go back in time; a block that
+    went missing looks like that). A location never rated stays what it is and is never
+    contradicted."""
     if held.overall in REAL_RATINGS and new.overall not in REAL_RATINGS:
         if new.source_block == "none":
             return "no rating at all for a location rated before"
-        if new.sentinel != OUTCOME or not newer:
-            return "'not rated' for a location rated before, and no newer"
+        return "'not rated' for a location rated before"
+    newer = new.rated_on is not None and (held.rated_on is None or new.rated_on > held.rated_on)
     new_questions = new.question_ratings()
     for question in KEY_QUESTIONS:
         lost = held.questions.get(question) in REAL_RATINGS
