@@ -1,6 +1,6 @@
-"""Signals computed in SQL, set-based: one grouped query per source table for the
-scheduled sweep, and one row of correlated subqueries for one provider on the write
-path; both forms are built from the same definitions.
+"""Signals computed in SQL, set-based, in two forms built from the same definitions: the
+grouped form (one query per source table, for the scheduled sweep) and one provider's
+form (one row, for the write path). A property test holds them equal on both engines.
 
 Dates are compared against cut-offs computed here, so the SQL is the same on SQLite and
 PostgreSQL; "days since" arithmetic happens in Python on the grouped results.
@@ -10,20 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from enum import Enum
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Date,
-    Integer,
     Select,
     and_,
     bindparam,
     case,
     func,
-    literal_column,
-    or_,
     select,
     true,
 )
@@ -61,33 +57,15 @@ Signals = dict[str, Any]
 SEVERITY_TO_RATING = {severity: rating for rating, severity in RATING_SEVERITY.items()}
 
 
-def _constant(value: str) -> ColumnElement[str]:
-    """A fixed value written into the statement's text rather than bound: the write path
-    runs these statements on every write, and each bound constant (forty of them) went
-    through its column type's conversion again on every run."""
-    text = str(value.value) if isinstance(value, Enum) else value
-    if not text.replace("_", "").isalnum():  # our own enum values, never input
-        raise ValueError(f"not a plain constant: {text!r}")
-    return literal_column(f"'{text}'")
-
-
-def _number(value: int) -> ColumnElement[int]:
-    """A fixed integer written into the statement's text, as _constant."""
-    return literal_column(str(int(value)), Integer)
-
-
 def _severity(column: Any) -> ColumnElement[int]:
     return case(
-        *(
-            (column == _constant(rating.value), _number(severity))
-            for rating, severity in RATING_SEVERITY.items()
-        ),
+        *((column == rating.value, severity) for rating, severity in RATING_SEVERITY.items()),
         else_=None,
     )
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, _number(1)), else_=_number(0))), _number(0))
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 WindowsKey = tuple[tuple[str, tuple[int, ...]], ...]
@@ -104,21 +82,15 @@ def _cut_instant(days: int) -> Any:
 
 
 # Each signal is defined once, below; signal_statements (grouped, for the sweep) and
-# one_provider_statement (for the write path, in two forms) are forms of the same
-# definitions, and _signals_from reads either form's values by the same labels.
-_SAFEGUARDING_OPEN = Safeguarding.status != _constant(SafeguardingStatus.closed)
-# Two-value tests as OR, not IN: an IN list is an "expanding" parameter, which makes
-# SQLAlchemy rewrite the whole (long) statement text on every execution.
-_SUBSTANTIATED = or_(
-    Safeguarding.outcome == _constant(SafeguardingOutcome.substantiated),
-    Safeguarding.outcome == _constant(SafeguardingOutcome.partly_substantiated),
+# one_provider_statement (for the write path) are forms of the same definitions, and
+# _signals_from reads either form's values by the same labels.
+_SAFEGUARDING_OPEN = Safeguarding.status != SafeguardingStatus.closed
+_SUBSTANTIATED = Safeguarding.outcome.in_(
+    [SafeguardingOutcome.substantiated, SafeguardingOutcome.partly_substantiated]
 )
 _CONCLUDED_ON = func.coalesce(Safeguarding.closed_on, Safeguarding.raised_on)
-_CONCERN_OPEN = Concern.status == _constant(CaseStatus.open)
-_UPHELD = or_(
-    Complaint.upheld == _constant(ComplaintUpheld.upheld),
-    Complaint.upheld == _constant(ComplaintUpheld.partly_upheld),
-)
+_CONCERN_OPEN = Concern.status == CaseStatus.open
+_UPHELD = Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld])
 
 # label -> (table, which rows count)
 COUNTS: dict[str, tuple[Any, Any]] = {
@@ -132,14 +104,14 @@ COUNTS: dict[str, tuple[Any, Any]] = {
     "improvement_actions_overdue": (
         ImprovementAction,
         and_(
-            ImprovementAction.status != _constant(ActionStatus.complete),
+            ImprovementAction.status != ActionStatus.complete,
             ImprovementAction.due_on < TODAY,
         ),
     ),
     "plans_not_agreed": (
         ImprovementPlan,
         and_(
-            ImprovementPlan.status == _constant(PlanStatus.awaiting_agreement),
+            ImprovementPlan.status == PlanStatus.awaiting_agreement,
             ImprovementPlan.agree_by_on < TODAY,
         ),
     ),
@@ -150,7 +122,7 @@ WINDOWED: dict[str, tuple[Any, Callable[[int], Any]]] = {
     "cqc_downgrades": (
         LocationRating,
         lambda d: and_(
-            LocationRating.direction == _constant("down"),
+            LocationRating.direction == "down",
             LocationRating.recorded_at >= _cut_instant(d),
         ),
     ),
@@ -273,58 +245,14 @@ def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]
     return statements
 
 
-def _scalar(model: Any, column: Any, *conditions: Any) -> Any:
-    """One value over a provider's rows of `model`, correlated to the outer provider."""
-    return (
-        select(column)
-        .where(model.provider_id == Provider.id, *conditions)
-        .correlate(Provider)
-        .scalar_subquery()
-    )
-
-
-def _latest_value(model: Any, order_column: Any, column: Any) -> Any:
-    return (
-        select(column)
-        .where(model.provider_id == Provider.id)
-        .order_by(order_column.desc(), model.id.desc())
-        .limit(1)
-        .correlate(Provider)
-        .scalar_subquery()
-    )
-
-
 @lru_cache(maxsize=32)
-def _correlated_statement(windows_key: WindowsKey) -> Select[Any]:
-    """One provider's signals as correlated subqueries, one per value, each an index
-    lookup on provider_id. SQLite keeps the prepared statement, so it never plans twice."""
-    counted = _counted(_windows_from(windows_key))
-    columns: list[Any] = [
-        Provider.id.label("provider_id"),
-        Provider.next_visit_due_on,
-        *(
-            _scalar(Location, aggregate).label(label)
-            for label, aggregate in LOCATION_AGGREGATES.items()
-        ),
-        *(
-            _scalar(model, func.count(), condition).label(label)
-            for label, (model, condition) in counted.items()
-        ),
-        *(
-            _latest_value(model, order_column, column).label(label)
-            for label, (model, order_column, column) in LATEST.items()
-        ),
-    ]
-    return select(*columns).where(Provider.id == bindparam("provider_id"))
-
-
-@lru_cache(maxsize=32)
-def _joined_statement(windows_key: WindowsKey) -> Select[Any]:
-    """One provider's signals with each table read once, by its provider_id index: one
-    aggregate row per table and the newest row of the tables whose latest values count,
-    joined to the provider. PostgreSQL plans this once and reuses the plan; the
-    correlated form it planned afresh on every call (2.9 ms planning, 1.5 ms running).
-    SQLite runs it slower than the correlated form: it materialises each subquery."""
+def one_provider_statement(windows_key: WindowsKey) -> Select[Any]:
+    """One provider's form, for the write path: every signal in one row and one round
+    trip. Each table is read once, by its provider_id index: one aggregate row per table
+    (the sweep's aggregates, without GROUP BY) and the newest row of each table whose
+    latest values count, joined to the provider. Built once per rules file, with the
+    provider's id, today and the cut-offs as bind parameters, so the compiled statement
+    is reused, and PostgreSQL can keep one generic plan for it."""
     provider_id: Any = bindparam("provider_id")
     by_table = _counts_by_table(windows_key)
     aggregates = [
@@ -356,16 +284,6 @@ def _joined_statement(windows_key: WindowsKey) -> Select[Any]:
     for subquery in latest:  # a provider may have no such row yet
         query = query.outerjoin(subquery, true())
     return query.where(Provider.id == provider_id)
-
-
-ONE_PROVIDER_FORMS = {"correlated": _correlated_statement, "joined": _joined_statement}
-
-
-def one_provider_statement(windows_key: WindowsKey, dialect: str) -> Select[Any]:
-    """The write path's form for this engine: every signal of one provider in one row and
-    one round trip. A test holds both forms equal to the sweep's on random histories."""
-    form = "joined" if dialect == "postgresql" else "correlated"
-    return ONE_PROVIDER_FORMS[form](windows_key)
 
 
 def _signals_from(values: Mapping[str, Any], windows: dict[str, set[int]], today: date) -> Signals:
@@ -411,10 +329,9 @@ async def compute_signals(
     rules: RuleSet,
     today: date,
     provider_ids: Sequence[int] | None = None,
-    form: str | None = None,
 ) -> dict[int, Signals]:
-    """Every catalogue signal for the given providers (all when None), keyed by provider id.
-    `form` names a one-provider form other than the engine's own (the tests run both)."""
+    """Every catalogue signal for the given providers (all when None), keyed by provider
+    id: one provider's form for a single provider, the grouped form otherwise."""
     windows = rules.windows()
     key = _windows_key(windows)
     params: dict[str, Any] = {"today": today}
@@ -426,12 +343,7 @@ async def compute_signals(
     connection = await session.connection()
     if provider_ids is not None and len(provider_ids) == 1:
         params["provider_id"] = provider_ids[0]
-        statement = (
-            ONE_PROVIDER_FORMS[form](key)
-            if form is not None
-            else one_provider_statement(key, connection.dialect.name)
-        )
-        found = (await connection.execute(statement, params)).first()
+        found = (await connection.execute(one_provider_statement(key), params)).first()
         if found is None:
             return {}
         return {found.provider_id: _signals_from(found._mapping, windows, today)}
