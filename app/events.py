@@ -37,14 +37,21 @@ class Actor:
 
 
 def _insert_skipping_used_keys(dialect: str) -> Any:
-    """INSERT into events that skips a row whose dedup key was already used."""
+    """INSERT into events that skips a row whose dedup key was already used. Events are
+    appended with this statement rather than the ORM's unit of work because a repeated
+    occurrence must be skipped, not fail its writer's transaction."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(Event.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])
 
 
-# One event: built once per dialect, as every write runs it.
+# Built once per dialect: one event, and many (returning the type beside each id).
+_EVENTS: Any = Event.__table__
 _APPEND_ONE = {
-    dialect: _insert_skipping_used_keys(dialect).returning(Event.__table__.c.id)
+    dialect: _insert_skipping_used_keys(dialect).returning(_EVENTS.c.id)
+    for dialect in ("postgresql", "sqlite")
+}
+_APPEND_MANY = {
+    dialect: _insert_skipping_used_keys(dialect).returning(_EVENTS.c.id, _EVENTS.c.type)
     for dialect in ("postgresql", "sqlite")
 }
 
@@ -68,13 +75,6 @@ def _row(
     }
 
 
-async def _flush_pending(session: AsyncSession) -> None:
-    # A writer that only inserted with Core has nothing pending: skip the flush's
-    # round into SQLAlchemy's greenlet.
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-
-
 async def append_event(
     session: AsyncSession,
     *,
@@ -88,11 +88,10 @@ async def append_event(
     """Append one event; returns its id, or None when its dedup key was already used.
     Changes pending in the session are flushed first, so that what is read after the
     event (the rules) sees them."""
-    await _flush_pending(session)
+    await session.flush()
     row = _row(type, provider_id, data, dedup_key, actor, at)
-    connection = await session.connection()
-    statement = _APPEND_ONE[connection.dialect.name]
-    event_id: int | None = (await connection.execute(statement, row)).scalar_one_or_none()
+    statement = _APPEND_ONE[session.get_bind().dialect.name]
+    event_id: int | None = (await session.execute(statement, row)).scalar_one_or_none()
     if event_id is not None:
         session.sync_session.info.setdefault(NEW_EVENT_IDS, []).append(event_id)
         session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).append(type)
@@ -109,31 +108,20 @@ class EventDraft:
     dedup_key: str | None = None
 
 
-BULK_CHUNK = 500  # rows per INSERT: 7 parameters each, far below SQLite's 32,766
-
-
 async def append_events(
     session: AsyncSession, drafts: list[EventDraft], *, actor: Actor, at: datetime
 ) -> list[tuple[int, str]]:
-    """Append many events in a few multi-row INSERTs (a sweep raises thousands); a draft
-    whose dedup key was already used is skipped. Returns (id, type) of those appended."""
-    await _flush_pending(session)
-    appended: list[tuple[int, str]] = []
-    table = Event.__table__
-    for start in range(0, len(drafts), BULK_CHUNK):
-        rows = [
-            _row(draft.type, draft.provider_id, draft.data, draft.dedup_key, actor, at)
-            for draft in drafts[start : start + BULK_CHUNK]
-        ]
-        statement = (
-            _insert_skipping_used_keys(session.get_bind().dialect.name)
-            .values(rows)
-            .returning(table.c.id, table.c.type)
-        )
-        appended.extend((row[0], row[1]) for row in await session.execute(statement))
-    if appended:
-        session.sync_session.info.setdefault(NEW_EVENT_IDS, []).extend(i for i, _ in appended)
-        session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).extend(t for _, t in appended)
+    """Append many events at once (a sweep raises thousands): one statement executed
+    with every row, which SQLAlchemy sends as a few multi-row INSERTs. A draft whose
+    dedup key was already used is skipped. Returns (id, type) of those appended."""
+    await session.flush()
+    if not drafts:
+        return []
+    rows = [_row(d.type, d.provider_id, d.data, d.dedup_key, actor, at) for d in drafts]
+    statement = _APPEND_MANY[session.get_bind().dialect.name]
+    appended = [(row.id, row.type) for row in await session.execute(statement, rows)]
+    session.sync_session.info.setdefault(NEW_EVENT_IDS, []).extend(i for i, _ in appended)
+    session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).extend(t for _, t in appended)
     return appended
 
 
