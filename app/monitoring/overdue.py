@@ -147,4 +147,4 @@ async def _latest_assurances(
             latest.c.position == 1
         )
     )
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(row.provider_id, row.next_review_on, row.insurance_expires_on) for row in rows]

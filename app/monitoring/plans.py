@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, DomainError, NotFound
 from app.events import Actor, append_event
+from app.locks import lock_provider
 from app.models import ImprovementAction, ImprovementPlan
 from app.models.base import ActionStatus, PlanStatus
-from app.monitoring.service import lock_provider, open_plan
+from app.monitoring.service import open_plan
 
 
 class ActionIn(BaseModel):

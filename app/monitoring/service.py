@@ -12,12 +12,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Date, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import is_postgres
-from app.errors import Conflict, DomainError, NotFound
+from app.errors import Conflict, DomainError
 from app.events import Actor, append_event
+from app.locks import lock_provider
 from app.models import ImprovementAction, ImprovementPlan, MonitoringEpisode, Provider
 from app.models.base import LEVEL_RANK, ActionStatus, MonitoringLevel, PlanStatus
 from app.monitoring.errors import DeEscalationRefused
@@ -46,101 +46,6 @@ class Escalation:
         }
 
 
-LOCKED_PROVIDERS = "carewatch.locked_providers"
-# Built once: every write runs one. populate_existing: what the lock read wins over any
-# copy the session already holds.
-_LOAD_ROW = (
-    select(Provider)
-    .where(Provider.id == bindparam("provider_id"))
-    .execution_options(populate_existing=True)
-)
-_LOCK_ROW = _LOAD_ROW.with_for_update()
-
-
-@dataclass(frozen=True)
-class Standing:
-    """What a provider's firings are weighed against: its level, whether placements are
-    suspended, and the firings a manager acknowledged."""
-
-    monitoring_level: str
-    placements_suspended: bool
-    acknowledged_firings: dict[str, Any] | None
-
-    def needs_action(self, firings: list[Firing]) -> bool:
-        """Whether the firings would change anything (_apply_to_provider): a level above
-        this one, a suspension not yet made, or an acknowledgement whose rule stopped."""
-        fresh = _unacknowledged(self.acknowledged_firings, firings)
-        target = highest_level(fresh)
-        return (
-            bool(set(self.acknowledged_firings or {}) - {f.rule_id for f in firings})
-            or (any(f.suspend_placements for f in fresh) and not self.placements_suspended)
-            or (
-                target is not None
-                and LEVEL_RANK[target] > LEVEL_RANK[MonitoringLevel(self.monitoring_level)]
-            )
-        )
-
-
-@dataclass(frozen=True)
-class LockedProvider:
-    """A provider locked for a new record, read with Core: what the rules and the visit
-    cadence need, without loading (and tracking) the whole ORM object."""
-
-    id: int
-    standing: Standing
-
-
-# In Standing's field order: every statement that reads a standing returns the provider's
-# id and then these, so Standing(*row[1:]) builds it.
-_STANDING_COLUMNS = (
-    Provider.monitoring_level,
-    Provider.placements_suspended,
-    Provider.acknowledged_firings,
-)
-_LOAD_STANDING = select(Provider.id, *_STANDING_COLUMNS).where(
-    Provider.id == bindparam("provider_id")
-)
-_LOCK_STANDING = _LOAD_STANDING.with_for_update()
-
-
-async def lock_provider_standing(session: AsyncSession, provider_id: int) -> LockedProvider:
-    """As lock_provider, for writers that add a record and change nothing else of the
-    provider's unless the rules escalate it (apply_rules then loads it in full)."""
-    connection = await session.connection()
-    statement = _LOCK_STANDING if is_postgres(session) else _LOAD_STANDING
-    row = (await connection.execute(statement, {"provider_id": provider_id})).first()
-    return _locked(row, provider_id)
-
-
-def _locked(row: Any, provider_id: int) -> LockedProvider:
-    """The provider a lock statement returned (id and standing), or NotFound."""
-    if row is None:
-        raise NotFound("provider_id", f"no provider with id {provider_id}")
-    return LockedProvider(id=row.id, standing=Standing(*row[1:]))
-
-
-async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
-    """Load a provider for update: concurrent writers for one provider queue here
-    (a row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
-    Within one transaction the second call finds it locked and loaded already."""
-    transaction = session.sync_session.get_transaction()
-    held_by, locked = session.sync_session.info.get(LOCKED_PROVIDERS, (None, set()))
-    if transaction is not None and held_by is transaction and provider_id in locked:
-        held = await session.get(Provider, provider_id)
-        if held is not None:
-            return held
-    query = _LOCK_ROW if is_postgres(session) else _LOAD_ROW
-    provider = (await session.execute(query, {"provider_id": provider_id})).scalar_one_or_none()
-    if provider is None:
-        raise NotFound("provider_id", f"no provider with id {provider_id}")
-    transaction = session.sync_session.get_transaction()  # begun by the query, if not before
-    if held_by is not transaction:
-        locked = set()
-    locked.add(provider_id)
-    session.sync_session.info[LOCKED_PROVIDERS] = (transaction, locked)
-    return provider
-
-
 async def current_firings(
     session: AsyncSession,
     policy: MonitoringPolicy,
@@ -151,79 +56,107 @@ async def current_firings(
     return {pid: evaluate(policy.rules, values) for pid, values in signals.items()}
 
 
-def _unacknowledged(acknowledged: dict[str, Any] | None, firings: list[Firing]) -> list[Firing]:
-    """The firings a manager has not acknowledged with this same evidence."""
-    known = acknowledged or {}
-    return [f for f in firings if known.get(f.rule_id) != to_jsonable_python(f.evidence)]
-
-
 async def apply_rules(
-    session: AsyncSession,
-    *,
-    policy: MonitoringPolicy,
-    actor: Actor,
-    now: datetime,
-    provider_ids: Sequence[int] | None = None,
-    trigger: dict[str, Any] | None = None,
-    standings: dict[int, Standing] | None = None,
+    session: AsyncSession, *, policy: MonitoringPolicy, actor: Actor, now: datetime
 ) -> dict[int, Escalation]:
-    """Evaluate the rules for some providers (all when None) and raise any whose level a
-    firing rule exceeds. Returns the escalations made, by provider id.
+    """The sweep: evaluate the rules for every provider and raise any whose level a firing
+    rule exceeds. Returns the escalations made, by provider id.
 
-    A provider whose current standing is known (the sweep reads every one; a new record's
-    writer passes the one it locked) is only locked and loaded in full when its firings
-    would change something."""
-    today = now.date()
-    firings_by_provider = await current_firings(session, policy, today, provider_ids)
+    Every provider is read once without a lock; only one whose firings would change
+    something is then locked (and read again under the lock) and changed."""
+    firings_by_provider = await current_firings(session, policy, now.date(), None)
+    providers = {p.id: p for p in (await session.execute(select(Provider))).scalars()}
     changed: dict[int, Escalation] = {}
-    if provider_ids is None:
-        standings = {
-            row.id: Standing(*row[1:])
-            for row in await session.execute(
-                select(Provider.id, *_STANDING_COLUMNS).where(
-                    Provider.id.in_(list(firings_by_provider))
-                )
-            )
-        }
     for provider_id, firings in firings_by_provider.items():
-        standing = (standings or {}).get(provider_id)
-        if standing is not None and not standing.needs_action(firings):
+        if not _Weighed.of(providers[provider_id], firings):
             continue
         provider = await lock_provider(session, provider_id)
-        escalation = await _apply_to_provider(
-            session, provider, firings, policy, actor, now, trigger
-        )
+        escalation = await _apply(session, provider, firings, policy, actor, now, None)
         if escalation is not None:
             changed[provider_id] = escalation
     return changed
 
 
-async def _apply_to_provider(
+async def apply_rules_to(
+    session: AsyncSession,
+    provider: Provider,
+    *,
+    policy: MonitoringPolicy,
+    actor: Actor,
+    now: datetime,
+    trigger: dict[str, Any] | None = None,
+) -> Escalation | None:
+    """Evaluate the rules for one provider its writer has locked, and raise its level if
+    a firing rule exceeds it. `trigger` is the write that set the rules off."""
+    assert provider.id is not None
+    firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
+        provider.id, []
+    )
+    return await _apply(session, provider, firings, policy, actor, now, trigger)
+
+
+@dataclass(frozen=True)
+class _Weighed:
+    """What a provider's firings would change: acknowledgements whose rule stopped
+    firing (they lapse, so a later firing counts), the firings no manager acknowledged
+    with this same evidence, a level above the provider's own, and a suspension not yet
+    made. False when they would change nothing."""
+
+    lapsed: frozenset[str]
+    fresh: list[Firing]
+    escalate_to: MonitoringLevel | None
+    suspending: list[Firing]
+
+    @classmethod
+    def of(cls, provider: Provider, firings: list[Firing]) -> _Weighed:
+        acknowledged = provider.acknowledged_firings or {}
+        fresh = [f for f in firings if acknowledged.get(f.rule_id) != _evidence(f)]
+        target = highest_level(fresh)
+        current = MonitoringLevel(provider.monitoring_level)
+        return cls(
+            lapsed=frozenset(acknowledged) - {f.rule_id for f in firings},
+            fresh=fresh,
+            escalate_to=(
+                target if target is not None and LEVEL_RANK[target] > LEVEL_RANK[current] else None
+            ),
+            suspending=(
+                [] if provider.placements_suspended else [f for f in fresh if f.suspend_placements]
+            ),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.lapsed or self.escalate_to or self.suspending)
+
+
+def _evidence(firing: Firing) -> Any:
+    """A firing's evidence as an acknowledgement stores it (JSON)."""
+    return to_jsonable_python(firing.evidence)
+
+
+async def _apply(
     session: AsyncSession,
     provider: Provider,
     firings: list[Firing],
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
-    trigger: dict[str, Any] | None = None,
+    trigger: dict[str, Any] | None,
 ) -> Escalation | None:
     assert provider.id is not None
-    # An acknowledgement lapses once its rule stops firing, so a later firing counts.
-    firing_ids = {f.rule_id for f in firings}
-    if provider.acknowledged_firings and set(provider.acknowledged_firings) - firing_ids:
+    weighed = _Weighed.of(provider, firings)
+    if weighed.lapsed:
         provider.acknowledged_firings = {
             rule: evidence
-            for rule, evidence in provider.acknowledged_firings.items()
-            if rule in firing_ids
+            for rule, evidence in (provider.acknowledged_firings or {}).items()
+            if rule not in weighed.lapsed
         }
-    fresh = _unacknowledged(provider.acknowledged_firings, firings)
     current = MonitoringLevel(provider.monitoring_level)
-    target = highest_level(fresh)
     escalation: Escalation | None = None
-    if target is not None and LEVEL_RANK[target] > LEVEL_RANK[current]:
-        escalation = await _escalate(session, provider, target, fresh, policy, actor, now, trigger)
-    suspending = [f for f in fresh if f.suspend_placements]
-    if suspending and not provider.placements_suspended:
+    if weighed.escalate_to is not None:
+        escalation = await _escalate(
+            session, provider, weighed.escalate_to, weighed.fresh, policy, actor, now, trigger
+        )
+    if weighed.suspending:
         provider.placements_suspended = True
         provider.updated_at = now
         await append_event(
@@ -233,8 +166,8 @@ async def _apply_to_provider(
             actor=actor,
             at=now,
             data={
-                "rules": [f.rule_id for f in suspending],
-                "reason": "; ".join(f.description for f in suspending),
+                "rules": [f.rule_id for f in weighed.suspending],
+                "reason": "; ".join(f.description for f in weighed.suspending),
             },
         )
         escalation = escalation or Escalation(provider.id, current, current)
@@ -318,7 +251,7 @@ async def _escalate(
     )
     assert episode is not None and episode.id is not None
     provider.monitoring_level = target
-    due = today + timedelta(days=policy.visit_cadence_days[target])
+    due = policy.next_visit_due(target, today)
     if provider.next_visit_due_on is None or provider.next_visit_due_on > due:
         provider.next_visit_due_on = due
     provider.updated_at = now
@@ -356,51 +289,6 @@ async def _escalate(
         },
     )
     return Escalation(provider.id, previous, target, reasons)
-
-
-_PROVIDERS: Any = Provider.__table__
-_LATEST_VISIT = or_(
-    _PROVIDERS.c.last_visit_on.is_(None),
-    _PROVIDERS.c.last_visit_on <= bindparam("visited_on", type_=Date),
-)
-# The lock and the visit cadence in one statement: SET reads the row as it was, so a visit
-# older than the last one leaves both dates alone.
-_LOCK_AND_MOVE_NEXT_VISIT = (
-    update(_PROVIDERS)
-    .where(_PROVIDERS.c.id == bindparam("provider_id"))
-    .values(
-        last_visit_on=case(
-            (_LATEST_VISIT, bindparam("visited_on", type_=Date)),
-            else_=_PROVIDERS.c.last_visit_on,
-        ),
-        next_visit_due_on=case(
-            *(
-                (
-                    and_(_LATEST_VISIT, _PROVIDERS.c.monitoring_level == level.value),
-                    bindparam(f"next_if_{level.value}", type_=Date),
-                )
-                for level in MonitoringLevel
-            ),
-            else_=_PROVIDERS.c.next_visit_due_on,
-        ),
-    )
-    .returning(_PROVIDERS.c.id, *(_PROVIDERS.c[column.key] for column in _STANDING_COLUMNS))
-)
-
-
-async def lock_provider_for_visit(
-    session: AsyncSession, provider_id: int, visited_on: date, policy: MonitoringPolicy
-) -> LockedProvider:
-    """lock_provider_standing for a visit, which also moves the next visit on by the
-    level's cadence when it is the latest so far: one statement, not two."""
-    params: dict[str, Any] = {"provider_id": provider_id, "visited_on": visited_on}
-    for level in MonitoringLevel:
-        params[f"next_if_{level.value}"] = visited_on + timedelta(
-            days=policy.visit_cadence_days[level]
-        )
-    connection = await session.connection()
-    row = (await connection.execute(_LOCK_AND_MOVE_NEXT_VISIT, params)).first()
-    return _locked(row, provider_id)
 
 
 async def de_escalate(
@@ -462,10 +350,9 @@ async def de_escalate(
     if blocking:
         provider.acknowledged_firings = {
             **(provider.acknowledged_firings or {}),
-            **{f.rule_id: to_jsonable_python(f.evidence) for f in blocking},
+            **{f.rule_id: _evidence(f) for f in blocking},
         }
-    cadence = timedelta(days=policy.visit_cadence_days[to])
-    provider.next_visit_due_on = (provider.last_visit_on or now.date()) + cadence
+    provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or now.date())
     provider.updated_at = now
     if plan is not None and to != MonitoringLevel.intensive:
         plan.status = PlanStatus.closed
@@ -512,7 +399,7 @@ async def set_placements_suspended(
         )
         provider.acknowledged_firings = {
             **(provider.acknowledged_firings or {}),
-            **{f.rule_id: to_jsonable_python(f.evidence) for f in firings if f.suspend_placements},
+            **{f.rule_id: _evidence(f) for f in firings if f.suspend_placements},
         }
     await append_event(
         session,

@@ -363,10 +363,14 @@ async def safeguarding_counts(
     row = (
         await session.execute(
             select(
-                func.count(),
-                func.sum(case((and_(*is_open), 1), else_=0)),
-                func.sum(case((and_(*is_recent), 1), else_=0)),
+                func.count().label("total"),
+                func.sum(case((and_(*is_open), 1), else_=0)).label("open"),
+                func.sum(case((and_(*is_recent), 1), else_=0)).label("recent"),
             ).where(Safeguarding.provider_id == provider_id)
         )
     ).one()
-    return {"total": int(row[0] or 0), "open": int(row[1] or 0), "recent": int(row[2] or 0)}
+    return {
+        "total": int(row.total or 0),
+        "open": int(row.open or 0),
+        "recent": int(row.recent or 0),
+    }

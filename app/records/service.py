@@ -9,13 +9,14 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.clock import Clock
 from app.errors import Conflict, DomainError, NotFound
 from app.events import EVENT_TYPES, Actor, append_event
+from app.locks import lock_provider
 from app.models import (
     Complaint,
     Compliment,
@@ -38,14 +39,7 @@ from app.models.base import (
     SafeguardingStatus,
 )
 from app.monitoring.policy import MonitoringPolicy
-from app.monitoring.service import (
-    Escalation,
-    LockedProvider,
-    apply_rules,
-    lock_provider,
-    lock_provider_for_visit,
-    lock_provider_standing,
-)
+from app.monitoring.service import Escalation, apply_rules_to
 from app.records import schemas
 
 RecordT = TypeVar("RecordT", bound=SQLModel)
@@ -117,13 +111,14 @@ async def _check_user(session: AsyncSession, field: str, user_id: int | None) ->
 async def _finish(
     session: AsyncSession,
     ctx: WriteContext,
-    provider: LockedProvider,
+    provider: Provider,
     record: Any,
     event_type: str,
     data: dict[str, Any],
 ) -> WriteResult[Any]:
     """Append the record's event (flushing the record's changes first), then evaluate the
-    rules for its provider."""
+    rules for its provider, which the writer has locked."""
+    assert provider.id is not None
     await append_event(
         session,
         type=event_type,
@@ -132,24 +127,22 @@ async def _finish(
         at=ctx.clock.now(),
         data=data,
     )
-    escalations = await apply_rules(
+    escalation = await apply_rules_to(
         session,
+        provider,
         policy=ctx.policy,
         actor=ctx.actor,
         now=ctx.clock.now(),
-        provider_ids=[provider.id],
         trigger=trigger_of(event_type, data),
-        standings={provider.id: provider.standing},
     )
-    escalation = escalations.get(provider.id)
-    if escalation is None:  # the level and the suspension are as the lock read them
-        standing = provider.standing
-        level = MonitoringLevel(standing.monitoring_level)
-        return WriteResult(record, level, standing.placements_suspended, None)
-    escalated = await lock_provider(session, provider.id)  # loaded and changed by the rules
+    level = MonitoringLevel(provider.monitoring_level)
+    return WriteResult(record, level, provider.placements_suspended, escalation)
+
+
+async def _add(session: AsyncSession, record: SQLModel) -> None:
+    """Store a new record now, so that its event can name its id."""
+    session.add(record)
     await session.flush()
-    level = MonitoringLevel(escalated.monitoring_level)
-    return WriteResult(record, level, escalated.placements_suspended, escalation)
 
 
 # Providers and locations -------------------------------------------------------------
@@ -333,19 +326,16 @@ async def record_rating(
         data=data,
         dedup_key=f"{event_type}:{location.cqc_location_id}:{previous}:{overall}:{rated_on}:{fingerprint}",
     )
-    escalations = await apply_rules(
+    escalation = await apply_rules_to(
         session,
+        provider,
         policy=ctx.policy,
         actor=ctx.actor,
         now=now,
-        provider_ids=[provider.id or 0],
         trigger=trigger_of(event_type, data),
     )
-    await session.refresh(provider)
     level = MonitoringLevel(provider.monitoring_level)
-    return WriteResult(
-        rating, level, provider.placements_suspended, escalations.get(provider.id or 0)
-    )
+    return WriteResult(rating, level, provider.placements_suspended, escalation)
 
 
 async def update_location_details(
@@ -409,7 +399,13 @@ async def record_visit(
 ) -> WriteResult[Visit]:
     _not_future("visited_on", data.visited_on, ctx.clock.today())
     await _check_user(session, "officer_id", data.officer_id)
-    provider = await lock_provider_for_visit(session, provider_id, data.visited_on, ctx.policy)
+    provider = await lock_provider(session, provider_id)
+    # A visit logged late, older than the last one on record, moves neither date.
+    if provider.last_visit_on is None or provider.last_visit_on <= data.visited_on:
+        provider.last_visit_on = data.visited_on
+        provider.next_visit_due_on = ctx.policy.next_visit_due(
+            provider.monitoring_level, data.visited_on
+        )
     visit = Visit(
         provider_id=provider_id,
         **data.model_dump(exclude={"officer_id"}),
@@ -417,7 +413,7 @@ async def record_visit(
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
-    await _insert(session, visit)
+    await _add(session, visit)
     return await _finish(
         session,
         ctx,
@@ -451,7 +447,7 @@ async def record_safeguarding(
     _not_future("raised_on", data.raised_on, today)
     if data.status == SafeguardingStatus.closed:
         raise DomainError("status", "a new safeguarding cannot start closed; close it by update")
-    provider = await lock_provider_standing(session, provider_id)
+    provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
     safeguarding = Safeguarding(
         provider_id=provider_id,
@@ -460,7 +456,7 @@ async def record_safeguarding(
         created_at=now,
         updated_at=now,
     )
-    await _insert(session, safeguarding)
+    await _add(session, safeguarding)
     # The event carries no summary and no reference: emails and timelines link instead.
     return await _finish(
         session,
@@ -484,7 +480,7 @@ async def update_safeguarding(
     ctx: WriteContext,
 ) -> WriteResult[Safeguarding]:
     safeguarding = await _get(session, Safeguarding, safeguarding_id, "safeguarding_id")
-    provider = await lock_provider_standing(session, safeguarding.provider_id)
+    provider = await lock_provider(session, safeguarding.provider_id)
     changes = _non_null_changes(data, nullable={"outcome", "closed_on"})
     status = changes.get("status", safeguarding.status)
     if (
@@ -527,7 +523,7 @@ async def record_complaint(
     today = ctx.clock.today()
     _not_future("received_on", data.received_on, today)
     _check_case("closed_on", data.status, data.closed_on, "received_on", data.received_on, today)
-    provider = await lock_provider_standing(session, provider_id)
+    provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
     closed_on = data.closed_on or (today if data.status == CaseStatus.closed else None)
     complaint = Complaint(
@@ -538,7 +534,7 @@ async def record_complaint(
         created_at=now,
         updated_at=now,
     )
-    await _insert(session, complaint)
+    await _add(session, complaint)
     return await _finish(
         session,
         ctx,
@@ -553,7 +549,7 @@ async def update_complaint(
     session: AsyncSession, complaint_id: int, data: schemas.ComplaintUpdate, ctx: WriteContext
 ) -> WriteResult[Complaint]:
     complaint = await _get(session, Complaint, complaint_id, "complaint_id")
-    provider = await lock_provider_standing(session, complaint.provider_id)
+    provider = await lock_provider(session, complaint.provider_id)
     changes = _non_null_changes(data, nullable={"upheld", "closed_on"})
     status = changes.get("status", complaint.status)
     if status == CaseStatus.closed and complaint.closed_on is None and "closed_on" not in changes:
@@ -585,14 +581,14 @@ async def record_compliment(
     session: AsyncSession, provider_id: int, data: schemas.ComplimentIn, ctx: WriteContext
 ) -> WriteResult[Compliment]:
     _not_future("received_on", data.received_on, ctx.clock.today())
-    provider = await lock_provider_standing(session, provider_id)
+    provider = await lock_provider(session, provider_id)
     compliment = Compliment(
         provider_id=provider_id,
         **data.model_dump(),
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
-    await _insert(session, compliment)
+    await _add(session, compliment)
     return await _finish(
         session,
         ctx,
@@ -608,14 +604,14 @@ async def record_financial_assurance(
 ) -> WriteResult[FinancialAssurance]:
     _not_future("assessed_on", data.assessed_on, ctx.clock.today())
     _not_before("next_review_on", data.next_review_on, "assessed_on", data.assessed_on)
-    provider = await lock_provider_standing(session, provider_id)
+    provider = await lock_provider(session, provider_id)
     assurance = FinancialAssurance(
         provider_id=provider_id,
         **data.model_dump(),
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
-    await _insert(session, assurance)
+    await _add(session, assurance)
     return await _finish(
         session,
         ctx,
@@ -636,7 +632,7 @@ async def record_concern(
     session: AsyncSession, provider_id: int, data: schemas.ConcernIn, ctx: WriteContext
 ) -> WriteResult[Concern]:
     _not_future("raised_on", data.raised_on, ctx.clock.today())
-    provider = await lock_provider_standing(session, provider_id)
+    provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
     concern = Concern(
         provider_id=provider_id,
@@ -645,7 +641,7 @@ async def record_concern(
         created_at=now,
         updated_at=now,
     )
-    await _insert(session, concern)
+    await _add(session, concern)
     return await _finish(
         session,
         ctx,
@@ -664,7 +660,7 @@ async def update_concern(
     session: AsyncSession, concern_id: int, data: schemas.ConcernUpdate, ctx: WriteContext
 ) -> WriteResult[Concern]:
     concern = await _get(session, Concern, concern_id, "concern_id")
-    provider = await lock_provider_standing(session, concern.provider_id)
+    provider = await lock_provider(session, concern.provider_id)
     changes = _non_null_changes(data, nullable={"closed_on"})
     status = changes.get("status", concern.status)
     if status == CaseStatus.closed and concern.closed_on is None and "closed_on" not in changes:
@@ -718,25 +714,6 @@ def _non_null_changes(data: schemas.Input, *, nullable: set[str]) -> dict[str, A
     if not changes:
         raise DomainError("body", "no fields to change")
     return changes
-
-
-# Built once per table: every write runs one.
-_INSERT_RETURNING_ID: dict[Any, Any] = {}
-
-
-async def _insert(session: AsyncSession, record: RecordT) -> None:
-    """Store a new record with one INSERT ... RETURNING id on the session's connection,
-    and set its id. A new record is never changed again in its transaction, so the ORM's
-    unit of work would only track it: on the write path that tracking cost more CPU than
-    the insert itself (docs/PERFORMANCE.md)."""
-    table: Any = type(record).__table__
-    statement = _INSERT_RETURNING_ID.get(table)
-    if statement is None:
-        statement = _INSERT_RETURNING_ID[table] = insert(table).returning(table.c.id)
-    values = {column.key: getattr(record, column.key) for column in table.columns}
-    del values["id"]
-    connection = await session.connection()
-    record.id = (await connection.execute(statement, values)).scalar_one()
 
 
 async def _get(session: AsyncSession, model: type[RecordT], record_id: int, field: str) -> RecordT:
