@@ -43,6 +43,16 @@ class ProcessMetrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.deliveries_resent = Counter(
+            "carewatch_deliveries_resent",
+            "Deliveries sent again after an attempt that may have reached the mail server "
+            "(lease_expired: taken over from a dispatcher that stopped; dropped_after_data: "
+            "a connection lost with the message in flight)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("lease_expired", "dropped_after_data"):
+            self.deliveries_resent.labels(reason)  # present at 0 before the first
         self.events = Counter("carewatch_events", "Events appended, by type", ["type"], registry=r)
         self.cqc_requests = Counter(
             "carewatch_cqc_requests",
@@ -80,6 +90,9 @@ class ProcessMetrics:
         self.delivery_attempts.labels(outcome).inc()
         if latency is not None:
             self.delivery_latency.observe(latency)
+
+    def observe_resent(self, reason: str) -> None:
+        self.deliveries_resent.labels(reason).inc()
 
     def observe_cqc(self, endpoint: str, status: str) -> None:
         self.cqc_requests.labels(endpoint, status).inc()

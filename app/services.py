@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 from starlette.requests import Request
 
-from app.alerting.dispatcher import Dispatcher, Mailer
+from app.alerting.channel import Channel
+from app.alerting.dispatcher import Dispatcher
 from app.alerting.email import EmailRenderer, mailer_for
 from app.alerting.outbox import Mailboxes, WakeUp, install_outbox
 from app.alerting.routes import RouteTable, load_routes
@@ -78,7 +79,7 @@ def build_services(
     *,
     database: Database | None = None,
     clock: Clock | None = None,
-    mailer: Mailer | None = None,
+    mailer: Channel | None = None,
     cqc_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Services:
     policy, routes = load_policy(settings)
@@ -109,7 +110,6 @@ def build_services(
         mailer=mailer or mailer_for(settings),
         renderer=renderer,
         clock=clock,
-        mail_from=str(settings.mail_from),
         base_url=settings.base_url,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
@@ -126,7 +126,7 @@ def build_services(
         principals,
         cqc_client=make_client(settings, cqc_transport),
     )
-    dispatcher.observers.append(metrics.observe_delivery)
+    dispatcher.observers.append(metrics)
     if services.cqc_client is not None:
         services.cqc_client.observers.append(metrics.observe_cqc)
     wake_up.subscribe(services.wake_event.set)

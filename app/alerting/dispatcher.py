@@ -1,14 +1,17 @@
-"""The dispatcher: claims due deliveries, commits the claim, sends each message outside
-any transaction, then records sent, retry-later or failed.
+"""The dispatcher: claims due deliveries under a lease, sends each message through its
+channel outside any transaction, then records the whole batch's outcomes in one statement.
 
-Claims are row by row and leased: PostgreSQL skips rows another dispatcher holds
-(FOR UPDATE SKIP LOCKED); SQLite serialises claim transactions (BEGIN IMMEDIATE) and the
-UPDATE re-checks the row's state. A dispatcher that dies mid-send leaves a lease that
-expires, and the sweep sends the message then: at least once, never lost.
+Claims are leased: PostgreSQL skips rows another dispatcher holds (FOR UPDATE SKIP
+LOCKED); the claiming UPDATE re-checks each row's state, so a row is claimed by one
+dispatcher at a time on either engine. Each claim counts as an attempt. A dispatcher that
+dies mid-batch leaves leases that expire; the next claim takes those rows over and sends
+them again: at least once, never lost.
 
-The duplicate window is a crash after the mail server accepted a message and before its
-outcome was committed. Outcomes are group-committed as messages finish, typically within
-milliseconds, and never more than one claimed batch (batch_size) is outstanding.
+Every send that may duplicate a message is counted (carewatch_deliveries_resent_total),
+logged by delivery id and marked possibly_duplicated on the delivery: a row taken over
+after a lease expired (its first dispatcher may have handed the message over before it
+died), and a retry after a connection was lost with the message in flight. See
+docs/DEPLOY.md for the size of that window.
 """
 
 from __future__ import annotations
@@ -19,110 +22,36 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import Message
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.engine import Row
 
-from app.alerting.email import (
+from app.alerting.channel import (
+    Channel,
     ConfigurationSendError,
-    EmailRenderer,
+    Outgoing,
     PermanentSendError,
+    PossiblyDeliveredError,
     TransientSendError,
-    build_message,
 )
+from app.alerting.email import EmailRenderer
 from app.clock import Clock
 from app.db import Database
-from app.events import Actor, append_event
+from app.events import Actor, EventDraft, append_events
 from app.models import Delivery, Event, Provider, User
 from app.models.base import DeliveryStatus
 
 log = logging.getLogger(__name__)
 DISPATCHER = Actor.job("dispatcher")
 
-
-class Mailer(Protocol):
-    async def send(self, message: Message) -> str: ...
-
-    async def close_idle(self) -> None:
-        """Close what send kept open; called at the end of every drain."""
-        ...
+LEASE_EXPIRED = "lease_expired"
+DROPPED_AFTER_DATA = "dropped_after_data"
 
 
-def _held(delivery_id: Any, leased_until: Any) -> Any:
-    """The row, while this lease still holds it: only the lease's holder records the
-    outcome (another dispatcher may have claimed the row after the lease ran out)."""
-    table = Delivery.__table__.c
-    return and_(
-        table.id == delivery_id,
-        table.status == DeliveryStatus.sending,
-        table.lease_until == leased_until,
-    )
+class DeliveryObserver(Protocol):
+    def observe_delivery(self, outcome: str, latency: float | None) -> None: ...
 
-
-# One statement for many sent messages (executemany), each row under its own lease.
-_MARK_SENT = (
-    update(Delivery.__table__)
-    .where(_held(bindparam("delivery_id"), bindparam("leased_until")))
-    .values(
-        status=DeliveryStatus.sent,
-        sent_at=bindparam("sent_at"),
-        attempts=bindparam("attempt"),
-        lease_until=None,
-        last_error=None,
-        message_id=bindparam("sent_message_id"),
-    )
-)
-
-
-class _SentRecorder:
-    """Group commit of sent outcomes: those that finish while a write is under way share
-    the next transaction instead of one each. Each sender waits until its row is
-    recorded, so a failure to record is its own, as when each was recorded alone."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self._waiting: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
-
-    async def record(self, values: dict[str, Any]) -> None:
-        done = asyncio.get_running_loop().create_future()
-        self._waiting.append((values, done))
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write())
-        await done
-
-    async def _write(self) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting, []
-                try:
-                    async with self.database.transaction() as session:
-                        await session.execute(_MARK_SENT, [values for values, _ in batch])
-                except Exception as error:
-                    # Each sender sees the failure as its own, as if it had written alone.
-                    self._settle(batch, error)
-                except BaseException:
-                    self._settle(batch, asyncio.CancelledError())
-                    raise
-                else:
-                    self._settle(batch, None)
-        finally:
-            self._writer = None
-
-    @staticmethod
-    def _settle(
-        batch: list[tuple[dict[str, Any], asyncio.Future[None]]], error: BaseException | None
-    ) -> None:
-        for _, done in batch:
-            if done.done():  # its sender was cancelled meanwhile
-                continue
-            if error is None:
-                done.set_result(None)
-            else:
-                done.set_exception(error)
+    def observe_resent(self, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -137,6 +66,94 @@ class RetryPolicy:
         return timedelta(seconds=min(seconds, self.max_delay.total_seconds()))
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A delivery as this dispatcher claimed it (attempts already counts this attempt)."""
+
+    id: int
+    event_id: int
+    event_type: str
+    provider_id: int | None
+    recipient: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    lease_until: datetime
+    last_error: str | None
+    message_id: str | None
+    possibly_duplicated: bool
+    taken_over: bool  # its previous dispatcher's lease ran out before it recorded anything
+
+
+_CLAIMED = (
+    Delivery.id,
+    Delivery.event_id,
+    Delivery.event_type,
+    Delivery.provider_id,
+    Delivery.recipient,
+    Delivery.attempts,
+    Delivery.created_at,
+    Delivery.next_attempt_at,
+    Delivery.lease_until,
+    Delivery.last_error,
+    Delivery.message_id,
+    Delivery.possibly_duplicated,
+)
+
+
+@dataclass
+class Outcome:
+    """What became of one claimed delivery; recorded with the rest of its batch."""
+
+    claim: Claim
+    kind: str  # sent, retried, failed, paused
+    at: datetime
+    error: str | None = None
+    reference: str | None = None
+    next_attempt_at: datetime | None = None
+    possibly_delivered: bool = False  # this attempt may have reached the recipient
+
+    def values(self) -> dict[str, Any]:
+        """Every column the record statement sets, so the batch is one executemany."""
+        claim = self.claim
+        sent, failed = self.kind == "sent", self.kind == "failed"
+        return {
+            "id": claim.id,
+            "held_until": claim.lease_until,
+            "status": {
+                "sent": DeliveryStatus.sent,
+                "failed": DeliveryStatus.failed,
+            }.get(self.kind, DeliveryStatus.pending),
+            # A pause is our configuration's fault, not an attempt at the recipient.
+            "attempts": claim.attempts - 1 if self.kind == "paused" else claim.attempts,
+            "next_attempt_at": self.next_attempt_at or claim.next_attempt_at,
+            "lease_until": None,
+            "last_error": None if sent else (self.error or claim.last_error),
+            "message_id": self.reference if sent else claim.message_id,
+            "sent_at": self.at if sent else None,
+            "failed_at": self.at if failed else None,
+            "possibly_duplicated": claim.possibly_duplicated or self.possibly_delivered,
+        }
+
+    @property
+    def latency(self) -> float | None:
+        # A delivery is created in its event's transaction, at its event's time.
+        return (self.at - self.claim.created_at).total_seconds() if self.kind == "sent" else None
+
+
+# ORM bulk UPDATE by primary key, each row only while this dispatcher's lease holds it:
+# after a lease ran out another dispatcher may have claimed the row, and the outcome is
+# then that dispatcher's to record.
+_RECORD = (
+    update(Delivery)
+    .where(
+        Delivery.status == DeliveryStatus.sending,
+        Delivery.lease_until == bindparam("held_until"),
+    )
+    .execution_options(synchronize_session=None)
+)
+
+
 @dataclass
 class DispatchStats:
     claimed: int = 0
@@ -144,6 +161,7 @@ class DispatchStats:
     retried: int = 0
     failed: int = 0
     paused: int = 0
+    resent: int = 0
     outcomes: list[tuple[str, float | None]] = field(default_factory=list)
 
 
@@ -161,10 +179,9 @@ class Dispatcher:
         self,
         *,
         database: Database,
-        mailer: Mailer,
+        mailer: Channel,
         renderer: EmailRenderer,
         clock: Clock,
-        mail_from: str,
         base_url: str,
         lease: timedelta = timedelta(minutes=2),
         batch_size: int = 50,
@@ -175,46 +192,67 @@ class Dispatcher:
         self.mailer = mailer
         self.renderer = renderer
         self.clock = clock
-        self.mail_from = mail_from
         self.base_url = base_url.rstrip("/")
-        self.domain = urlsplit(base_url).hostname or "carewatch.local"
         self.lease = lease
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.retry = retry or RetryPolicy()
         self.state = DispatcherState()
         self.stopping = False  # set at shutdown: finish the round in hand, start no other
-        self.observers: list[Any] = []
-        self._sent = _SentRecorder(database)
+        self.observers: list[DeliveryObserver] = []
 
-    async def claim(self) -> list[Row[Any]]:
+    async def claim(self) -> list[Claim]:
         """Take up to batch_size due deliveries and lease them to this dispatcher."""
         now = self.clock.now()
-        due = or_(
-            and_(Delivery.status == DeliveryStatus.pending, Delivery.next_attempt_at <= now),
-            and_(Delivery.status == DeliveryStatus.sending, Delivery.lease_until < now),
+        pending_due = and_(
+            Delivery.status == DeliveryStatus.pending, Delivery.next_attempt_at <= now
         )
+        lease_expired = and_(Delivery.status == DeliveryStatus.sending, Delivery.lease_until < now)
         async with self.database.transaction() as session:
-            candidates = select(Delivery.id).where(due).order_by(Delivery.id).limit(self.batch_size)
+            candidates = (
+                select(Delivery.id, Delivery.status)
+                .where(or_(pending_due, lease_expired))
+                .order_by(Delivery.id)
+                .limit(self.batch_size)
+            )
             if self.database.dialect == "postgresql":
                 candidates = candidates.with_for_update(skip_locked=True)
-            ids = list((await session.execute(candidates)).scalars())
-            if not ids:
-                return []
-            claimed = await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids), due)
-                .values(status=DeliveryStatus.sending, lease_until=now + self.lease)
-                .returning(
-                    Delivery.id,
-                    Delivery.event_id,
-                    Delivery.recipient,
-                    Delivery.attempts,
-                    Delivery.created_at,
-                    Delivery.lease_until,
+            found = (await session.execute(candidates)).all()
+            claims: list[Claim] = []
+            # Each UPDATE re-checks its own condition, so what it returns is what it
+            # claimed, whatever another dispatcher did since the SELECT.
+            for status, condition, taken_over in (
+                (DeliveryStatus.pending, pending_due, False),
+                (DeliveryStatus.sending, lease_expired, True),
+            ):
+                ids = [row.id for row in found if row.status == status]
+                if not ids:
+                    continue
+                values: dict[str, Any] = {
+                    "status": DeliveryStatus.sending,
+                    "lease_until": now + self.lease,
+                    "attempts": Delivery.attempts + 1,
+                }
+                if taken_over:
+                    values["possibly_duplicated"] = True
+                claimed = await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id.in_(ids), condition)
+                    .values(**values)
+                    .returning(*_CLAIMED)
+                    .execution_options(synchronize_session=False)
                 )
-            )
-            return list(claimed.all())
+                claims.extend(Claim(**row._asdict(), taken_over=taken_over) for row in claimed)
+        for claim in claims:
+            if claim.taken_over:
+                log.warning(
+                    "delivery %s: a dispatcher's lease ran out before it recorded an outcome;"
+                    " sending again (attempt %s), possibly a duplicate",
+                    claim.id,
+                    claim.attempts,
+                )
+                self._resent(LEASE_EXPIRED)
+        return sorted(claims, key=lambda claim: claim.id)
 
     async def _contexts(self, event_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         async with self.database.sessions() as session:
@@ -251,166 +289,155 @@ class Dispatcher:
             return contexts
 
     async def run_once(self) -> DispatchStats:
-        """Claim one batch and send it. Returns what happened."""
+        """Claim one batch, send it, record its outcomes. Returns what happened."""
         stats = DispatchStats()
         now = self.clock.now()
         self.state.last_run_at = now
         if self.state.paused_until is not None and now < self.state.paused_until:
             return stats
-        claimed = await self.claim()
-        stats.claimed = len(claimed)
-        if not claimed:
+        claims = await self.claim()
+        stats.claimed = len(claims)
+        stats.resent = sum(claim.taken_over for claim in claims)
+        if not claims:
             return stats
-        contexts = await self._contexts(sorted({row.event_id for row in claimed}))
-        # The whole batch at once, `concurrency` of them talking to the mail server at a
-        # time: a message waiting for its outcome to be recorded does not hold a
-        # connection, so the server is kept busy while the database catches up.
+        contexts = await self._contexts(sorted({claim.event_id for claim in claims}))
+        # The whole batch at once, `concurrency` of them talking to the channel at a time.
         connections = asyncio.Semaphore(self.concurrency)
-        await asyncio.gather(
-            *(self._send_one(row, contexts[row.event_id], stats, connections) for row in claimed)
+        outcomes = await asyncio.gather(
+            *(self._send_one(claim, contexts[claim.event_id], connections) for claim in claims)
         )
+        await self._record(outcomes)
+        for outcome in outcomes:
+            setattr(stats, outcome.kind, getattr(stats, outcome.kind) + 1)
+            if outcome.kind == "sent":
+                stats.outcomes.append(("sent", outcome.latency))
+            for observer in self.observers:
+                observer.observe_delivery(outcome.kind, outcome.latency)
         return stats
 
     async def _send_one(
-        self,
-        row: Row[Any],
-        context: dict[str, Any],
-        stats: DispatchStats,
-        connections: asyncio.Semaphore,
-    ) -> None:
+        self, claim: Claim, context: dict[str, Any], connections: asyncio.Semaphore
+    ) -> Outcome:
         if self.state.paused_until is not None and self.clock.now() < self.state.paused_until:
-            await self._release(row, self.state.paused_until)
-            stats.paused += 1
-            return
-        rendered = self.renderer.render(context["event"]["type"], context)
-        message = build_message(
-            rendered,
-            sender=self.mail_from,
-            recipient=row.recipient,
-            delivery_id=row.id,
-            event_id=row.event_id,
-            provider_id=(context["provider"] or {}).get("id"),
-            domain=self.domain,
-            sent_at=self.clock.now(),
-        )
+            return Outcome(
+                claim, "paused", self.clock.now(), next_attempt_at=self.state.paused_until
+            )
         try:
+            rendered = self.renderer.render(context["event"]["type"], context)
+            outgoing = Outgoing(
+                delivery_id=claim.id,
+                event_id=claim.event_id,
+                provider_id=(context["provider"] or {}).get("id"),
+                recipient=claim.recipient,
+                message=rendered,
+                at=self.clock.now(),
+            )
             async with connections:
-                await self.mailer.send(message)
+                reference = await self.mailer.send(outgoing)
         except ConfigurationSendError as error:
             # Our configuration is wrong, not the recipient: stop the line, keep attempts.
-            self.state.paused_until = self.clock.now() + self.retry.config_pause
+            now = self.clock.now()
+            self.state.paused_until = now + self.retry.config_pause
             self.state.pause_reason = str(error)
             log.error("alert sending PAUSED: %s; fix the SMTP settings", error)
-            await self._release(row, self.state.paused_until, last_error=str(error))
-            stats.paused += 1
-            self._observe("paused", None)
-            return
+            return Outcome(
+                claim, "paused", now, error=str(error), next_attempt_at=self.state.paused_until
+            )
         except PermanentSendError as error:
-            await self._fail(row, str(error))
-            stats.failed += 1
-            self._observe("failed", None)
-            return
+            log.error("delivery %s failed permanently (%s)", claim.id, error.code or "refused")
+            return Outcome(claim, "failed", self.clock.now(), error=str(error))
         except TransientSendError as error:
-            if await self._retry_later(row, str(error)):
-                stats.retried += 1
-                self._observe("retried", None)
-            else:
-                stats.failed += 1
-                self._observe("failed", None)
-            return
+            return self._retry_later(
+                claim, str(error), possibly_delivered=isinstance(error, PossiblyDeliveredError)
+            )
+        except Exception as error:
+            # A fault of ours (a template, a bug): this delivery waits and tries again,
+            # the rest of the batch is recorded as it went.
+            log.exception("delivery %s: unexpected error while sending", claim.id)
+            return self._retry_later(claim, f"internal error: {type(error).__name__}")
         self.state.paused_until = None
         self.state.pause_reason = None
-        latency = await self._mark_sent(row, message)
-        stats.sent += 1
-        stats.outcomes.append(("sent", latency))
-        self._observe("sent", latency)
+        return Outcome(claim, "sent", self.clock.now(), reference=reference)
 
-    def _observe(self, outcome: str, latency: float | None) -> None:
-        for observer in self.observers:
-            observer(outcome, latency)
-
-    async def _mark_sent(self, row: Row[Any], message: Message) -> float | None:
+    def _retry_later(
+        self, claim: Claim, error: str, *, possibly_delivered: bool = False
+    ) -> Outcome:
         now = self.clock.now()
-        await self._sent.record(
-            {
-                "delivery_id": row.id,
-                "leased_until": row.lease_until,
-                "sent_at": now,
-                "attempt": row.attempts + 1,
-                "sent_message_id": str(message["Message-ID"]),
-            }
+        if now - claim.created_at >= self.retry.give_up_after:
+            log.error("delivery %s failed: gave up after %s attempts", claim.id, claim.attempts)
+            return Outcome(
+                claim,
+                "failed",
+                now,
+                error=f"gave up after {claim.attempts} attempts: {error}",
+                possibly_delivered=possibly_delivered,
+            )
+        if possibly_delivered:
+            # Not again at once, as if nothing had been sent: the server may have the
+            # message. The normal backoff gives its queue time to show it.
+            log.warning(
+                "delivery %s: connection lost with the message in flight (attempt %s);"
+                " retrying later, possibly a duplicate",
+                claim.id,
+                claim.attempts,
+            )
+            self._resent(DROPPED_AFTER_DATA)
+        else:
+            log.warning("delivery %s deferred after attempt %s", claim.id, claim.attempts)
+        return Outcome(
+            claim,
+            "retried",
+            now,
+            error=error,
+            next_attempt_at=now + self.retry.delay(claim.attempts),
+            possibly_delivered=possibly_delivered,
         )
-        # A delivery is created in its event's transaction, at its event's time.
-        created: datetime = row.created_at
-        return (now - created).total_seconds()
 
-    async def _release(self, row: Row[Any], at: datetime, last_error: str | None = None) -> None:
-        values: dict[str, Any] = {
-            "status": DeliveryStatus.pending,
-            "next_attempt_at": at,
-            "lease_until": None,
-        }
-        if last_error is not None:
-            values["last_error"] = last_error
-        async with self.database.transaction() as session:
-            await session.execute(
-                update(Delivery).where(_held(row.id, row.lease_until)).values(**values)
-            )
+    def _resent(self, reason: str) -> None:
+        for observer in self.observers:
+            observer.observe_resent(reason)
 
-    async def _retry_later(self, row: Row[Any], error: str) -> bool:
-        now = self.clock.now()
-        attempts = row.attempts + 1
-        if now - row.created_at >= self.retry.give_up_after:
-            await self._fail(row, f"gave up after {attempts} attempts: {error}")
-            return False
+    async def _record(self, outcomes: Sequence[Outcome]) -> None:
+        """One transaction, one statement for the batch's outcomes; a failed alert is
+        itself an alert, to admins (unless it was already that)."""
+        failed = [
+            o for o in outcomes if o.kind == "failed" and o.claim.event_type != "delivery.failed"
+        ]
         async with self.database.transaction() as session:
-            await session.execute(
-                update(Delivery)
-                .where(_held(row.id, row.lease_until))
-                .values(
-                    status=DeliveryStatus.pending,
-                    attempts=attempts,
-                    lease_until=None,
-                    next_attempt_at=now + self.retry.delay(attempts),
-                    last_error=error,
-                )
+            await session.execute(_RECORD, [outcome.values() for outcome in outcomes])
+            if not failed:
+                return
+            # Only what this dispatcher failed: a row whose lease it lost is not.
+            ours = set(
+                (
+                    await session.execute(
+                        select(Delivery.id).where(
+                            Delivery.id.in_([o.claim.id for o in failed]),
+                            Delivery.status == DeliveryStatus.failed,
+                        )
+                    )
+                ).scalars()
             )
-        log.warning("delivery %s deferred after attempt %s: %s", row.id, attempts, error)
-        return True
-
-    async def _fail(self, row: Row[Any], error: str) -> None:
-        now = self.clock.now()
-        async with self.database.transaction() as session:
-            result = await session.execute(
-                update(Delivery)
-                .where(_held(row.id, row.lease_until))
-                .values(
-                    status=DeliveryStatus.failed,
-                    attempts=row.attempts + 1,
-                    lease_until=None,
-                    failed_at=now,
-                    last_error=error,
-                )
-                .returning(Delivery.event_type, Delivery.provider_id)
+            await append_events(
+                session,
+                [
+                    EventDraft(
+                        "delivery.failed",
+                        o.claim.provider_id,
+                        {
+                            "delivery_id": o.claim.id,
+                            "event_id": o.claim.event_id,
+                            "failed_event_type": o.claim.event_type,
+                            "error": (o.error or "")[:300],
+                        },
+                        dedup_key=f"delivery.failed:{o.claim.id}",
+                    )
+                    for o in failed
+                    if o.claim.id in ours
+                ],
+                actor=DISPATCHER,
+                at=self.clock.now(),
             )
-            failed = result.first()
-            # A failed alert is itself an alert, to admins, unless it was already that.
-            if failed is not None and failed.event_type != "delivery.failed":
-                await append_event(
-                    session,
-                    type="delivery.failed",
-                    provider_id=failed.provider_id,
-                    actor=DISPATCHER,
-                    at=now,
-                    data={
-                        "delivery_id": row.id,
-                        "event_id": row.event_id,
-                        "failed_event_type": failed.event_type,
-                        "error": error[:300],
-                    },
-                    dedup_key=f"delivery.failed:{row.id}",
-                )
-        log.error("delivery %s failed permanently: %s", row.id, error)
 
     async def drain(self, max_rounds: int = 1000) -> DispatchStats:
         """Send everything due now (tests, the CLI and the sweep use it)."""
@@ -418,7 +445,7 @@ class Dispatcher:
         try:
             for _ in range(max_rounds):
                 stats = await self.run_once()
-                for name in ("claimed", "sent", "retried", "failed", "paused"):
+                for name in ("claimed", "sent", "retried", "failed", "paused", "resent"):
                     setattr(total, name, getattr(total, name) + getattr(stats, name))
                 total.outcomes.extend(stats.outcomes)
                 if stats.claimed == 0 or stats.paused or self.stopping:

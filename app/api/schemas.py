@@ -287,6 +287,7 @@ class DeliveryRead(Read):
     channel: str
     status: DeliveryStatus
     attempts: int
+    possibly_duplicated: bool
     last_error: str | None
     next_attempt_at: datetime
     created_at: datetime

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, UniqueConstraint, text
+from sqlalchemy import Index, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import DeliveryStatus, choice, instant, json_field
@@ -55,3 +55,6 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = instant()
     sent_at: datetime | None = instant(nullable=True)
     failed_at: datetime | None = instant(nullable=True)
+    # An attempt may have reached the recipient before this one was made (a lease taken
+    # over, a connection lost with the message in flight): the recipient may have it twice.
+    possibly_duplicated: bool = Field(default=False, sa_column_kwargs={"server_default": false()})

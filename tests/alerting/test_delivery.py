@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
-from email.message import Message
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import event, func, select
 
+from app.alerting.channel import Outgoing, RenderedMessage
 from app.alerting.dispatcher import Dispatcher
-from app.alerting.email import RenderedMessage, SmtpMailer, build_message
+from app.alerting.email import SmtpMailer
 from app.clock import FakeClock
 from app.db import Database
 from app.models import Delivery
 from app.services import Services
 from tests import factories as f
 from tests.conftest import World
-from tests.fakes.smtp import Recorder, SmtpServer
+from tests.fakes.smtp import Hold, Recorder, SmtpServer
 
 SAFEGUARDING_BOX = "safeguarding@council.gov.uk"
 
@@ -29,6 +31,14 @@ async def _deliveries(services: Services, **filters: Any) -> list[Delivery]:
         for key, value in filters.items():
             query = query.where(getattr(Delivery, key) == value)
         return list((await session.execute(query)).scalars())
+
+
+def _resent(services: Services, reason: str) -> float:
+    value = services.metrics.registry.get_sample_value(
+        "carewatch_deliveries_resent_total", {"reason": reason}
+    )
+    assert value is not None
+    return value
 
 
 async def _safeguarding_each(services: Services, officer_id: int | None, providers: int) -> None:
@@ -318,6 +328,10 @@ async def test_a_dispatcher_killed_after_claiming_loses_nothing(
     assert (await services.dispatcher.drain()).sent == 2
     assert len(smtp.recorder.received_by(officer.email)) == 1
     assert len(smtp.recorder.received_by(SAFEGUARDING_BOX)) == 1
+    # It may have sent them before it died: each attempt counts, and each is marked.
+    for delivery in await _deliveries(services):
+        assert delivery.attempts == 2 and delivery.possibly_duplicated
+    assert _resent(services, "lease_expired") == 2
 
 
 async def test_two_dispatchers_racing_send_each_message_once(
@@ -344,7 +358,6 @@ async def test_two_dispatchers_racing_send_each_message_once(
         mailer=services.dispatcher.mailer,
         renderer=services.renderer,
         clock=clock,
-        mail_from="carewatch@council.gov.uk",
         base_url="https://carewatch.council.gov.uk",
         batch_size=10,
     )
@@ -406,7 +419,7 @@ async def test_a_burst_reuses_connections_and_closes_them_when_the_drain_ends(
     assert services.dispatcher.mailer._idle == []
 
 
-async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_message_sent_once(
+async def test_a_kept_connection_the_server_closed_is_replaced_and_the_message_sent_once(
     services: Services,
 ) -> None:
     # The server drops any connection idle for a tenth of a second.
@@ -415,24 +428,21 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_message_
     await server.start()
     mailer = SmtpMailer(services.settings.model_copy(update={"smtp_port": server.port}))
 
-    def message(delivery_id: int) -> Message:
-        rendered = RenderedMessage(subject="Test", text="Text", html="<p>Html</p>")
-        return build_message(
-            rendered,
-            sender="carewatch@council.gov.uk",
-            recipient="officer@council.gov.uk",
+    def outgoing(delivery_id: int) -> Outgoing:
+        return Outgoing(
             delivery_id=delivery_id,
             event_id=1,
             provider_id=None,
-            domain="carewatch.council.gov.uk",
-            sent_at=services.clock.now(),
+            recipient="officer@council.gov.uk",
+            message=RenderedMessage(subject="Test", text="Text", html="<p>Html</p>"),
+            at=services.clock.now(),
         )
 
     try:
-        await mailer.send(message(1))
+        await mailer.send(outgoing(1))
         assert len(mailer._idle) == 1  # kept open...
         await asyncio.sleep(0.5)  # ...until the server gives up on it
-        await mailer.send(message(2))  # raises if the dropped connection were not replaced
+        await mailer.send(outgoing(2))  # raises if the closed connection were reused
         await mailer.close_idle()
         assert recorder.connections == 2
         received = [m["X-Carewatch-Delivery-Id"] for _r, m in recorder.inbox]
@@ -441,78 +451,166 @@ async def test_a_kept_connection_the_server_dropped_is_replaced_and_the_message_
         await server.stop()
 
 
-async def test_outcomes_sent_together_are_recorded_in_one_transaction_each_by_its_lease(
+async def test_a_connection_dropped_after_data_is_retried_later_and_counted(
     services: Services,
     smtp: SmtpServer,
+    clock: FakeClock,
     make_user: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     officer = await make_user("officer")
-    await _safeguarding_each(services, officer.id, 5)
-    claimed = await services.dispatcher.claim()
-    assert len(claimed) == 10
-    # Another dispatcher took one row over after its lease ran out: it is not ours to mark.
-    taken = claimed[0]
-    async with services.database.transaction() as session:
-        delivery = await session.get(Delivery, taken.id)
-        assert delivery is not None
-        delivery.lease_until = taken.lease_until + timedelta(minutes=5)
-    commits = 0
-
-    def count(_connection: Any) -> None:
-        nonlocal commits
-        commits += 1
-
-    event.listen(services.database.engine.sync_engine, "commit", count)
-    try:
-        recorder = services.dispatcher._sent
-        await asyncio.gather(
-            *(
-                recorder.record(
-                    {
-                        "delivery_id": row.id,
-                        "leased_until": row.lease_until,
-                        "sent_at": services.clock.now(),
-                        "attempt": 1,
-                        "sent_message_id": f"<{row.id}@test>",
-                    }
-                )
-                for row in claimed
-            )
-        )
-    finally:
-        event.remove(services.database.engine.sync_engine, "commit", count)
-    assert commits == 1
-    statuses = {d.id: d.status for d in await _deliveries(services)}
-    assert statuses.pop(taken.id) == "sending"
-    assert set(statuses.values()) == {"sent"}
+    await _safeguarding_each(services, officer.id, 2)  # four deliveries
+    services.dispatcher.concurrency = 1  # one kept connection, used in delivery order
+    # The second message on that kept connection is queued, then the connection drops
+    # before the server's reply: the sender cannot know the message arrived.
+    smtp.recorder.drop_after_data = {2}
+    first, dropped, *rest = await _deliveries(services)
+    with caplog.at_level(logging.WARNING, logger="app.alerting.dispatcher"):
+        stats = await services.dispatcher.drain()
+    assert stats.sent == 3 and stats.retried == 1
+    assert smtp.recorder.connections == 2  # the kept one, and one after the drop
+    [after_drop] = await _deliveries(services, id=dropped.id)
+    assert after_drop.status == "pending" and after_drop.attempts == 1
+    assert after_drop.possibly_duplicated
+    assert after_drop.last_error is not None and "may have been delivered" in after_drop.last_error
+    # Not sent again at once, as if nothing had been sent: the normal backoff.
+    assert after_drop.next_attempt_at == clock.now() + timedelta(seconds=30)
+    assert (await services.dispatcher.drain()).claimed == 0
+    clock.advance(timedelta(seconds=30))
+    assert (await services.dispatcher.drain()).sent == 1
+    [resent] = await _deliveries(services, id=dropped.id)
+    assert resent.status == "sent" and resent.attempts == 2 and resent.possibly_duplicated
+    by_delivery = [m["X-Carewatch-Delivery-Id"] for _r, m in smtp.recorder.inbox]
+    assert by_delivery.count(str(dropped.id)) == 2  # the duplicate we caused, and counted
+    assert _resent(services, "dropped_after_data") == 1
+    assert _resent(services, "lease_expired") == 0
+    others = await _deliveries(services, possibly_duplicated=False)
+    assert {d.id for d in others} == {first.id, *(d.id for d in rest)}
+    assert all(d.attempts == 1 and d.status == "sent" for d in others)
+    [warning] = [r for r in caplog.records if "possibly a duplicate" in r.getMessage()]
+    assert str(dropped.id) in warning.getMessage()
+    _no_personal_data(warning.getMessage(), officer.email)
 
 
-async def test_a_failed_record_fails_every_sender_in_its_batch_and_the_next_write_goes_on(
+def _no_personal_data(text: str, *addresses: str) -> None:
+    for address in (*addresses, SAFEGUARDING_BOX):
+        assert address not in text
+    assert "Provider" not in text and "Safeguarding" not in text
+
+
+async def test_a_dispatcher_killed_mid_send_is_taken_over_after_its_lease_and_counted(
     services: Services,
     smtp: SmtpServer,
+    clock: FakeClock,
     make_user: Any,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     officer = await make_user("officer")
-    await _safeguarding_each(services, officer.id, 1)
-    claimed = await services.dispatcher.claim()
-    recorder = services.dispatcher._sent
+    await _safeguarding_each(services, officer.id, 1)  # the officer and the mailbox
+    # The server takes the first message and holds its reply (the second waits for the
+    # one connection); the dispatcher is killed there, one message handed over, the
+    # other not, and neither outcome recorded.
+    services.dispatcher.concurrency = 1
+    hold = smtp.recorder.hold = Hold()
+    doomed = asyncio.create_task(services.dispatcher.drain())
+    await hold.reached.wait()
+    doomed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    hold.release.set()
+    assert {(d.status, d.attempts) for d in await _deliveries(services)} == {("sending", 1)}
+    [(_, handed_over)] = smtp.recorder.inbox
 
-    def values(row: Any) -> dict[str, Any]:
-        return {
-            "delivery_id": row.id,
-            "leased_until": row.lease_until,
-            "sent_at": services.clock.now(),
-            "attempt": 1,
-            "sent_message_id": f"<{row.id}@test>",
-        }
-
-    broken = {"delivery_id": claimed[0].id}  # no lease, no time: the statement cannot run
-    outcomes = await asyncio.gather(
-        recorder.record(values(claimed[0])), recorder.record(broken), return_exceptions=True
+    # Another process: its own engine and dispatcher, on the same clock.
+    other_database = Database.from_url(services.settings.database_url)
+    other = Dispatcher(
+        database=other_database,
+        mailer=SmtpMailer(services.settings),
+        renderer=services.renderer,
+        clock=clock,
+        base_url=services.settings.base_url,
+        lease=services.dispatcher.lease,
     )
-    # One transaction: neither row was recorded, so neither sender may think it was.
-    assert all(isinstance(outcome, Exception) for outcome in outcomes)
-    assert {d.status for d in await _deliveries(services)} == {"sending"}
-    await recorder.record(values(claimed[1]))
-    statuses = {d.id: d.status for d in await _deliveries(services)}
-    assert statuses == {claimed[0].id: "sending", claimed[1].id: "sent"}
+    other.observers.append(services.metrics)
+    try:
+        assert (await other.drain()).claimed == 0  # the lease still holds
+        clock.advance(services.dispatcher.lease + timedelta(seconds=1))
+        with caplog.at_level(logging.WARNING, logger="app.alerting.dispatcher"):
+            stats = await other.drain()
+    finally:
+        await other_database.dispose()
+    assert stats.sent == 2 and stats.resent == 2
+    # Every message arrived; the one handed over before the kill twice. Which of the two
+    # that was, nobody can tell from our side: both count, both are marked.
+    received = [m["X-Carewatch-Delivery-Id"] for _r, m in smtp.recorder.inbox]
+    twice = handed_over["X-Carewatch-Delivery-Id"]
+    assert sorted(received) == sorted([str(d.id) for d in await _deliveries(services)] + [twice])
+    for delivery in await _deliveries(services):
+        assert delivery.status == "sent" and delivery.attempts == 2
+        assert delivery.possibly_duplicated
+    assert _resent(services, "lease_expired") == 2
+    warnings = [r.getMessage() for r in caplog.records if "possibly a duplicate" in r.getMessage()]
+    assert len(warnings) == 2
+    for text in warnings:
+        _no_personal_data(text, officer.email)
+
+
+async def test_a_dispatcher_slower_than_its_lease_does_not_overwrite_the_one_that_took_over(
+    services: Services,
+    smtp: SmtpServer,
+    clock: FakeClock,
+    make_user: Any,
+) -> None:
+    await services.dispatcher.drain()  # nothing yet
+    provider = await f.provider(services)
+    await f.write(services, "safeguarding", provider.id or 0)  # the mailbox only
+    hold = smtp.recorder.hold = Hold()
+    slow = asyncio.create_task(services.dispatcher.drain())
+    await hold.reached.wait()
+    # Its lease runs out while the server holds its reply; another dispatcher takes over.
+    clock.advance(services.dispatcher.lease + timedelta(seconds=1))
+    other = Dispatcher(
+        database=services.database,
+        mailer=SmtpMailer(services.settings),
+        renderer=services.renderer,
+        clock=clock,
+        base_url=services.settings.base_url,
+    )
+    assert (await other.drain()).sent == 1
+    [taken] = await _deliveries(services)
+    hold.release.set()
+    assert (await slow).sent == 1  # it was sent, as far as the slow one knows...
+    [after] = await _deliveries(services)
+    # ...but the row is the other's: the slow dispatcher's outcome is not recorded.
+    assert (after.sent_at, after.attempts, after.lease_until) == (
+        taken.sent_at,
+        2,
+        None,
+    )
+    assert after.possibly_duplicated and len(smtp.recorder.inbox) == 2
+
+
+async def test_a_batch_of_outcomes_is_recorded_in_one_statement(
+    services: Services,
+    smtp: SmtpServer,
+    make_user: Any,
+) -> None:
+    officer = await make_user("officer")
+    smtp.recorder.refuse = {officer.email}
+    await _safeguarding_each(services, officer.id, 5)  # five sent, five refused
+    smtp.recorder.transient_failures = 1  # and one of those sent deferred
+    updates: list[bool] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("UPDATE DELIVERIES"):
+            updates.append(many)
+
+    event.listen(services.database.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        stats = await services.dispatcher.run_once()
+    finally:
+        event.remove(services.database.engine.sync_engine, "before_cursor_execute", seen)
+    assert (stats.sent, stats.failed, stats.retried) == (4, 5, 1)
+    assert updates == [False, True]  # the claim, then every outcome in one executemany
+    statuses = [d.status for d in await _deliveries(services)]
+    assert sorted(statuses) == ["failed"] * 5 + ["pending"] + ["sent"] * 4

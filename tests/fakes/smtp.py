@@ -1,5 +1,6 @@
 """A real SMTP server (aiosmtpd) in-process, with switches for the failures we must handle:
-a transient 451, a 550 for chosen recipients, required authentication, and outages."""
+a transient 451, a 550 for chosen recipients, required authentication, outages, a
+connection dropped after the message was accepted, and a reply held back."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
+class Hold:
+    """Accept the next message, then hold its reply until released: meanwhile the sender
+    can be killed, or its lease run out."""
+
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class Recorder:
     """Accepts mail like a relay; records every message with its envelope recipients."""
 
@@ -21,6 +31,11 @@ class Recorder:
     transient_failures: int = 0
     refuse: set[str] = field(default_factory=set)
     connections: int = 0
+    # The n-th messages (counting from 1) this server takes: each is accepted and
+    # queued, then the connection is dropped before the reply to its final dot.
+    drop_after_data: set[int] = field(default_factory=set)
+    hold: Hold | None = None
+    messages_taken: int = 0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -38,6 +53,13 @@ class Recorder:
         assert isinstance(message, EmailMessage)
         for recipient in envelope.rcpt_tos:
             self.inbox.append((recipient.lower(), message))
+        self.messages_taken += 1
+        if self.messages_taken in self.drop_after_data:
+            server.transport.abort()  # queued, but the sender never hears so
+        hold, self.hold = self.hold, None
+        if hold is not None:
+            hold.reached.set()
+            await hold.release.wait()
         return "250 OK queued"
 
     def received_by(self, recipient: str) -> list[EmailMessage]:
