@@ -4,7 +4,6 @@ headers, the .eml fallback, and the in-process dispatcher woken by a commit."""
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -170,14 +169,16 @@ async def test_without_smtp_messages_become_eml_files(
         await services.database.dispose()
 
 
-async def test_the_in_process_dispatcher_sends_within_a_couple_of_seconds(
+async def test_the_in_process_dispatcher_is_woken_by_the_commit(
     smtp_settings: Settings,
     smtp: SmtpServer,
     make_user: Any,
 ) -> None:
-    # The real app, lifespan and all: the commit wakes the dispatcher (sweep is 60 s here).
+    # The real app, lifespan and all. The sweep is an hour away, so a message that
+    # arrives at all was sent because the commit woke the dispatcher. (How fast is for
+    # the bench.)
     settings = smtp_settings.model_copy(
-        update={"dispatcher_enabled": True, "dispatch_sweep_seconds": 60.0}
+        update={"dispatcher_enabled": True, "dispatch_sweep_seconds": 3600.0}
     )
     services = build_services(settings)
     app = create_app(settings, services)
@@ -187,13 +188,11 @@ async def test_the_in_process_dispatcher_sends_within_a_couple_of_seconds(
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as client:
-            await asyncio.sleep(0.2)  # the start-up sweep finds nothing
             created = await client.post(
                 "/api/v1/providers",
                 headers=headers,
                 json={"name": "Quick Care", "contract_officer_id": officer.id},
             )
-            started = time.monotonic()
             await client.post(
                 f"/api/v1/providers/{created.json()['id']}/safeguardings",
                 headers=headers,
@@ -203,12 +202,13 @@ async def test_the_in_process_dispatcher_sends_within_a_couple_of_seconds(
                     "reference": "SG-9",
                 },
             )
-            # Poll the real server's inbox, as a person refreshing their mail would.
-            while len(smtp.recorder.inbox) < 2 and time.monotonic() - started < 5:  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-            elapsed = time.monotonic() - started
+            # Poll the real server's inbox, as a person refreshing their mail would;
+            # the bound only stops a broken wake-up from hanging the suite.
+            for _ in range(600):
+                if len(smtp.recorder.inbox) >= 2:
+                    break
+                await asyncio.sleep(0.05)
     assert len(smtp.recorder.inbox) == 2
-    assert elapsed < 2.0, f"took {elapsed:.2f}s"
 
 
 async def _user(services: Services, role: str) -> Any:
