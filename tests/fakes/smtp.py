@@ -31,11 +31,14 @@ class Recorder:
     transient_failures: int = 0
     refuse: set[str] = field(default_factory=set)
     connections: int = 0
-    # The n-th messages (counting from 1) this server takes: each is accepted and
-    # queued, then the connection is dropped before the reply to its final dot.
+    # Ordinals (from 1) of the DATA commands to fault. drop_after_data: the message is
+    # queued, then the connection dropped before the reply to its final dot (the sender
+    # cannot know it arrived). drop_before_queueing: the connection is dropped and the
+    # message lost; the sender sees the same thing.
     drop_after_data: set[int] = field(default_factory=set)
+    drop_before_queueing: set[int] = field(default_factory=set)
     hold: Hold | None = None
-    messages_taken: int = 0
+    data_commands: int = 0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -46,6 +49,10 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.data_commands += 1
+        if self.data_commands in self.drop_before_queueing:
+            server.transport.abort()
+            return "451 4.3.0 lost"  # written to a closed connection: never read
         if self.transient_failures > 0:
             self.transient_failures -= 1
             return "451 4.3.0 try again later"
@@ -53,8 +60,7 @@ class Recorder:
         assert isinstance(message, EmailMessage)
         for recipient in envelope.rcpt_tos:
             self.inbox.append((recipient.lower(), message))
-        self.messages_taken += 1
-        if self.messages_taken in self.drop_after_data:
+        if self.data_commands in self.drop_after_data:
             server.transport.abort()  # queued, but the sender never hears so
         hold, self.hold = self.hold, None
         if hold is not None:
