@@ -3,7 +3,7 @@ reached the mail server was followed by another (a lease taken over after a disp
 died, a connection lost with the message in flight).
 
 Revision ID: b7d41e0c2a93
-Revises: 5c2d7e1a9b40
+Revises: f66b8e65c0f0
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7d41e0c2a93"
-down_revision: str | None = "5c2d7e1a9b40"
+down_revision: str | None = "f66b8e65c0f0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
