@@ -29,5 +29,8 @@ async def start_sync(
 @router.get("/cqc/status")
 async def status(_principal: Reader, services: ServicesDep) -> dict[str, Any]:
     """Whether polling is on (and why not), the last successful window, recent runs with
-    their requests, changes, updates and errors, and the latest market benchmark."""
+    their requests, changes, updates, unreadable ids and errors, the latest market
+    benchmark, and `unreadable_locations`: tracked locations whose latest CQC answer could
+    not be read (count; each with its failures, first and last time and the reason), which
+    every sync fetches again until one reads."""
     return await sync_status(services.database, services.settings)
