@@ -33,10 +33,10 @@ from app.cqc.normalise import (
 )
 from app.db import Database
 from app.events import Actor
+from app.locks import lock_provider
 from app.models import CqcBenchmark, CqcSyncRun, CqcUnreadableLocation, Location
 from app.models.base import KEY_QUESTIONS
 from app.monitoring.policy import MonitoringPolicy
-from app.monitoring.service import lock_provider
 from app.records import service as records
 from app.records.service import WriteContext
 
