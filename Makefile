@@ -40,14 +40,18 @@ test: lint typecheck pytest  ## ruff, mypy and the whole suite (PostgreSQL too i
 bench: install  ## build the national-scale dataset and measure (writes docs/PERFORMANCE.md)
 	$(UV) run --frozen python -m bench.run
 
-frontend:  ## refresh the vendored GOV.UK Frontend and axe-core files from package-lock.json
-	npm ci --no-audit --no-fund
+frontend:  ## refresh the vendored GOV.UK Frontend, Swagger UI and axe-core files from package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts  # swagger-ui-dist's analytics hook never runs
 	rm -rf app/web/static/govuk && mkdir -p app/web/static/govuk tests/web/vendor
 	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.css \
 	   node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js app/web/static/govuk/
 	cp -r node_modules/govuk-frontend/dist/govuk/assets app/web/static/govuk/assets
 	cp node_modules/govuk-frontend/package.json app/web/static/govuk/VERSION.json
 	cp node_modules/axe-core/axe.min.js tests/web/vendor/axe.min.js
+	rm -rf app/web/static/swagger-ui && mkdir -p app/web/static/swagger-ui
+	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE} \
+	   app/web/static/swagger-ui/
+	cp node_modules/swagger-ui-dist/package.json app/web/static/swagger-ui/VERSION.json
 
 screenshots: install  ## drive the pages in Chromium and save docs/screenshots/*.png
 	CAREWATCH_SCREENSHOTS=1 CAREWATCH_REQUIRE_BROWSER=1 $(UV) run --frozen pytest -q tests/web/test_browser.py

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.api import activity, auth, cqc, monitoring, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
-from app.api.security import SecurityHeaders
+from app.api.security import SecurityHeaders, inline_script_hashes
 from app.auth.permissions import Permission
 from app.auth.throttle import LoginThrottle
 from app.config import Settings
@@ -29,6 +30,7 @@ from app.services import Services, build_services
 from app.web import install_web
 
 log = logging.getLogger(__name__)
+SWAGGER_UI = "/static/swagger-ui"  # app/web/static/swagger-ui, vendored by `make frontend`
 
 
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
@@ -74,6 +76,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         summary="Provider quality monitoring for adult social care commissioning",
         version="0.1.0",
         lifespan=lifespan,
+        # /docs is served below from the vendored Swagger UI, not from a CDN; no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     app.state.settings = settings
@@ -83,6 +88,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     for module in (auth, providers, records, monitoring, activity, cqc):
         app.include_router(module.router)
     install_web(app)
+    docs_scripts = install_docs(app)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -115,9 +121,43 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, script_hashes=docs_scripts)
     app.add_middleware(RequestContext, metrics=services.metrics)
     return app
+
+
+def install_docs(app: FastAPI) -> dict[str, tuple[str, ...]]:
+    """The interactive API docs from Swagger UI's files under /static (vendored from npm by
+    `make frontend`), so they work offline. Both pages are fixed, so each inline script is
+    allowed by its hash; returns them by path for the Content-Security-Policy."""
+    docs_url, redirect_url = "/docs", app.swagger_ui_oauth2_redirect_url
+    assert app.openapi_url is not None and redirect_url is not None
+    docs_page = bytes(
+        get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title}: API documentation",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+            oauth2_redirect_url=redirect_url,
+            # No badge from validator.swagger.io: nothing leaves the browser for elsewhere.
+            swagger_ui_parameters={"validatorUrl": None},
+        ).body
+    )
+    redirect_page = bytes(get_swagger_ui_oauth2_redirect_html().body)
+
+    @app.get(docs_url, include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return HTMLResponse(docs_page)
+
+    @app.get(redirect_url, include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return HTMLResponse(redirect_page)
+
+    return {
+        docs_url: inline_script_hashes(docs_page),
+        redirect_url: inline_script_hashes(redirect_page),
+    }
 
 
 async def authorise_metrics(request: Request, services: Services) -> None:
