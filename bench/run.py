@@ -29,7 +29,7 @@ from app.main import create_app
 from app.migrations import upgrade_once
 from app.models import User
 from app.models.base import Role
-from app.monitoring.service import current_firings
+from app.monitoring.escalation import current_firings
 from app.services import build_services
 from app.web.sessions import SESSION_COOKIE, start_session
 from bench import scenarios

@@ -10,8 +10,8 @@ from app.api.common import Id
 from app.api.deps import MonitoringManager, Reader, RecordWriter, ServicesDep, SessionDep
 from app.api.schemas import ActionRead, MonitoringRead, PlanRead
 from app.models import ImprovementAction
+from app.monitoring import decisions as monitoring
 from app.monitoring import plans
-from app.monitoring import service as monitoring
 from app.monitoring.errors import DeEscalationRefused
 from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement
 from app.records import queries

@@ -16,8 +16,8 @@ from app.db import Database
 from app.migrations import current_revision
 from app.models import Provider
 from app.models.base import LEVEL_RANK, MonitoringLevel
+from app.monitoring.escalation import current_firings
 from app.monitoring.policy import MonitoringPolicy
-from app.monitoring.service import current_firings
 from app.rules.catalogue import load_rules
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from app.auth.audit import purge_expired
 from app.cqc.sync import run_market_benchmark, sync_changes
 from app.events import Actor
+from app.monitoring.escalation import apply_rules
 from app.monitoring.overdue import raise_time_based_events
-from app.monitoring.service import apply_rules
 from app.services import Services
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,6 @@ from app.events import Actor, append_event
 from app.locks import lock_provider
 from app.models import ImprovementAction, ImprovementPlan
 from app.models.base import ActionStatus, PlanStatus
-from app.monitoring.service import open_plan
 
 
 class ActionIn(BaseModel):
@@ -36,6 +35,20 @@ class ActionUpdate(BaseModel):
     due_on: date | None = None
     status: ActionStatus | None = None
     evidence: str | None = Field(default=None, max_length=5000)
+
+
+async def open_plan(session: AsyncSession, provider_id: int) -> ImprovementPlan | None:
+    return (
+        await session.execute(
+            select(ImprovementPlan)
+            .where(
+                ImprovementPlan.provider_id == provider_id,
+                ImprovementPlan.status != PlanStatus.closed,
+            )
+            .order_by(ImprovementPlan.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
 async def plan_for(session: AsyncSession, provider_id: int) -> ImprovementPlan:

@@ -34,8 +34,9 @@ from app.models import (
     Visit,
 )
 from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, Rating, SafeguardingStatus
+from app.monitoring.escalation import current_firings
+from app.monitoring.plans import open_plan
 from app.monitoring.policy import MonitoringPolicy
-from app.monitoring.service import current_firings, open_plan
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
 SEVERITY_TO_RATING = {v: k for k, v in RATING_SEVERITY.items()}

@@ -38,8 +38,8 @@ from app.models.base import (
     Rating,
     SafeguardingStatus,
 )
+from app.monitoring.escalation import Escalation, apply_rules_to
 from app.monitoring.policy import MonitoringPolicy
-from app.monitoring.service import Escalation, apply_rules_to
 from app.records import schemas
 
 RecordT = TypeVar("RecordT", bound=SQLModel)

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.monitoring import service as monitoring
+from app.monitoring import decisions as monitoring
 from app.monitoring.errors import DeEscalationRefused
 from app.monitoring.schemas import DeEscalation, PlacementsChange
 from app.web import forms

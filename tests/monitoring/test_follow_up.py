@@ -14,8 +14,8 @@ from app.jobs.tasks import evaluate_time_rules
 from app.models import Event, MonitoringEpisode, Provider
 from app.models.base import MonitoringLevel
 from app.monitoring import plans
+from app.monitoring.decisions import de_escalate
 from app.monitoring.errors import DeEscalationRefused
-from app.monitoring.service import de_escalate
 from app.records import schemas
 from app.records import service as records
 from app.services import Services

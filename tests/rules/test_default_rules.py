@@ -209,7 +209,7 @@ async def test_escalation_to_intensive_opens_a_plan_and_brings_the_visit_forward
         stored = await session.get(Provider, provider.id)
     assert stored is not None and stored.next_visit_due_on is not None
     assert (stored.next_visit_due_on - today).days == 7
-    from app.monitoring.service import open_plan
+    from app.monitoring.plans import open_plan
 
     async with services.database.sessions() as session:
         plan = await open_plan(session, provider.id)

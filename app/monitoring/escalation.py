@@ -1,8 +1,8 @@
-"""Levels and their follow-up: rule-driven escalation (never down), episodes, visit
-cadence, improvement plans, human de-escalation and placement suspension.
+"""Rule-driven escalation, never down: the rules' firings raise a provider's level, open
+its monitoring episode, bring its next visit forward, open an improvement plan for
+intensive monitoring and suspend placements where a rule says so.
 
-Every function works inside the caller's transaction and never commits.
-"""
+Every function works inside the caller's transaction and never commits."""
 
 from __future__ import annotations
 
@@ -12,15 +12,14 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, DomainError
 from app.events import Actor, append_event
 from app.locks import lock_provider
-from app.models import ImprovementAction, ImprovementPlan, MonitoringEpisode, Provider
-from app.models.base import LEVEL_RANK, ActionStatus, MonitoringLevel, PlanStatus
-from app.monitoring.errors import DeEscalationRefused
+from app.models import ImprovementPlan, MonitoringEpisode, Provider
+from app.models.base import LEVEL_RANK, MonitoringLevel
+from app.monitoring.plans import open_plan
 from app.monitoring.policy import MonitoringPolicy
 from app.rules.engine import Firing, evaluate, highest_level
 from app.rules.signals import compute_signals
@@ -28,6 +27,9 @@ from app.rules.signals import compute_signals
 
 @dataclass
 class Escalation:
+    """What the rules changed for one provider: its level (from, to, why) and whether
+    they suspended its placements."""
+
     provider_id: int
     from_level: MonitoringLevel
     to_level: MonitoringLevel
@@ -52,6 +54,7 @@ async def current_firings(
     today: date,
     provider_ids: Sequence[int] | None,
 ) -> dict[int, list[Firing]]:
+    """The rules that fire for some providers (all when None), by provider id."""
     signals = await compute_signals(session, policy.rules, today, provider_ids)
     return {pid: evaluate(policy.rules, values) for pid, values in signals.items()}
 
@@ -110,7 +113,7 @@ class _Weighed:
     @classmethod
     def of(cls, provider: Provider, firings: list[Firing]) -> _Weighed:
         acknowledged = provider.acknowledged_firings or {}
-        fresh = [f for f in firings if acknowledged.get(f.rule_id) != _evidence(f)]
+        fresh = [f for f in firings if acknowledged.get(f.rule_id) != acknowledgement(f)]
         target = highest_level(fresh)
         current = MonitoringLevel(provider.monitoring_level)
         return cls(
@@ -128,7 +131,7 @@ class _Weighed:
         return bool(self.lapsed or self.escalate_to or self.suspending)
 
 
-def _evidence(firing: Firing) -> Any:
+def acknowledgement(firing: Firing) -> Any:
     """A firing's evidence as an acknowledgement stores it (JSON)."""
     return to_jsonable_python(firing.evidence)
 
@@ -176,6 +179,7 @@ async def _apply(
 
 
 async def open_episode(session: AsyncSession, provider_id: int) -> MonitoringEpisode | None:
+    """The provider's open monitoring episode (none while routine)."""
     return (
         await session.execute(
             select(MonitoringEpisode).where(
@@ -186,21 +190,7 @@ async def open_episode(session: AsyncSession, provider_id: int) -> MonitoringEpi
     ).scalar_one_or_none()
 
 
-async def open_plan(session: AsyncSession, provider_id: int) -> ImprovementPlan | None:
-    return (
-        await session.execute(
-            select(ImprovementPlan)
-            .where(
-                ImprovementPlan.provider_id == provider_id,
-                ImprovementPlan.status != PlanStatus.closed,
-            )
-            .order_by(ImprovementPlan.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-
-
-async def _switch_episode(
+async def switch_episode(
     session: AsyncSession,
     provider_id: int,
     level: MonitoringLevel | None,
@@ -246,7 +236,7 @@ async def _escalate(
     today = now.date()
     previous = MonitoringLevel(provider.monitoring_level)
     reasons = [f.as_reason() for f in firings]
-    episode = await _switch_episode(
+    episode = await switch_episode(
         session, provider.id, target, reasons, actor, now, f"escalated to {target.value}"
     )
     assert episode is not None and episode.id is not None
@@ -289,124 +279,3 @@ async def _escalate(
         },
     )
     return Escalation(provider.id, previous, target, reasons)
-
-
-async def de_escalate(
-    session: AsyncSession,
-    *,
-    provider_id: int,
-    to: MonitoringLevel,
-    reason: str,
-    override: bool,
-    policy: MonitoringPolicy,
-    actor: Actor,
-    now: datetime,
-) -> Provider:
-    """Step a provider down: a manager's decision, refused while evidence says otherwise
-    unless explicitly overridden with a reason. Both outcomes are on record."""
-    provider = await lock_provider(session, provider_id)
-    assert provider.id is not None
-    current = MonitoringLevel(provider.monitoring_level)
-    if LEVEL_RANK[to] >= LEVEL_RANK[current]:
-        raise DomainError("to", f"must be below the current level ({current.value})")
-    firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
-        provider.id, []
-    )
-    blocking = [f for f in firings if LEVEL_RANK[f.level] > LEVEL_RANK[to]]
-    blockers = [f"rule {f.rule_id} still fires ({f.as_reason()['detail']})" for f in blocking]
-    plan = await open_plan(session, provider.id)
-    if plan is not None and to != MonitoringLevel.intensive:
-        open_actions = await session.scalar(
-            select(func.count())
-            .select_from(ImprovementAction)
-            .where(
-                ImprovementAction.plan_id == plan.id,
-                ImprovementAction.status != ActionStatus.complete,
-            )
-        )
-        if open_actions:
-            blockers.append(f"{open_actions} improvement action(s) still open")
-    if blockers and not override:
-        await append_event(
-            session,
-            type="monitoring.de_escalation_refused",
-            provider_id=provider.id,
-            actor=actor,
-            at=now,
-            data={"from": current.value, "to": to.value, "reason": reason, "blockers": blockers},
-        )
-        raise DeEscalationRefused(blockers)
-    await _switch_episode(
-        session,
-        provider.id,
-        to,
-        [{"rule": "manual", "description": f"stepped down from {current.value}", "detail": reason}],
-        actor,
-        now,
-        reason,
-        overridden=bool(blockers),
-    )
-    provider.monitoring_level = to
-    if blocking:
-        provider.acknowledged_firings = {
-            **(provider.acknowledged_firings or {}),
-            **{f.rule_id: _evidence(f) for f in blocking},
-        }
-    provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or now.date())
-    provider.updated_at = now
-    if plan is not None and to != MonitoringLevel.intensive:
-        plan.status = PlanStatus.closed
-    await append_event(
-        session,
-        type="monitoring.de_escalated",
-        provider_id=provider.id,
-        actor=actor,
-        at=now,
-        data={
-            "from": current.value,
-            "to": to.value,
-            "reason": reason,
-            "override": bool(blockers),
-            "overridden": blockers,
-        },
-    )
-    return provider
-
-
-async def set_placements_suspended(
-    session: AsyncSession,
-    *,
-    provider_id: int,
-    suspended: bool,
-    reason: str,
-    policy: MonitoringPolicy,
-    actor: Actor,
-    now: datetime,
-) -> Provider:
-    """A manager suspends or lifts new placements; lifting acknowledges the rules that
-    suspended them, so the same evidence does not suspend again at the next write."""
-    provider = await lock_provider(session, provider_id)
-    assert provider.id is not None
-    if provider.placements_suspended == suspended:
-        raise Conflict(
-            "suspended", f"placements are already {'suspended' if suspended else 'open'}"
-        )
-    provider.placements_suspended = suspended
-    provider.updated_at = now
-    if not suspended:
-        firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
-            provider.id, []
-        )
-        provider.acknowledged_firings = {
-            **(provider.acknowledged_firings or {}),
-            **{f.rule_id: _evidence(f) for f in firings if f.suspend_placements},
-        }
-    await append_event(
-        session,
-        type="placements.suspended" if suspended else "placements.lifted",
-        provider_id=provider.id,
-        actor=actor,
-        at=now,
-        data={"reason": reason},
-    )
-    return provider

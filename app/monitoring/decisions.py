@@ -1,0 +1,143 @@
+"""A manager's decisions: stepping a provider down (refused while the evidence says
+otherwise, unless overridden with a reason) and suspending or lifting new placements.
+Both outcomes of each are on record as events.
+
+Every function works inside the caller's transaction and never commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, DomainError
+from app.events import Actor, append_event
+from app.locks import lock_provider
+from app.models import ImprovementAction, Provider
+from app.models.base import LEVEL_RANK, ActionStatus, MonitoringLevel, PlanStatus
+from app.monitoring.errors import DeEscalationRefused
+from app.monitoring.escalation import acknowledgement, current_firings, switch_episode
+from app.monitoring.plans import open_plan
+from app.monitoring.policy import MonitoringPolicy
+
+
+async def de_escalate(
+    session: AsyncSession,
+    *,
+    provider_id: int,
+    to: MonitoringLevel,
+    reason: str,
+    override: bool,
+    policy: MonitoringPolicy,
+    actor: Actor,
+    now: datetime,
+) -> Provider:
+    """Step a provider down: a manager's decision, refused while evidence says otherwise
+    unless explicitly overridden with a reason. Both outcomes are on record."""
+    provider = await lock_provider(session, provider_id)
+    assert provider.id is not None
+    current = MonitoringLevel(provider.monitoring_level)
+    if LEVEL_RANK[to] >= LEVEL_RANK[current]:
+        raise DomainError("to", f"must be below the current level ({current.value})")
+    firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
+        provider.id, []
+    )
+    blocking = [f for f in firings if LEVEL_RANK[f.level] > LEVEL_RANK[to]]
+    blockers = [f"rule {f.rule_id} still fires ({f.as_reason()['detail']})" for f in blocking]
+    plan = await open_plan(session, provider.id)
+    if plan is not None and to != MonitoringLevel.intensive:
+        open_actions = await session.scalar(
+            select(func.count())
+            .select_from(ImprovementAction)
+            .where(
+                ImprovementAction.plan_id == plan.id,
+                ImprovementAction.status != ActionStatus.complete,
+            )
+        )
+        if open_actions:
+            blockers.append(f"{open_actions} improvement action(s) still open")
+    if blockers and not override:
+        await append_event(
+            session,
+            type="monitoring.de_escalation_refused",
+            provider_id=provider.id,
+            actor=actor,
+            at=now,
+            data={"from": current.value, "to": to.value, "reason": reason, "blockers": blockers},
+        )
+        raise DeEscalationRefused(blockers)
+    await switch_episode(
+        session,
+        provider.id,
+        to,
+        [{"rule": "manual", "description": f"stepped down from {current.value}", "detail": reason}],
+        actor,
+        now,
+        reason,
+        overridden=bool(blockers),
+    )
+    provider.monitoring_level = to
+    if blocking:
+        provider.acknowledged_firings = {
+            **(provider.acknowledged_firings or {}),
+            **{f.rule_id: acknowledgement(f) for f in blocking},
+        }
+    provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or now.date())
+    provider.updated_at = now
+    if plan is not None and to != MonitoringLevel.intensive:
+        plan.status = PlanStatus.closed
+    await append_event(
+        session,
+        type="monitoring.de_escalated",
+        provider_id=provider.id,
+        actor=actor,
+        at=now,
+        data={
+            "from": current.value,
+            "to": to.value,
+            "reason": reason,
+            "override": bool(blockers),
+            "overridden": blockers,
+        },
+    )
+    return provider
+
+
+async def set_placements_suspended(
+    session: AsyncSession,
+    *,
+    provider_id: int,
+    suspended: bool,
+    reason: str,
+    policy: MonitoringPolicy,
+    actor: Actor,
+    now: datetime,
+) -> Provider:
+    """A manager suspends or lifts new placements; lifting acknowledges the rules that
+    suspended them, so the same evidence does not suspend again at the next write."""
+    provider = await lock_provider(session, provider_id)
+    assert provider.id is not None
+    if provider.placements_suspended == suspended:
+        raise Conflict(
+            "suspended", f"placements are already {'suspended' if suspended else 'open'}"
+        )
+    provider.placements_suspended = suspended
+    provider.updated_at = now
+    if not suspended:
+        firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
+            provider.id, []
+        )
+        provider.acknowledged_firings = {
+            **(provider.acknowledged_firings or {}),
+            **{f.rule_id: acknowledgement(f) for f in firings if f.suspend_placements},
+        }
+    await append_event(
+        session,
+        type="placements.suspended" if suspended else "placements.lifted",
+        provider_id=provider.id,
+        actor=actor,
+        at=now,
+        data={"reason": reason},
+    )
+    return provider
