@@ -1,11 +1,17 @@
 """SQL building blocks more than one domain's queries use (the rules' signals, the
-dashboard, the overdue jobs). Base layer: imports nothing of app."""
+dashboard and the read models, the overdue jobs). Base layer: imports nothing of app
+but the models' constants."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.models.base import RATING_SEVERITY, Rating
+
+_RATING_OF_SEVERITY = {severity: rating for rating, severity in RATING_SEVERITY.items()}
 
 
 def for_providers(query: Select[Any], column: Any, provider_ids: Any) -> Select[Any]:
@@ -23,3 +29,21 @@ def latest_per_provider(model: Any, order_column: Any, provider_ids: Any = None)
         .label("position"),
     )
     return for_providers(ranked, model.provider_id, provider_ids).subquery()
+
+
+# A provider's CQC position is the worst current rating of its contracted locations: the
+# highest severity of their ratings, and the rating that severity stands for.
+
+
+def rating_severity(column: Any) -> ColumnElement[int]:
+    """A rating column as its severity (higher is worse; NULL for no rating), so that the
+    worst of several ratings is the max of their severities."""
+    return case(
+        *((column == rating.value, severity) for rating, severity in RATING_SEVERITY.items()),
+        else_=None,
+    )
+
+
+def rating_of_severity(severity: int | None) -> Rating | None:
+    """The rating a severity stands for (None for none)."""
+    return None if severity is None else _RATING_OF_SEVERITY[severity]

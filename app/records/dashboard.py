@@ -23,10 +23,9 @@ from app.models import (
     User,
 )
 from app.models.base import RATING_SEVERITY, ComplaintUpheld, Rating, SafeguardingStatus
-from app.sql import latest_per_provider
+from app.sql import latest_per_provider, rating_of_severity, rating_severity
 
 RECENT_DAYS = 90
-SEVERITY_TO_RATING = {v: k for k, v in RATING_SEVERITY.items()}
 LEVEL_ORDER = {"routine": 0, "enhanced": 1, "intensive": 2}
 RISK_ORDER = {"green": 0, "amber": 1, "red": 2}
 
@@ -107,9 +106,7 @@ def _correlated_count(model: Any, conditions: tuple[Any, ...]) -> Any:
 
 def _worst_location(ids: list[int] | None = None) -> Any:
     """Each provider's worst-rated location (ties: the oldest rating), by a window."""
-    severity = case(
-        *((Location.overall_rating == r.value, s) for r, s in RATING_SEVERITY.items()), else_=None
-    )
+    severity = rating_severity(Location.overall_rating)
     ranked = select(
         Location.provider_id,
         severity.label("severity"),
@@ -310,7 +307,8 @@ async def _rows(session: AsyncSession, today: date, ids: list[int]) -> list[dict
     for provider_id in ids:
         row = by_id[provider_id]
         severity = row.pop("severity")
-        row["worst_rating"] = None if severity is None else SEVERITY_TO_RATING[severity].value
+        worst = rating_of_severity(severity)
+        row["worst_rating"] = None if worst is None else worst.value
         row["localities"] = localities.get(provider_id, [])
         row["rating_age_days"] = None if row["rated_on"] is None else (today - row["rated_on"]).days
         row["visit_overdue"] = (

@@ -37,9 +37,9 @@ from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, Rating, S
 from app.monitoring.escalation import current_firings
 from app.monitoring.plans import open_plan
 from app.monitoring.policy import MonitoringPolicy
+from app.sql import rating_of_severity, rating_severity
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
-SEVERITY_TO_RATING = {v: k for k, v in RATING_SEVERITY.items()}
 
 
 @dataclass
@@ -54,12 +54,14 @@ async def _page(session: AsyncSession, query: Select[Any], limit: int, offset: i
     return PageResult(list(rows), int(total or 0))
 
 
-def _worst_rating_subquery() -> Any:
-    severity = case(
-        *((Location.overall_rating == r.value, s) for r, s in RATING_SEVERITY.items()), else_=None
-    )
+def worst_ratings() -> Any:
+    """Each provider's worst current CQC rating, as a severity (`worst`): the highest of
+    its contracted locations' overall ratings."""
     return (
-        select(Location.provider_id, func.max(severity).label("worst"))
+        select(
+            Location.provider_id,
+            func.max(rating_severity(Location.overall_rating)).label("worst"),
+        )
         .group_by(Location.provider_id)
         .subquery()
     )
@@ -79,12 +81,13 @@ async def provider_details(
             .order_by(ProviderLocality.locality)
         ):
             localities.setdefault(provider_id, []).append(locality)
-        ranks = _worst_rating_subquery()
+        ranks = worst_ratings()
         for provider_id, severity in await session.execute(
             select(ranks.c.provider_id, ranks.c.worst).where(ranks.c.provider_id.in_(ids))
         ):
-            if severity is not None:
-                worst[provider_id] = SEVERITY_TO_RATING[severity]
+            rating = rating_of_severity(severity)
+            if rating is not None:
+                worst[provider_id] = rating
     return [
         {
             **p.model_dump(),
@@ -120,7 +123,7 @@ async def list_providers(
             )
         )
     if rating is not None:
-        ranks = _worst_rating_subquery()
+        ranks = worst_ratings()
         query = query.where(
             Provider.id.in_(
                 select(ranks.c.provider_id).where(ranks.c.worst == RATING_SEVERITY[rating])
@@ -368,17 +371,14 @@ async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]
         .select_from(Safeguarding)
         .where(Safeguarding.status != SafeguardingStatus.closed)
     )
-    ranks = _worst_rating_subquery()
-    by_rating = {
-        SEVERITY_TO_RATING[severity].value: count
-        for severity, count in (
-            await session.execute(
-                select(ranks.c.worst, func.count())
-                .where(ranks.c.worst.is_not(None))
-                .group_by(ranks.c.worst)
-            )
-        ).all()
-    }
+    ranks = worst_ratings()
+    by_rating: dict[str, int] = {}
+    for severity, count in await session.execute(
+        select(ranks.c.worst, func.count()).group_by(ranks.c.worst)
+    ):
+        rating = rating_of_severity(severity)
+        if rating is not None:
+            by_rating[rating.value] = count
     return {
         "providers_by_level": {
             level: levels.get(level, 0) for level in ("routine", "enhanced", "intensive")

@@ -41,7 +41,6 @@ from app.models import (
 )
 from app.models.base import (
     KEY_QUESTIONS,
-    RATING_SEVERITY,
     ActionStatus,
     CaseStatus,
     ComplaintUpheld,
@@ -51,17 +50,9 @@ from app.models.base import (
     SafeguardingStatus,
 )
 from app.rules.catalogue import RuleSet, signal_key
-from app.sql import for_providers, latest_per_provider
+from app.sql import for_providers, latest_per_provider, rating_of_severity, rating_severity
 
 Signals = dict[str, Any]
-SEVERITY_TO_RATING = {severity: rating for rating, severity in RATING_SEVERITY.items()}
-
-
-def _severity(column: Any) -> ColumnElement[int]:
-    return case(
-        *((column == rating.value, severity) for rating, severity in RATING_SEVERITY.items()),
-        else_=None,
-    )
 
 
 def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
@@ -138,8 +129,8 @@ WINDOWED: dict[str, tuple[Any, Callable[[int], Any]]] = {
 
 # label -> aggregate over a provider's contracted locations
 LOCATION_AGGREGATES: dict[str, Any] = {
-    "overall": func.max(_severity(Location.overall_rating)),
-    **{q: func.max(_severity(getattr(Location, f"{q}_rating"))) for q in KEY_QUESTIONS},
+    "overall": func.max(rating_severity(Location.overall_rating)),
+    **{q: func.max(rating_severity(getattr(Location, f"{q}_rating"))) for q in KEY_QUESTIONS},
     "oldest_rated_on": func.min(Location.overall_rated_on),
 }
 
@@ -366,7 +357,8 @@ async def compute_signals(
 
 
 def _rating(severity: int | None) -> str | None:
-    return None if severity is None else SEVERITY_TO_RATING[severity].value
+    rating = rating_of_severity(severity)
+    return None if rating is None else rating.value
 
 
 def _defaults(windows: dict[str, set[int]]) -> Signals:
