@@ -429,17 +429,6 @@ async def record_visit(
     )
 
 
-def _check_safeguarding_state(
-    status: str, outcome: str | None, raised_on: date, closed_on: date | None, today: date
-) -> None:
-    _not_future("closed_on", closed_on, today)
-    _not_before("closed_on", closed_on, "raised_on", raised_on)
-    if status != SafeguardingStatus.closed and closed_on is not None:
-        raise DomainError("closed_on", "only a closed safeguarding has a closing date")
-    if status == SafeguardingStatus.closed and outcome is None:
-        raise DomainError("outcome", "is required to close a safeguarding")
-
-
 async def record_safeguarding(
     session: AsyncSession, provider_id: int, data: schemas.SafeguardingIn, ctx: WriteContext
 ) -> WriteResult[Safeguarding]:
@@ -482,26 +471,14 @@ async def update_safeguarding(
     safeguarding = await _get(session, Safeguarding, safeguarding_id, "safeguarding_id")
     provider = await lock_provider(session, safeguarding.provider_id)
     changes = _non_null_changes(data, nullable={"outcome", "closed_on"})
+    today = ctx.clock.today()
+    closing = _open_or_close(safeguarding, changes, closed=SafeguardingStatus.closed, today=today)
     status = changes.get("status", safeguarding.status)
-    if (
-        status == SafeguardingStatus.closed
-        and "closed_on" not in changes
-        and safeguarding.closed_on is None
-    ):
-        changes["closed_on"] = ctx.clock.today()
-    if status != SafeguardingStatus.closed and "status" in changes and "closed_on" not in changes:
-        changes["closed_on"] = None  # re-opened
-    _check_safeguarding_state(
-        status,
-        changes.get("outcome", safeguarding.outcome),
-        safeguarding.raised_on,
-        changes.get("closed_on", safeguarding.closed_on),
-        ctx.clock.today(),
-    )
+    if status == SafeguardingStatus.closed and changes.get("outcome", safeguarding.outcome) is None:
+        raise DomainError("outcome", "is required to close a safeguarding")
     for key, value in changes.items():
         setattr(safeguarding, key, value)
     safeguarding.updated_at = ctx.clock.now()
-    closing = status == SafeguardingStatus.closed and "status" in changes
     return await _finish(
         session,
         ctx,
@@ -522,7 +499,9 @@ async def record_complaint(
 ) -> WriteResult[Complaint]:
     today = ctx.clock.today()
     _not_future("received_on", data.received_on, today)
-    _check_case("closed_on", data.status, data.closed_on, "received_on", data.received_on, today)
+    _check_closing(
+        data.status, data.closed_on, CaseStatus.closed, "received_on", data.received_on, today
+    )
     provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
     closed_on = data.closed_on or (today if data.status == CaseStatus.closed else None)
@@ -551,19 +530,7 @@ async def update_complaint(
     complaint = await _get(session, Complaint, complaint_id, "complaint_id")
     provider = await lock_provider(session, complaint.provider_id)
     changes = _non_null_changes(data, nullable={"upheld", "closed_on"})
-    status = changes.get("status", complaint.status)
-    if status == CaseStatus.closed and complaint.closed_on is None and "closed_on" not in changes:
-        changes["closed_on"] = ctx.clock.today()
-    if status == CaseStatus.open and "status" in changes:
-        changes["closed_on"] = None
-    _check_case(
-        "closed_on",
-        status,
-        changes.get("closed_on", complaint.closed_on),
-        "received_on",
-        complaint.received_on,
-        ctx.clock.today(),
-    )
+    _open_or_close(complaint, changes, closed=CaseStatus.closed, today=ctx.clock.today())
     for key, value in changes.items():
         setattr(complaint, key, value)
     complaint.updated_at = ctx.clock.now()
@@ -662,19 +629,7 @@ async def update_concern(
     concern = await _get(session, Concern, concern_id, "concern_id")
     provider = await lock_provider(session, concern.provider_id)
     changes = _non_null_changes(data, nullable={"closed_on"})
-    status = changes.get("status", concern.status)
-    if status == CaseStatus.closed and concern.closed_on is None and "closed_on" not in changes:
-        changes["closed_on"] = ctx.clock.today()
-    if status == CaseStatus.open and "status" in changes:
-        changes["closed_on"] = None
-    _check_case(
-        "closed_on",
-        status,
-        changes.get("closed_on", concern.closed_on),
-        "raised_on",
-        concern.raised_on,
-        ctx.clock.today(),
-    )
+    closing = _open_or_close(concern, changes, closed=CaseStatus.closed, today=ctx.clock.today())
     for key, value in changes.items():
         setattr(concern, key, value)
     concern.updated_at = ctx.clock.now()
@@ -683,9 +638,7 @@ async def update_concern(
         ctx,
         provider,
         concern,
-        "concern.closed"
-        if status == CaseStatus.closed and "status" in changes
-        else "concern.updated",
+        "concern.closed" if closing else "concern.updated",
         {
             "concern_id": concern.id,
             "status": concern.status,
@@ -697,13 +650,48 @@ async def update_concern(
 # Helpers ------------------------------------------------------------------------------
 
 
-def _check_case(
-    field: str, status: str, closed_on: date | None, start_field: str, start: date, today: date
+# Safeguardings, complaints and concerns: each has a status, a closing date, and the
+# day it began (raised or received), between which and today the closing date lies.
+_START_FIELD = {Safeguarding: "raised_on", Complaint: "received_on", Concern: "raised_on"}
+
+
+def _open_or_close(
+    record: Safeguarding | Complaint | Concern,
+    changes: dict[str, Any],
+    *,
+    closed: str,
+    today: date,
+) -> bool:
+    """A record's open/close transition, the one for every kind that closes: a record
+    closed without a date closes today, and one re-opened loses its date unless a date
+    is given. Puts the closing date it decides into `changes`, checks the date, and
+    returns whether this change closes the record."""
+    status = changes.get("status", record.status)
+    if "closed_on" not in changes:
+        if status == closed and record.closed_on is None:
+            changes["closed_on"] = today
+        elif status != closed and "status" in changes:
+            changes["closed_on"] = None  # re-opened
+    start_field = _START_FIELD[type(record)]
+    _check_closing(
+        status,
+        changes.get("closed_on", record.closed_on),
+        closed,
+        start_field,
+        getattr(record, start_field),
+        today,
+    )
+    return status == closed and "status" in changes
+
+
+def _check_closing(
+    status: str, closed_on: date | None, closed: str, start_field: str, start: date, today: date
 ) -> None:
-    _not_future(field, closed_on, today)
-    _not_before(field, closed_on, start_field, start)
-    if status == CaseStatus.open and closed_on is not None:
-        raise DomainError(field, "only a closed record has a closing date")
+    """A closing date lies between the record's start and today, on a closed record."""
+    _not_future("closed_on", closed_on, today)
+    _not_before("closed_on", closed_on, start_field, start)
+    if status != closed and closed_on is not None:
+        raise DomainError("closed_on", "only a closed record has a closing date")
 
 
 def _non_null_changes(data: schemas.Input, *, nullable: set[str]) -> dict[str, Any]:
