@@ -1,12 +1,16 @@
 """Engines and session factories. The caller owns the transaction; services never commit.
 
+SQLite has one writer at a time. Its writers of one process queue for the one connection
+of a writer engine's pool (SQLAlchemy's pool queue serves waiters first come, first
+served), so they never meet in SQLite's busy handler; sessions that only read use a
+reader engine beside it. PostgreSQL locks rows, and one engine serves both.
+
 Each `Database` gets its own Session subclass, so commit hooks (the outbox router, the
 dispatcher wake-up) are installed per app and every session made by that app runs them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -23,9 +27,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
-from app import sqlite_driver
-
 SessionHook = Callable[[Session], None]
+
+# How long a SQLite writer waits for its turn (in the writer pool's queue), and one of
+# another process waits in SQLite's busy handler, before its request fails.
+WRITE_WAIT_SECONDS = 30
 
 
 def async_url(database_url: str) -> URL:
@@ -43,7 +49,10 @@ def ensure_sqlite_folder(url: URL) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(database_url: str, *, pool_size: int = 10, reader: bool = False) -> AsyncEngine:
+    """The engine for writers (migrations, jobs, every write transaction), or with
+    `reader` the one for read-only sessions. On SQLite the writer engine holds exactly one
+    connection, whatever `pool_size` says; on PostgreSQL the two are alike."""
     # aiosqlite logs every statement *with its parameters* at DEBUG, whatever
     # hide_parameters says: never let it, or a debug log would hold personal data.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
@@ -51,14 +60,20 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     ensure_sqlite_folder(url)
     # hide_parameters: bound values (names, narratives) never reach exception text or logs.
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(
-            url,
-            module=sqlite_driver.dbapi(),
-            hide_parameters=True,
-            connect_args={"timeout": 30},
-            pool_size=pool_size,
-        )
-        _configure_sqlite(engine)
+        if reader:
+            engine = create_async_engine(url, hide_parameters=True, pool_size=pool_size)
+        else:
+            # One connection, and a queue for it: a writer waits here for the one before
+            # it to end its transaction (the session hands the connection back at commit
+            # or rollback), in the order they came.
+            engine = create_async_engine(
+                url,
+                hide_parameters=True,
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=WRITE_WAIT_SECONDS,
+            )
+        _configure_sqlite(engine, reader=reader)
         return engine
     return create_async_engine(
         url,
@@ -71,49 +86,48 @@ def make_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         # gets 503 with Retry-After (app/api/errors.py) and the next one reconnects.
         pool_pre_ping=False,
         pool_recycle=1800,
-        # No JIT: the planner prices a page's correlated subqueries (one index lookup each)
-        # as if they scanned, crosses jit_above_cost, and compiling then takes longer than
-        # the query: 22 ms of a 30 ms dashboard table. The sweep is no slower without it.
+        # No JIT: the planner prices a page's correlated subqueries (one index lookup
+        # each) as if they scanned and crosses jit_above_cost, and compiling then takes
+        # longer than the query (docs/PERFORMANCE.md).
         connect_args={"server_settings": {"jit": "off"}},
     )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, reader: bool) -> None:
+    """SQLAlchemy's documented recipe for SQLite transactions under aiosqlite: the
+    driver's own BEGIN is turned off and ours is emitted on the "begin" event."""
+    begin = "BEGIN" if reader else "BEGIN IMMEDIATE"
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so that we can BEGIN IMMEDIATE below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        # Only another process's writer (a CLI command beside the server) can hold the
+        # lock when ours asks for it: this process's writers take turns in the pool.
+        cursor.execute(f"PRAGMA busy_timeout={WRITE_WAIT_SECONDS * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if reader:
+            # A write through a reader would upgrade a read lock outside the turn: make
+            # it an error at once rather than a rare "database is locked" under load.
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # Writers BEGIN IMMEDIATE: they take the write lock up front and queue on
-        # busy_timeout, instead of failing with "database is locked" when a read lock is
-        # upgraded. Read-only sessions BEGIN DEFERRED so that they never block a writer.
-        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {mode}")
-
-
-WRITE_TURN_TIMEOUT_SECONDS = 30  # as SQLite's busy_timeout: a writer waits this long
-WRITE_TURN = "carewatch.write_turn"
-
-
-def _release_turn(session: Session) -> None:
-    turn = session.info.pop(WRITE_TURN, None)
-    if turn is not None:
-        turn.release()
+        # Writers BEGIN IMMEDIATE: they take the write lock up front, instead of failing
+        # with "database is locked" when a read lock is upgraded. Readers BEGIN DEFERRED
+        # (plain BEGIN): in WAL mode they never wait for a writer nor hold one up.
+        connection.exec_driver_sql(begin)
 
 
 class Database:
-    """One engine and the session factory every writer and reader of one app uses."""
+    """The engines and session factories every writer and reader of one app uses."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reader: AsyncEngine | None = None) -> None:
         self.engine = engine
+        self.reader = reader or engine
         self.dialect = engine.dialect.name
         self.session_class: type[Session] = type("CarewatchSession", (Session,), {})
         # Sessions that write (the write path, jobs, the dispatcher's claims)...
@@ -122,38 +136,15 @@ class Database:
         )
         # ...and sessions that only read (pages, lists, lookups).
         self.sessions = async_sessionmaker(
-            engine.execution_options(sqlite_begin="DEFERRED"),
-            expire_on_commit=False,
-            sync_session_class=self.session_class,
+            self.reader, expire_on_commit=False, sync_session_class=self.session_class
         )
-
-        # SQLite has one writer at a time. Writers of this process queue here, first come
-        # first served, rather than in SQLite's busy handler, whose growing sleeps (up to
-        # 100 ms a try) leave the lock idle and the tail latency long. Other processes
-        # still meet busy_timeout. PostgreSQL locks rows, so it needs no turn.
-        self._write_turn: asyncio.Lock | None = asyncio.Lock() if self.dialect == "sqlite" else None
-
-        event.listen(self.session_class, "after_commit", _release_turn)
-        event.listen(self.session_class, "after_rollback", _release_turn)
-
-    @asynccontextmanager
-    async def write_session(self) -> AsyncIterator[AsyncSession]:
-        """A writer session holding this process's turn to write (SQLite) until its
-        transaction ends: the commit or rollback hands the turn to the next writer, so
-        work after the commit (a CQC fetch, say) does not hold others up."""
-        async with self.writer_sessions() as session:
-            if self._write_turn is not None:
-                async with asyncio.timeout(WRITE_TURN_TIMEOUT_SECONDS):
-                    await self._write_turn.acquire()
-                session.sync_session.info[WRITE_TURN] = self._write_turn
-            try:
-                yield session
-            finally:
-                _release_turn(session.sync_session)
 
     @classmethod
     def from_url(cls, database_url: str) -> Database:
-        return cls(make_engine(database_url))
+        writer = make_engine(database_url)
+        if writer.dialect.name != "sqlite":
+            return cls(writer)
+        return cls(writer, make_engine(database_url, reader=True))
 
     def on_before_commit(self, hook: SessionHook) -> None:
         event.listen(self.session_class, "before_commit", hook)
@@ -166,8 +157,8 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work is committed on success and rolled back on error."""
-        async with self.write_session() as session:
+        """A writer session whose work is committed on success and rolled back on error."""
+        async with self.writer_sessions() as session:
             try:
                 yield session
                 await session.commit()
@@ -177,6 +168,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
 
 
 def is_postgres(session: AsyncSession | Session) -> bool:

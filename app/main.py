@@ -99,7 +99,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def readyz() -> JSONResponse:
         """The database answers and its schema is at the newest migration."""
         try:
-            revision = await current_revision(services.database.engine)
+            revision = await current_revision(services.database.reader)
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         expected = head_revision()

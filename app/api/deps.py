@@ -23,13 +23,15 @@ ServicesDep = Annotated[Services, Depends(services_of)]
 
 async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[AsyncSession]:
     """A session per request; the route commits, anything unfinished is rolled back.
-    Reads (GET, HEAD) never take SQLite's write lock."""
+    Reads (GET, HEAD) never take SQLite's write lock. The caller's token is read in it
+    too, so a writing route writes in this session: on SQLite, a writer transaction of
+    its own would wait for the one connection this session holds."""
     database = services.database
     if request.method in ("GET", "HEAD"):
         async with database.sessions() as session:
             yield session
         return
-    async with database.write_session() as session:
+    async with database.writer_sessions() as session:
         try:
             yield session
         finally:
