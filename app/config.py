@@ -28,9 +28,6 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     base_url: str = "http://127.0.0.1:8000"
     token_ttl_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30)
-    # How long a worker remembers who a token belongs to. A revocation through a worker
-    # takes effect there at once, and in the other workers within this many seconds.
-    token_cache_seconds: int = Field(default=5, ge=0, le=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Failed sign-ins allowed in a moving window before sign-in is refused: per account
     # (from anywhere), per account from one address, and per address, high enough for a

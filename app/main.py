@@ -14,12 +14,14 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api import activity, auth, cqc, monitoring, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
 from app.api.security import SecurityHeaders, inline_script_hashes
 from app.auth.permissions import Permission
+from app.auth.service import principal_for
 from app.auth.throttle import LoginThrottle
 from app.config import Settings
 from app.jobs.scheduler import SchedulerLeader
@@ -113,8 +115,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def metrics(request: Request) -> Response:
         """Prometheus text format. Needs CAREWATCH_METRICS_TOKEN (or a personal token with
         the metrics scope) as a bearer token; with neither configured, loopback only."""
-        await authorise_metrics(request, services)
         async with services.database.sessions() as session:
+            await authorise_metrics(request, services, session)
             counts = await dashboard_counts(session, services.clock.today())
             snapshot = await domain_snapshot(session, counts)
         return Response(render(services.metrics, snapshot), media_type=CONTENT_TYPE_LATEST)
@@ -160,7 +162,7 @@ def install_docs(app: FastAPI) -> dict[str, tuple[str, ...]]:
     }
 
 
-async def authorise_metrics(request: Request, services: Services) -> None:
+async def authorise_metrics(request: Request, services: Services, session: AsyncSession) -> None:
     settings = services.settings
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -168,7 +170,7 @@ async def authorise_metrics(request: Request, services: Services) -> None:
         configured = settings.metrics_token.get_secret_value() if settings.metrics_token else ""
         if configured and secrets.compare_digest(token.encode(), configured.encode()):
             return
-        principal = await services.principal_for(token)
+        principal = await principal_for(session, token, services.clock.now())
         if principal is not None and principal.can(Permission.read_metrics):
             return
         raise HTTPException(403, "this token may not read metrics")

@@ -16,8 +16,6 @@ from app.alerting.dispatcher import Dispatcher
 from app.alerting.email import EmailRenderer, mailer_for
 from app.alerting.outbox import Mailboxes, WakeUp, install_outbox
 from app.alerting.routes import RouteTable, load_routes
-from app.auth.principals import PrincipalCache, install_principal_cache, principal_for
-from app.auth.service import Principal
 from app.clock import Clock, SystemClock
 from app.config import Settings
 from app.cqc.client import CqcClient
@@ -42,13 +40,8 @@ class Services:
     dispatcher: Dispatcher
     wake_up: WakeUp
     metrics: ProcessMetrics
-    principals: PrincipalCache
     cqc_client: CqcClient | None = None
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def principal_for(self, token: str) -> Principal | None:
-        """Who a bearer token or session token belongs to, if it is live."""
-        return await principal_for(self.database, self.principals, token, self.clock.now())
 
     def cqc_context(self) -> CqcContext | None:
         if self.cqc_client is None:
@@ -102,8 +95,6 @@ def build_services(
         wake_up,
         on_events=count_events,
     )
-    principals = PrincipalCache(timedelta(seconds=settings.token_cache_seconds))
-    install_principal_cache(database, principals)
     renderer = EmailRenderer(TEMPLATES_DIR)
     dispatcher = Dispatcher(
         database=database,
@@ -123,7 +114,6 @@ def build_services(
         dispatcher,
         wake_up,
         metrics,
-        principals,
         cqc_client=make_client(settings, cqc_transport),
     )
     dispatcher.observers.append(metrics)

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks
 
-from app.api.deps import MonitoringManager, Reader, ServicesDep
+from app.api.deps import MonitoringManager, Reader, ServicesDep, SessionDep
 from app.cqc.sync import disabled_reason, queue_run, sync_changes, sync_status
 from app.errors import Conflict
 
@@ -15,13 +15,17 @@ router = APIRouter(prefix="/api/v1", tags=["cqc"])
 
 @router.post("/cqc/sync", status_code=202)
 async def start_sync(
-    _principal: MonitoringManager, services: ServicesDep, background: BackgroundTasks
+    _principal: MonitoringManager,
+    services: ServicesDep,
+    session: SessionDep,
+    background: BackgroundTasks,
 ) -> dict[str, Any]:
     """Start a changes-driven sync now; follow it with GET /api/v1/cqc/status."""
     context = services.cqc_context()
     if context is None:
         raise Conflict("cqc_api_key", disabled_reason(services.settings) or "polling is off")
-    run_id = await queue_run(services.database, services.clock)
+    run_id = await queue_run(session, services.clock)
+    await session.commit()
     background.add_task(sync_changes, context, run_id)
     return {"run_id": run_id}
 

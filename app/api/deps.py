@@ -11,7 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Permission
-from app.auth.service import Principal
+from app.auth.service import Principal, principal_for
 from app.records.service import WriteContext
 from app.services import Services, services_of
 
@@ -45,6 +45,7 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 async def get_principal(
     request: Request,
     services: ServicesDep,
+    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     if not token:
@@ -53,9 +54,9 @@ async def get_principal(
             "not authenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    # Remembered for a few seconds, else its own short read: the request's session has
-    # not begun, so no lock is held.
-    principal = await services.principal_for(token)
+    # Read on every request, in the request's session: a revocation, a disabled user or
+    # a new role applies to the very next request, on every replica.
+    principal = await principal_for(session, token, services.clock.now())
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -57,7 +57,7 @@ class Principal:
 
 
 def digest(token: str) -> str:
-    """What is stored of a token, and what it is looked up (and remembered) by."""
+    """What is stored of a token, and what it is looked up by."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -177,16 +177,16 @@ async def issue_token(
     return token
 
 
-async def resolve_digest(
-    session: AsyncSession, token_digest: str, now: datetime
-) -> tuple[Principal, datetime] | None:
-    """The principal of a live token and when the token expires, or None if the token is
-    unknown, revoked or expired, or its user is disabled."""
+async def principal_for(session: AsyncSession, token: str, now: datetime) -> Principal | None:
+    """Who a bearer token or web session token belongs to, read afresh in the caller's
+    session on every request: None if the token is unknown, revoked or expired, or its
+    user is disabled. So a revocation, a disabled user or a new role applies to the very
+    next request, whichever process serves it."""
     row = (
         await session.execute(
             select(ApiToken, User)
             .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == token_digest)
+            .where(ApiToken.token_hash == digest(token))
         )
     ).first()
     if row is None:
@@ -195,8 +195,7 @@ async def resolve_digest(
     if api_token.revoked_at is not None or api_token.expires_at <= now or not user.active:
         return None
     assert api_token.id is not None
-    principal = Principal(user, permissions_for(Role(user.role), api_token.scope), api_token.id)
-    return principal, api_token.expires_at
+    return Principal(user, permissions_for(Role(user.role), api_token.scope), api_token.id)
 
 
 async def list_users(session: AsyncSession, limit: int, offset: int) -> tuple[list[User], int]:

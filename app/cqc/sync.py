@@ -384,14 +384,14 @@ async def run_market_benchmark(context: CqcContext, per_page: int = 500) -> CqcB
         page += 1
 
 
-async def queue_run(database: Database, clock: Clock) -> int:
-    """Record a requested sync, so the caller has its id before it runs."""
-    async with database.transaction() as session:
-        run = CqcSyncRun(kind="changes", status="queued", started_at=clock.now())
-        session.add(run)
-        await session.flush()
-        assert run.id is not None
-        return run.id
+async def queue_run(session: AsyncSession, clock: Clock) -> int:
+    """Record a requested sync in the caller's transaction, so the caller has its id
+    before it runs."""
+    run = CqcSyncRun(kind="changes", status="queued", started_at=clock.now())
+    session.add(run)
+    await session.flush()
+    assert run.id is not None
+    return run.id
 
 
 async def sync_status(database: Database, settings: Settings) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.service import Principal, issue_token, revoke_token
+from app.auth.service import Principal, issue_token, principal_for, revoke_token
 from app.models import User
 from app.services import Services
 
@@ -109,7 +109,9 @@ async def current_session(request: Request, services: Services) -> tuple[Princip
     token = signer.load_session(cookie)
     if token is None:
         return None
-    principal = await services.principal_for(token)
+    # Read afresh on every page: a sign-out or a disabled user ends the session at once.
+    async with services.database.sessions() as session:
+        principal = await principal_for(session, token, services.clock.now())
     if principal is None:
         return None
     return principal, signer.csrf_for(token)
