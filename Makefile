@@ -21,8 +21,14 @@ migrate: install  ## apply migrations (SQLite under ./var/ unless CAREWATCH_DATA
 run: migrate  ## serve http://127.0.0.1:8000 (API docs at /docs)
 	$(UV) run --frozen python -m app serve --host $(HOST) --port $(PORT)
 
-demo: migrate  ## seed the demo council
+demo: migrate  ## seed the demo council (and print how to sign in as each role)
 	$(UV) run --frozen python -m app demo
+
+.PHONY: user
+user: migrate  ## create a user: make user EMAIL=you@council.gov.uk ROLE=admin [NAME="Your Name"]; asks for the password (or reads it from stdin)
+	@test -n "$(EMAIL)" -a -n "$(ROLE)" || \
+	  { echo 'usage: make user EMAIL=you@council.gov.uk ROLE=admin|manager|officer|safeguarding|viewer [NAME="Your Name"]' >&2; exit 2; }
+	@$(UV) run --frozen python -m app users create --email '$(EMAIL)' --role '$(ROLE)' $(if $(NAME),--name '$(NAME)')
 
 lint: install  ## ruff, ruff format --check and the import contracts
 	$(UV) run --frozen ruff check app tests alembic bench

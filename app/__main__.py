@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import getpass
 import os
 import sys
 from collections.abc import Sequence
+from typing import Literal
 
 from app.config import Settings, load_settings
 
@@ -67,6 +69,45 @@ def cmd_start(args: argparse.Namespace) -> int:
     return cmd_serve(args)
 
 
+def _read_password(from_stdin: bool) -> str | None:
+    """The new user's password: typed at the terminal, hidden, twice; or the first line
+    of standard input when that is not a terminal (or with --password-stdin)."""
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password for the new user: ")
+    if getpass.getpass("The same password again: ") != first:
+        print("the two passwords differ; nothing was created", file=sys.stderr)
+        return None
+    return first
+
+
+SchemaState = Literal["ready", "unreachable", "new", "behind"]
+SCHEMA_ADVICE: dict[SchemaState, str] = {
+    "ready": "",
+    "unreachable": "the database did not answer: is it running, and is "
+    "CAREWATCH_DATABASE_URL right?",
+    "new": "the database has not been set up: run `make migrate` (python -m app migrate)",
+    "behind": "the database is at an older migration: run `make migrate` (python -m app migrate)",
+}
+
+
+async def _schema_state(database_url: str) -> SchemaState:
+    """Whether the database answers and is at the newest migration."""
+    from app.db import make_engine
+    from app.migrations import current_revision, head_revision
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        revision = await current_revision(engine)
+    except Exception:
+        return "unreachable"
+    finally:
+        await engine.dispose()
+    if revision is None:
+        return "new"
+    return "ready" if revision == head_revision() else "behind"
+
+
 def cmd_users_create(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -77,17 +118,22 @@ def cmd_users_create(args: argparse.Namespace) -> int:
     from app.events import Actor
     from app.services import build_services
 
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
-    if not password:
-        print("give the password on standard input with --password-stdin", file=sys.stderr)
-        return 2
-    try:
-        data = UserIn(email=args.email, name=args.name, role=args.role, password=password)
-    except ValidationError as error:
-        for problem in error.errors():
-            print(f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
-        return 2
     settings = _settings()
+    state = asyncio.run(_schema_state(settings.database_url))
+    if state != "ready":
+        print(f"cannot create the user: {SCHEMA_ADVICE[state]}", file=sys.stderr)
+        return 2
+    password = _read_password(args.password_stdin)
+    if not password:
+        print("no password given: type it when asked, or on standard input", file=sys.stderr)
+        return 2
+    name = args.name or args.email.split("@")[0].replace(".", " ").replace("_", " ").title()
+    try:
+        data = UserIn(email=args.email, name=name, role=args.role, password=password)
+    except ValidationError as error:
+        for invalid in error.errors():
+            print(f"{'.'.join(map(str, invalid['loc']))}: {invalid['msg']}", file=sys.stderr)
+        return 2
 
     async def run() -> int:
         services = build_services(settings, database=Database.from_url(settings.database_url))
@@ -96,7 +142,8 @@ def cmd_users_create(args: argparse.Namespace) -> int:
                 user = await create_user(
                     session, data, actor=Actor.job("cli"), now=SystemClock().now()
                 )
-            print(f"created user {user.id} ({user.role})")
+            print(f"created user {user.id}: {user.email} ({user.role})")
+            print(f"sign in at {settings.base_url}/login")
             return 0
         except DomainError as error:
             print(f"{error.field}: {error.problem}", file=sys.stderr)
@@ -114,9 +161,20 @@ def cmd_rules_check(_args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Seed the demo council; a database never migrated (or behind) is migrated first,
+    so that the demo works from nothing."""
     from app.demo import seed_demo
+    from app.migrations import upgrade_once
 
-    return asyncio.run(seed_demo(_settings(), force=args.force))
+    settings = _settings()
+    state = asyncio.run(_schema_state(settings.database_url))
+    if state == "unreachable":
+        print(f"cannot seed the demo: {SCHEMA_ADVICE[state]}", file=sys.stderr)
+        return 2
+    if state != "ready":
+        print("migrating the database first")
+        asyncio.run(upgrade_once(settings.database_url))
+    return asyncio.run(seed_demo(settings, force=args.force))
 
 
 def cmd_dispatch(_args: argparse.Namespace) -> int:
@@ -197,11 +255,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     create = users.add_parser("create", help="create a user")
     create.add_argument("--email", required=True)
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", help="shown on pages (default: from the email address)")
     create.add_argument(
         "--role", required=True, choices=["admin", "manager", "officer", "safeguarding", "viewer"]
     )
-    create.add_argument("--password-stdin", action="store_true")
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (the default when it is not a terminal)",
+    )
     create.set_defaults(handler=cmd_users_create)
 
     rules = commands.add_parser("rules", help="escalation rules").add_subparsers(

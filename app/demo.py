@@ -1,22 +1,30 @@
 """`python -m app demo`: seed a realistic (invented) demo council through the write path,
 like a city of Plymouth's size: ~20 home care providers, ~14,000 contracted hours a week
-for ~1,000 people, four officers, a year of contract meetings and some intelligence."""
+for ~1,000 people, four officers, a year of contract meetings and some intelligence, and
+a completed national market benchmark.
+
+The history is written in the order it happened, each write on a clock set to its own
+day, so a visit in March is on the timeline in March and the rules saw the evidence as
+it came; the benchmark is written as the CQC sync would leave one."""
 
 from __future__ import annotations
 
 import os
 import random
 import sys
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import UserIn, create_user
-from app.clock import SystemClock
+from app.clock import FakeClock, SystemClock
 from app.config import Settings
 from app.events import Actor
-from app.models import Provider, User
+from app.models import CqcBenchmark, Provider, User
 from app.models.base import Rating, Role
 from app.records import schemas
 from app.records import service as records
@@ -33,6 +41,7 @@ STAFF = [
     ("Ruth Penrose", "manager"),
     ("Sam Keane", "safeguarding"),
     ("Viewer Account", "viewer"),
+    ("Service Admin", "admin"),
 ]
 # name, contract type, partner role, weekly hours, people, CQC rating
 PROVIDERS: list[tuple[str, str, str | None, int, int, Rating]] = [
@@ -59,15 +68,258 @@ PROVIDERS: list[tuple[str, str, str | None, int, int, Rating]] = [
 ]
 
 
+# The national benchmark the demo shows beside the council's ratings: invented figures of
+# the shape CQC's register gives (homecare locations by current overall rating).
+NATIONAL = {"outstanding": 312, "good": 6148, "requires_improvement": 987, "inadequate": 94}
+REGIONS = {
+    "South West": {"outstanding": 41, "good": 702, "requires_improvement": 96, "inadequate": 8},
+    "London": {"outstanding": 38, "good": 1104, "requires_improvement": 221, "inadequate": 23},
+    "North West": {"outstanding": 44, "good": 861, "requires_improvement": 118, "inadequate": 11},
+}
+HISTORY_DAYS = 380  # the contracts came into carewatch this long ago
+ROLE_ORDER = ["admin", "manager", "officer", "safeguarding", "viewer"]
+
+Action = Callable[[AsyncSession, WriteContext], Awaitable[object]]
+ProviderWrite = Callable[[AsyncSession, int, Any, WriteContext], Awaitable[object]]
+
+
+@dataclass
+class Seeded:
+    """What earlier steps created, by name, for the steps after them."""
+
+    providers: dict[str, int] = field(default_factory=dict)
+    locations: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One write of the history: when it happened, by whom (a staff name; None for the
+    demo's own set-up) and what."""
+
+    at: datetime
+    by: str | None
+    action: Action
+
+
 async def _holds_data(session: AsyncSession) -> bool:
     return bool(await session.scalar(select(func.count()).select_from(Provider)))
 
 
+def _email(name: str) -> str:
+    return f"{name.lower().replace(' ', '.')}@{DOMAIN}"
+
+
+def _on(seeded: Seeded, name: str, record: ProviderWrite, data: Any) -> Action:
+    """A record for the provider called `name`, written through the write path."""
+
+    async def write(session: AsyncSession, ctx: WriteContext) -> object:
+        return await record(session, seeded.providers[name], data, ctx)
+
+    return write
+
+
+def _contract(seeded: Seeded, index: int, data: schemas.ProviderIn) -> Action:
+    """The provider comes into carewatch with its one CQC location."""
+
+    async def write(session: AsyncSession, ctx: WriteContext) -> object:
+        provider = await records.create_provider(session, data, ctx)
+        assert provider.id is not None
+        location = await records.add_location(
+            session,
+            provider.id,
+            schemas.LocationIn(
+                cqc_location_id=f"1-{100000000 + index}",
+                name=f"{data.name} (Plymouth office)",
+                postcode=f"PL{index % 9 + 1} {index % 9 + 1}ZZ",
+            ),
+            ctx,
+        )
+        assert location.id is not None
+        seeded.providers[data.name] = provider.id
+        seeded.locations[data.name] = location.id
+        return provider
+
+    return write
+
+
+def _rating(seeded: Seeded, name: str, rating: Rating, rated_on: date) -> Action:
+    async def write(session: AsyncSession, ctx: WriteContext) -> object:
+        return await records.record_rating(
+            session,
+            location_id=seeded.locations[name],
+            overall=rating,
+            rated_on=rated_on,
+            key_questions={
+                q: {"rating": rating, "rated_on": rated_on}
+                for q in ("safe", "effective", "caring", "responsive", "well_led")
+            },
+            report_url=None,
+            source="cqc",
+            ctx=ctx,
+        )
+
+    return write
+
+
+def history(staff: dict[str, User], today: date, now: datetime, seeded: Seeded) -> list[Step]:
+    """Every write of the demo's year in the order it happened. Dates come from one
+    seeded generator and times of day from another, so the demo is the same council
+    every time (relative to today)."""
+    rng = random.Random(20261122)
+    hours = random.Random(1122)
+    began = now - timedelta(days=HISTORY_DAYS)
+    officers = [name for name, role in STAFF if role == "officer"]
+    steps: list[Step] = []
+
+    def during(day: date) -> datetime:
+        """An instant in working hours on `day`, never after now."""
+        at = datetime.combine(day, time(9, 0), tzinfo=UTC)
+        return min(at + timedelta(minutes=hours.randint(0, 480)), now - timedelta(minutes=1))
+
+    for index, (name, contract, partner, weekly, people, rating) in enumerate(PROVIDERS):
+        officer = officers[index % len(officers)]
+        joined = began + timedelta(minutes=5 * index)
+        steps.append(
+            Step(
+                joined,
+                None,
+                _contract(
+                    seeded,
+                    index,
+                    schemas.ProviderIn(
+                        name=name,
+                        cqc_provider_id=f"1-{200000000 + index}",
+                        contract_type=contract,
+                        partner_role=partner,
+                        localities=[LOCALITIES[index % len(LOCALITIES)]],
+                        contract_officer_id=staff[officer].id,
+                        weekly_hours=weekly,
+                        people_supported=people,
+                    ),
+                ),
+            )
+        )
+        # The rating is fetched when the location is added, or when CQC publishes it.
+        rated_on = today - timedelta(days=rng.randint(120, 900))
+        fetched = max(joined + timedelta(minutes=1), during(rated_on))
+        steps.append(Step(fetched, None, _rating(seeded, name, rating, rated_on)))
+        # A year of quarterly contract meetings, alternating virtual and face to face.
+        for quarter in range(4):
+            visit = schemas.VisitIn(
+                visited_on=today - timedelta(days=350 - quarter * 90 + rng.randint(0, 10)),
+                kind="virtual" if quarter % 2 else "face_to_face",
+                purpose="Quarterly contract monitoring meeting",
+                outcome="some_concerns"
+                if rating == Rating.requires_improvement and quarter == 3
+                else "good",
+                notes="Rotas, call monitoring and training records reviewed.",
+            )
+            steps.append(
+                Step(
+                    during(visit.visited_on),
+                    officer,
+                    _on(seeded, name, records.record_visit, visit),
+                )
+            )
+        if index % 3 == 0:
+            compliment = schemas.ComplimentIn(
+                received_on=today - timedelta(days=rng.randint(5, 80)),
+                summary="Family thanked the carers for their patience and kindness.",
+            )
+            steps.append(
+                Step(
+                    during(compliment.received_on),
+                    officer,
+                    _on(seeded, name, records.record_compliment, compliment),
+                )
+            )
+        if index % 4 == 1:
+            complaint = schemas.ComplaintIn(
+                received_on=today - timedelta(days=rng.randint(10, 150)),
+                subject="Late and shortened calls",
+                upheld="partly_upheld",
+                status="closed",
+            )
+            steps.append(
+                Step(
+                    during(complaint.received_on),
+                    officer,
+                    _on(seeded, name, records.record_complaint, complaint),
+                )
+            )
+        assurance = schemas.FinancialAssuranceIn(
+            assessed_on=today - timedelta(days=rng.randint(30, 300)),
+            risk="amber" if index in (8, 13) else "green",
+            credit_check_passed=True,
+            accounts_filed_on_time=index != 13,
+            insurance_expires_on=today + timedelta(days=rng.randint(20, 330)),
+            next_review_on=today + timedelta(days=rng.randint(-10, 200)),
+        )
+        steps.append(
+            Step(
+                during(assurance.assessed_on),
+                officer,
+                _on(seeded, name, records.record_financial_assurance, assurance),
+            )
+        )
+
+    # The stories the demo tells: a safeguarding cluster, and a whole-service concern.
+    for days, category in ((70, "neglect"), (41, "medication"), (12, "neglect")):
+        safeguarding = schemas.SafeguardingIn(
+            raised_on=today - timedelta(days=days),
+            category=category,
+            reference=f"S42-{rng.randint(10000, 99999)}",
+            summary="Details are held in the safeguarding case system.",
+        )
+        steps.append(
+            Step(
+                during(safeguarding.raised_on),
+                "Sam Keane",
+                _on(seeded, "Mutley Plain Care", records.record_safeguarding, safeguarding),
+            )
+        )
+    concern = schemas.ConcernIn(
+        raised_on=today - timedelta(days=6),
+        raised_by="District nursing team",
+        description="Repeated missed medication calls across several packages; "
+        "staffing appears unable to cover the rota.",
+        whole_service=True,
+    )
+    steps.append(
+        Step(
+            during(concern.raised_on),
+            "Sam Keane",
+            _on(seeded, "Barbican Care Collective", records.record_concern, concern),
+        )
+    )
+    return sorted(steps, key=lambda step: step.at)
+
+
+def market_benchmark(now: datetime) -> CqcBenchmark:
+    """A completed national benchmark from three days ago, as the weekly job leaves one
+    (the first real run, `python -m app cqc benchmark`, takes its place)."""
+    finished = now - timedelta(days=3)
+    seen = sum(NATIONAL.values())
+    return CqcBenchmark(
+        status="complete",
+        started_at=finished - timedelta(minutes=42),
+        finished_at=finished,
+        next_page=16,
+        total_pages=15,
+        locations_seen=seen,
+        requests=seen + 15,
+        distribution={
+            "national": dict(NATIONAL),
+            "regions": {k: dict(v) for k, v in REGIONS.items()},
+        },
+    )
+
+
 async def seed_demo(settings: Settings, *, force: bool = False) -> int:
     services = build_services(settings)
-    rng = random.Random(20261122)
-    clock = SystemClock()
-    today = clock.today()
+    now = SystemClock().now()
+    today = now.date()
+    clock = FakeClock(now - timedelta(days=HISTORY_DAYS + 7))
     password = os.environ.get("CAREWATCH_DEMO_PASSWORD", "demo-password-change-me")
     try:
         async with services.database.transaction() as session:
@@ -81,153 +333,40 @@ async def seed_demo(settings: Settings, *, force: bool = False) -> int:
             seeder = Actor.job("demo")
             staff: dict[str, User] = {}
             for name, role in STAFF:
-                email = f"{name.lower().replace(' ', '.')}@{DOMAIN}"
                 existing = (
-                    await session.execute(select(User).where(User.email == email))
+                    await session.execute(select(User).where(User.email == _email(name)))
                 ).scalar_one_or_none()
                 staff[name] = existing or await create_user(
                     session,
-                    UserIn(email=email, name=name, role=Role(role), password=password),
+                    UserIn(email=_email(name), name=name, role=Role(role), password=password),
                     actor=seeder,
                     now=clock.now(),
                 )
-            officers = [u for u in staff.values() if u.role == Role.officer]
-            context = WriteContext(actor=seeder, clock=clock, policy=services.policy)
-            for index, (name, contract, partner, hours, people, rating) in enumerate(PROVIDERS):
-                officer = officers[index % len(officers)]
-                assert officer.id is not None
-                officer_context = WriteContext(
-                    actor=Actor.user(officer.id), clock=clock, policy=services.policy
+            contexts = {
+                name: WriteContext(
+                    actor=Actor.user(user.id or 0), clock=clock, policy=services.policy
                 )
-                provider = await records.create_provider(
-                    session,
-                    schemas.ProviderIn(
-                        name=name,
-                        cqc_provider_id=f"1-{200000000 + index}",
-                        contract_type=contract,
-                        partner_role=partner,
-                        localities=[LOCALITIES[index % len(LOCALITIES)]],
-                        contract_officer_id=officer.id,
-                        weekly_hours=hours,
-                        people_supported=people,
-                    ),
-                    context,
-                )
-                assert provider.id is not None
-                location = await records.add_location(
-                    session,
-                    provider.id,
-                    schemas.LocationIn(
-                        cqc_location_id=f"1-{100000000 + index}",
-                        name=f"{name} (Plymouth office)",
-                        postcode=f"PL{index % 9 + 1} {index % 9 + 1}ZZ",
-                    ),
-                    context,
-                )
-                rated_on = today - timedelta(days=rng.randint(120, 900))
-                await records.record_rating(
-                    session,
-                    location_id=location.id,
-                    overall=rating,
-                    rated_on=rated_on,
-                    key_questions={
-                        q: {"rating": rating, "rated_on": rated_on}
-                        for q in ("safe", "effective", "caring", "responsive", "well_led")
-                    },
-                    report_url=None,
-                    source="cqc",
-                    ctx=context,
-                )
-                # A year of quarterly contract meetings, alternating virtual and face to face.
-                for quarter in range(4):
-                    await records.record_visit(
-                        session,
-                        provider.id,
-                        schemas.VisitIn(
-                            visited_on=today
-                            - timedelta(days=350 - quarter * 90 + rng.randint(0, 10)),
-                            kind="virtual" if quarter % 2 else "face_to_face",
-                            purpose="Quarterly contract monitoring meeting",
-                            outcome="some_concerns"
-                            if rating == Rating.requires_improvement and quarter == 3
-                            else "good",
-                            notes="Rotas, call monitoring and training records reviewed.",
-                        ),
-                        officer_context,
-                    )
-                if index % 3 == 0:
-                    await records.record_compliment(
-                        session,
-                        provider.id,
-                        schemas.ComplimentIn(
-                            received_on=today - timedelta(days=rng.randint(5, 80)),
-                            summary="Family thanked the carers for their patience and kindness.",
-                        ),
-                        officer_context,
-                    )
-                if index % 4 == 1:
-                    await records.record_complaint(
-                        session,
-                        provider.id,
-                        schemas.ComplaintIn(
-                            received_on=today - timedelta(days=rng.randint(10, 150)),
-                            subject="Late and shortened calls",
-                            upheld="partly_upheld",
-                            status="closed",
-                        ),
-                        officer_context,
-                    )
-                await records.record_financial_assurance(
-                    session,
-                    provider.id,
-                    schemas.FinancialAssuranceIn(
-                        assessed_on=today - timedelta(days=rng.randint(30, 300)),
-                        risk="amber" if index in (8, 13) else "green",
-                        credit_check_passed=True,
-                        accounts_filed_on_time=index != 13,
-                        insurance_expires_on=today + timedelta(days=rng.randint(20, 330)),
-                        next_review_on=today + timedelta(days=rng.randint(-10, 200)),
-                    ),
-                    officer_context,
-                )
-            # The stories the demo tells: a safeguarding cluster, and a whole-service concern.
-            by_name = {p.name: p for p in (await session.execute(select(Provider))).scalars()}
-            safeguarding = staff["Sam Keane"]
-            assert safeguarding.id is not None
-            safeguarding_context = WriteContext(
-                actor=Actor.user(safeguarding.id), clock=clock, policy=services.policy
-            )
-            cluster = by_name["Mutley Plain Care"]
-            for days, category in ((70, "neglect"), (41, "medication"), (12, "neglect")):
-                await records.record_safeguarding(
-                    session,
-                    cluster.id or 0,
-                    schemas.SafeguardingIn(
-                        raised_on=today - timedelta(days=days),
-                        category=category,
-                        reference=f"S42-{rng.randint(10000, 99999)}",
-                        summary="Details are held in the safeguarding case system.",
-                    ),
-                    safeguarding_context,
-                )
-            failing = by_name["Barbican Care Collective"]
-            await records.record_concern(
-                session,
-                failing.id or 0,
-                schemas.ConcernIn(
-                    raised_on=today - timedelta(days=6),
-                    raised_by="District nursing team",
-                    description="Repeated missed medication calls across several packages; "
-                    "staffing appears unable to cover the rota.",
-                    whole_service=True,
-                ),
-                safeguarding_context,
-            )
-        print(
-            f"demo council seeded: {len(PROVIDERS)} providers, {len(STAFF)} staff "
-            f"(password for every demo user: {password!r}); staff sign in as "
-            f"firstname.lastname@{DOMAIN}"
-        )
+                for name, user in staff.items()
+            }
+            setup = WriteContext(actor=seeder, clock=clock, policy=services.policy)
+            steps = history(staff, today, now, Seeded())
+            for step in steps:
+                clock.set(step.at)
+                await step.action(session, contexts[step.by] if step.by else setup)
+            session.add(market_benchmark(now))
+        _print_sign_in(settings, staff, password, len(steps))
         return 0
     finally:
         await services.database.dispose()
+
+
+def _print_sign_in(settings: Settings, staff: dict[str, User], password: str, writes: int) -> None:
+    print(
+        f"demo council seeded: {len(PROVIDERS)} providers, {len(staff)} staff, a year of "
+        f"history ({writes} writes, each on the day it happened) and a national benchmark"
+    )
+    print(f"sign in at {settings.base_url}/login with the password {password!r} as:")
+    people = sorted(staff.values(), key=lambda user: (ROLE_ORDER.index(user.role), user.name))
+    width = max(len(user.email) for user in people)
+    for user in people:
+        print(f"  {user.email:<{width}}  {user.role:<12}  {user.name}")

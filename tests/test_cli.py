@@ -4,6 +4,9 @@ demo, rules check, and schemathesis fuzzing the running API for server errors.""
 from __future__ import annotations
 
 import os
+import pty
+import re
+import select
 import socket
 import subprocess
 import sys
@@ -11,9 +14,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from app.config import Settings
+from app.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -205,17 +212,156 @@ def test_users_create_refuses_bad_input_and_duplicates(tmp_path: Path) -> None:
     assert again.returncode == 1 and "email" in again.stderr
 
 
-def test_demo_seeds_escalations_and_refuses_a_second_time(tmp_path: Path) -> None:
-    env = _env(tmp_path, CAREWATCH_DEMO_PASSWORD="demo password for tests")
-    assert _run(["migrate"], env).returncode == 0
-    seeded = _run(["demo"], env)
+ROLES = ("admin", "manager", "officer", "safeguarding", "viewer")
+DEMO_PASSWORD = "demo password for tests"
+
+
+def test_demo_on_a_new_database_migrates_seeds_and_says_how_to_sign_in(tmp_path: Path) -> None:
+    env = _env(tmp_path, CAREWATCH_DEMO_PASSWORD=DEMO_PASSWORD)
+    seeded = _run(["demo"], env)  # never migrated: the demo migrates first
     assert seeded.returncode == 0, seeded.stderr
+    assert "Traceback" not in seeded.stderr
+    assert "migrating the database first" in seeded.stdout
+    assert f"sign in at http://127.0.0.1:8000/login with the password '{DEMO_PASSWORD}'" in (
+        seeded.stdout
+    )
+    for role in ROLES:
+        assert re.search(rf"^  \S+@carewatch-demo\.gov\.uk +{role} ", seeded.stdout, re.M), role
     check = _run(["rules", "check"], env)
     assert check.returncode == 0, check.stderr
     assert "Barbican Care Collective" in check.stdout and "stays intensive" in check.stdout
     assert "safeguarding-cluster -> enhanced: fires for 1 provider(s)" in check.stdout
     again = _run(["demo"], env)
     assert again.returncode == 1 and "refusing" in again.stderr
+
+
+def test_commands_on_a_new_database_say_what_to_run(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    created = _run(
+        ["users", "create", "--email", "a@council.gov.uk", "--role", "admin"],
+        env,
+        stdin="long enough password\n",
+    )
+    assert created.returncode == 2 and "Traceback" not in created.stderr
+    assert "run `make migrate`" in created.stderr
+    unreachable = _env(tmp_path, CAREWATCH_DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")
+    for command in (
+        ["users", "create", "--email", "a@council.gov.uk", "--role", "admin"],
+        ["demo"],
+    ):
+        result = _run(command, unreachable, stdin="long enough password\n")
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert "the database did not answer" in result.stderr
+
+
+def _read_until(fd: int, marker: str, seen: list[str]) -> str:
+    """What the terminal shows until `marker` (or the end); a hang fails the test."""
+    deadline = time.monotonic() + 60
+    while marker not in "".join(seen):
+        assert time.monotonic() < deadline, "".join(seen)
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the other end closed: the command has exited
+            break
+        if not chunk:
+            break
+        seen.append(chunk.decode(errors="replace"))
+    return "".join(seen)
+
+
+def _at_a_terminal(args: list[str], env: dict[str, str], typed: list[str]) -> tuple[int, str]:
+    """Run the command with a terminal for its input and output, typing each answer
+    after its prompt; returns the exit status and everything the terminal showed."""
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", *args],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    os.close(secondary)
+    seen: list[str] = []
+    try:
+        for answer, prompt in zip(typed, ("Password for the new user: ", "again: "), strict=False):
+            _read_until(primary, prompt, seen)
+            os.write(primary, answer.encode() + b"\n")
+        _read_until(primary, "\x00never", seen)
+        return process.wait(timeout=60), "".join(seen)
+    finally:
+        os.close(primary)
+
+
+def test_users_create_asks_for_the_password_at_a_terminal_without_showing_it(
+    tmp_path: Path,
+) -> None:
+    env = _env(tmp_path)
+    assert _run(["migrate"], env).returncode == 0
+    status, shown = _at_a_terminal(
+        ["users", "create", "--email", "jo.bloggs@council.gov.uk", "--role", "admin"],
+        env,
+        ["a long admin password", "a long admin password"],
+    )
+    assert status == 0, shown
+    assert "a long admin password" not in shown  # never echoed
+    assert "created user" in shown and "jo.bloggs@council.gov.uk (admin)" in shown
+    status, shown = _at_a_terminal(
+        ["users", "create", "--email", "sam@council.gov.uk", "--role", "officer"],
+        env,
+        ["a long admin password", "a different password"],
+    )
+    assert status == 2 and "the two passwords differ" in shown
+    # Piped in, the first line is the password (no flag needed).
+    piped = _run(
+        ["users", "create", "--email", "sam@council.gov.uk", "--role", "officer"],
+        env,
+        stdin="piped in password\n",
+    )
+    assert piped.returncode == 0, piped.stderr
+
+
+def test_make_user_and_make_demo_work_as_the_readme_says(tmp_path: Path) -> None:
+    env = _env(tmp_path, CAREWATCH_DEMO_PASSWORD=DEMO_PASSWORD)
+
+    def make(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["make", "--no-print-directory", *args],
+            input=stdin,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    usage = make("user")
+    assert usage.returncode != 0 and "usage: make user EMAIL=" in usage.stderr
+    made = make("user", "EMAIL=admin@council.gov.uk", "ROLE=admin", stdin="a long admin password\n")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "created user" in made.stdout
+    demo = make("demo")
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "demo council seeded" in demo.stdout
+
+
+def test_the_readme_uses_make_targets_that_exist_and_no_bare_uv() -> None:
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    targets = set(re.findall(r"^([a-z][a-z-]*):", makefile, re.M))
+    commands = set(re.findall(r"`?make ([a-z][a-z-]*)", readme))
+    assert {"user", "demo", "run", "test"} <= commands
+    assert commands <= targets, commands - targets
+    blocks = "\n".join(re.findall(r"```(?:bash)?\n(.*?)```", readme, re.S))
+    assert not re.search(r"(^|[\s|;&(])uv ", blocks, re.M), "a bare uv is not on a fresh PATH"
+    # Serving on another port is documented beside the base URL that email links use.
+    assert re.search(r"make run PORT=\d+", readme)
+    (row,) = [line for line in readme.splitlines() if line.startswith("| `BASE_URL`")]
+    assert "PORT" in row
 
 
 def test_rules_check_names_a_broken_rule(tmp_path: Path) -> None:
@@ -235,3 +381,44 @@ def test_rules_check_names_a_broken_rule(tmp_path: Path) -> None:
     assert "unknown signal 'safeguardings_rased'" in result.stderr
     serve = _run(["serve", "--port", str(_free_port())], env)
     assert serve.returncode == 2 and "too-many-visits" in serve.stderr
+
+
+async def test_the_demo_history_is_dated_when_it_happened_and_has_a_benchmark(
+    settings: Settings, services: Services, client: httpx.AsyncClient, monkeypatch: Any
+) -> None:
+    from app.demo import seed_demo
+    from app.records.dashboard import national_distribution
+
+    monkeypatch.setenv("CAREWATCH_DEMO_PASSWORD", DEMO_PASSWORD)
+    assert await seed_demo(settings) == 0
+    token = await client.post(
+        "/api/v1/auth/token",
+        data={
+            "username": "megan.trelawny@carewatch-demo.gov.uk",
+            "password": "demo password for tests",
+        },
+    )
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    providers = (await client.get("/api/v1/providers?limit=50", headers=headers)).json()["items"]
+    assert len(providers) == 20
+    months: set[str] = set()
+    for provider in providers:
+        timeline = await client.get(
+            f"/api/v1/providers/{provider['id']}/timeline?limit=200", headers=headers
+        )
+        items = timeline.json()["items"]
+        months |= {item["event"]["created_at"][:7] for item in items}
+        visits = [item for item in items if item["event"]["type"] == "visit.recorded"]
+        assert len(visits) == 4, provider["name"]
+        for visit in visits:
+            # The visit is on the timeline on the day it took place, not the day of seeding.
+            assert visit["event"]["created_at"][:10] == visit["record"]["visited_on"]
+        created = [item["event"]["created_at"] for item in items]
+        assert created == sorted(created, reverse=True)  # newest first, as it happened
+    assert len(months) >= 10  # a year of history, not one afternoon
+    # A completed market benchmark, so the dashboard's national column is not missing.
+    status = (await client.get("/api/v1/cqc/status", headers=headers)).json()
+    assert status["benchmark"]["status"] == "complete"
+    async with services.database.sessions() as session:
+        national = await national_distribution(session)
+    assert national is not None and national["national"]["good"] > 0
