@@ -7,8 +7,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,27 +17,31 @@ from app.auth.passwords import hash_password, verify_password
 from app.auth.permissions import Permission, permissions_for
 from app.errors import Conflict, DomainError, NotFound
 from app.events import Actor, append_event
+from app.inputs import Omissible, Storable, Text, drop_null_defaults
 from app.models import ApiToken, User
 from app.models.base import Role
 
 MIN_PASSWORD_LENGTH = 12
+UserName = Storable[Annotated[str, StringConstraints(min_length=1, max_length=200)]]
 
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: EmailStr
-    name: str = Field(min_length=1, max_length=200)
+    name: UserName
     role: Role
-    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
+    password: Text = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
 
 
 class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=drop_null_defaults
+    )
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    role: Role | None = None
-    active: bool | None = None
+    name: Omissible[UserName] = None
+    role: Omissible[Role] = None
+    active: Omissible[bool] = None
 
 
 @dataclass(frozen=True)

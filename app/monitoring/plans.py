@@ -4,37 +4,45 @@ and the plan's agreement. Each change is an event on the provider's timeline."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, DomainError, NotFound
 from app.events import Actor, append_event
+from app.inputs import Omissible, RecordDate, Storable, drop_null_defaults
 from app.locks import lock_provider
 from app.models import ImprovementAction, ImprovementPlan
 from app.models.base import ActionStatus, PlanStatus
+
+Issue = Storable[Annotated[str, StringConstraints(min_length=1, max_length=2000)]]
+Owner = Storable[Annotated[str, StringConstraints(min_length=1, max_length=200)]]
+Evidence = Storable[Annotated[str, StringConstraints(max_length=5000)]]
 
 
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    issue: str = Field(min_length=1, max_length=2000)
-    action: str = Field(min_length=1, max_length=2000)
-    owner: str = Field(min_length=1, max_length=200)
-    due_on: date
-    evidence: str = Field(default="", max_length=5000)
+    issue: Issue
+    action: Issue
+    owner: Owner
+    due_on: RecordDate
+    evidence: Evidence = ""
 
 
 class ActionUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=drop_null_defaults
+    )
 
-    issue: str | None = Field(default=None, min_length=1, max_length=2000)
-    action: str | None = Field(default=None, min_length=1, max_length=2000)
-    owner: str | None = Field(default=None, min_length=1, max_length=200)
-    due_on: date | None = None
-    status: ActionStatus | None = None
-    evidence: str | None = Field(default=None, max_length=5000)
+    issue: Omissible[Issue] = None
+    action: Omissible[Issue] = None
+    owner: Omissible[Owner] = None
+    due_on: Omissible[RecordDate] = None
+    status: Omissible[ActionStatus] = None
+    evidence: Omissible[Evidence] = None
 
 
 async def open_plan(session: AsyncSession, provider_id: int) -> ImprovementPlan | None:

@@ -1,16 +1,18 @@
 """Validated inputs of the write path, shared by the JSON API and the web forms.
 
-Unknown fields are refused (extra="forbid"); rules that need the clock or the database
-(dates in the future, a provider that exists) are checked by the service functions.
+Unknown fields are refused (extra="forbid"); text must be storable and dates no earlier
+than the floor (app.inputs); an update's fields may be left out but not set to null
+unless the column may be empty. Rules that need the clock or the database (dates in the
+future, a provider that exists) are checked by the service functions.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.inputs import Omissible, RecordDate, Storable, Text, drop_null_defaults
 from app.models.base import (
     CaseStatus,
     ComplaintUpheld,
@@ -25,40 +27,56 @@ from app.models.base import (
 )
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
-Locality = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-CqcId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1-\d{1,15}$")]
+Locality = Storable[
+    Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+]
+Localities = Annotated[list[Locality], Field(max_length=20)]
+CqcId = Storable[Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1-\d{1,15}$")]]
+ProviderName = Storable[Annotated[str, StringConstraints(min_length=1, max_length=200)]]
+UserId = Annotated[int, Field(ge=1, le=MAX_ID)]
+WeeklyHours = Annotated[float, Field(ge=0, le=100000)]
+People = Annotated[int, Field(ge=0, le=100000)]
+Category = Storable[Annotated[str, StringConstraints(min_length=1, max_length=60)]]
+Summary = Storable[Annotated[str, StringConstraints(max_length=5000)]]
+LocationName = Storable[Annotated[str, StringConstraints(max_length=200)]]
+Postcode = Storable[Annotated[str, StringConstraints(max_length=12)]]
+ReportUrl = Storable[Annotated[str, StringConstraints(max_length=300, pattern=r"^https://")]]
 
 
 class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=drop_null_defaults
+    )
 
 
 class ProviderIn(Input):
-    name: str = Field(min_length=1, max_length=200)
+    name: ProviderName
     cqc_provider_id: CqcId | None = None
     contract_type: ContractType = ContractType.spot
     partner_role: PartnerRole | None = None
-    localities: list[Locality] = Field(default_factory=list, max_length=20)
-    contract_officer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    weekly_hours: float = Field(default=0, ge=0, le=100000)
-    people_supported: int | None = Field(default=None, ge=0, le=100000)
+    localities: Localities = Field(default_factory=list)
+    contract_officer_id: UserId | None = None
+    weekly_hours: WeeklyHours = 0
+    people_supported: People | None = None
 
 
 class ProviderUpdate(Input):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    """Only the fields given change; null empties a field that may be empty."""
+
+    name: Omissible[ProviderName] = None
     cqc_provider_id: CqcId | None = None
-    contract_type: ContractType | None = None
+    contract_type: Omissible[ContractType] = None
     partner_role: PartnerRole | None = None
-    localities: list[Locality] | None = Field(default=None, max_length=20)
-    contract_officer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-    weekly_hours: float | None = Field(default=None, ge=0, le=100000)
-    people_supported: int | None = Field(default=None, ge=0, le=100000)
+    localities: Omissible[Localities] = None
+    contract_officer_id: UserId | None = None
+    weekly_hours: Omissible[WeeklyHours] = None
+    people_supported: People | None = None
 
 
 class LocationIn(Input):
     cqc_location_id: CqcId
-    name: str | None = Field(default=None, max_length=200)
-    postcode: str | None = Field(default=None, max_length=12)
+    name: LocationName | None = None
+    postcode: Postcode | None = None
 
 
 class KeyQuestionRatings(Input):
@@ -74,76 +92,82 @@ class RatingIn(Input):
 
     cqc_location_id: CqcId
     overall: Rating
-    rated_on: date
+    rated_on: RecordDate
     key_questions: KeyQuestionRatings = Field(default_factory=KeyQuestionRatings)
-    report_url: str | None = Field(default=None, max_length=300, pattern=r"^https://")
+    report_url: ReportUrl | None = None
 
 
 class VisitIn(Input):
-    visited_on: date
+    visited_on: RecordDate
     kind: VisitKind
-    purpose: str = Field(min_length=1, max_length=500)
+    purpose: Text = Field(min_length=1, max_length=500)
     outcome: VisitOutcome
-    notes: str = Field(default="", max_length=10000)
-    follow_up_actions: str = Field(default="", max_length=5000)
-    officer_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    notes: Text = Field(default="", max_length=10000)
+    follow_up_actions: Text = Field(default="", max_length=5000)
+    officer_id: UserId | None = None
 
 
 class SafeguardingIn(Input):
-    raised_on: date
-    category: str = Field(min_length=1, max_length=60)
-    reference: str = Field(min_length=1, max_length=50)
-    summary: str = Field(default="", max_length=5000)
+    raised_on: RecordDate
+    category: Category
+    reference: Text = Field(min_length=1, max_length=50)
+    summary: Summary = ""
     whole_service: bool = False
     status: SafeguardingStatus = SafeguardingStatus.open
 
 
 class SafeguardingUpdate(Input):
-    status: SafeguardingStatus | None = None
+    """Only the fields given change; null empties the outcome or the closing date."""
+
+    status: Omissible[SafeguardingStatus] = None
     outcome: SafeguardingOutcome | None = None
-    closed_on: date | None = None
-    category: str | None = Field(default=None, min_length=1, max_length=60)
-    summary: str | None = Field(default=None, max_length=5000)
-    whole_service: bool | None = None
+    closed_on: RecordDate | None = None
+    category: Omissible[Category] = None
+    summary: Omissible[Summary] = None
+    whole_service: Omissible[bool] = None
 
 
 class ComplaintIn(Input):
-    received_on: date
-    subject: str = Field(min_length=1, max_length=500)
+    received_on: RecordDate
+    subject: Text = Field(min_length=1, max_length=500)
     upheld: ComplaintUpheld | None = None
     status: CaseStatus = CaseStatus.open
-    closed_on: date | None = None
+    closed_on: RecordDate | None = None
 
 
 class ComplaintUpdate(Input):
-    status: CaseStatus | None = None
+    """Only the fields given change; null empties the finding or the closing date."""
+
+    status: Omissible[CaseStatus] = None
     upheld: ComplaintUpheld | None = None
-    closed_on: date | None = None
+    closed_on: RecordDate | None = None
 
 
 class ComplimentIn(Input):
-    received_on: date
-    summary: str = Field(min_length=1, max_length=2000)
+    received_on: RecordDate
+    summary: Text = Field(min_length=1, max_length=2000)
 
 
 class FinancialAssuranceIn(Input):
-    assessed_on: date
+    assessed_on: RecordDate
     risk: FinancialRisk
     credit_check_passed: bool | None = None
     accounts_filed_on_time: bool | None = None
-    insurance_expires_on: date | None = None
-    next_review_on: date | None = None
-    notes: str = Field(default="", max_length=5000)
+    insurance_expires_on: RecordDate | None = None
+    next_review_on: RecordDate | None = None
+    notes: Text = Field(default="", max_length=5000)
 
 
 class ConcernIn(Input):
-    raised_on: date
-    description: str = Field(min_length=1, max_length=5000)
-    raised_by: str = Field(default="", max_length=200)
+    raised_on: RecordDate
+    description: Text = Field(min_length=1, max_length=5000)
+    raised_by: Text = Field(default="", max_length=200)
     whole_service: bool = False
 
 
 class ConcernUpdate(Input):
-    status: CaseStatus | None = None
-    closed_on: date | None = None
-    whole_service: bool | None = None
+    """Only the fields given change; null empties the closing date."""
+
+    status: Omissible[CaseStatus] = None
+    closed_on: RecordDate | None = None
+    whole_service: Omissible[bool] = None

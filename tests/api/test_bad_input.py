@@ -17,6 +17,15 @@ VISIT = {
     "outcome": "good",
 }
 SAFEGUARDING = {"raised_on": "2026-11-18", "category": "neglect", "reference": "SG-1"}
+VISIT_JSON = (
+    '{"visited_on": "2026-11-18", "kind": "virtual", "purpose": "Meeting",'
+    ' "outcome": "good", "notes": "Rotas%s reviewed"}'
+)
+SAFEGUARDING_JSON = '{"raised_on": "2026-11-18", "category": "neglect", "reference": "SG-%s1"}'
+USER_JSON = (
+    '{"email": "new@council.gov.uk", "name": "New%s Person", "role": "officer",'
+    ' "password": "a long enough password"}'
+)
 
 CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("wrong type of date", "visits", {**VISIT, "visited_on": "next tuesday"}, 422, "visited_on"),
@@ -167,3 +176,94 @@ async def test_page_size_is_capped(world: World) -> None:
     response = await world.get("/providers", limit=500)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "limit"
+
+
+# Raw JSON text, so that the escapes reach the server exactly as a client wrote them.
+UNSTORABLE = [("NUL", "\\u0000"), ("lone surrogate", "\\ud800")]
+TEXT_CASES: list[tuple[str, str, str]] = [
+    ("/providers", '{"name": "Harbour%s Care"}', "name"),
+    ("/providers", '{"name": "H", "localities": ["North%s"]}', "localities.0"),
+    ("/providers/{pid}/visits", VISIT_JSON, "notes"),
+    ("/providers/{pid}/safeguardings", SAFEGUARDING_JSON, "reference"),
+    ("/providers/{pid}/complaints", '{"received_on": "2026-11-01", "subject": "a%s"}', "subject"),
+    ("/providers/{pid}/locations", '{"cqc_location_id": "1-1", "postcode": "P%s"}', "postcode"),
+    ("/users", USER_JSON, "name"),
+]
+
+
+@pytest.mark.parametrize(("kind", "escape"), UNSTORABLE, ids=[u[0] for u in UNSTORABLE])
+@pytest.mark.parametrize(("path", "template", "field"), TEXT_CASES, ids=[c[2] for c in TEXT_CASES])
+async def test_text_the_database_cannot_store_is_refused_naming_the_field(
+    world: World,
+    services: Services,
+    kind: str,
+    escape: str,
+    path: str,
+    template: str,
+    field: str,
+) -> None:
+    provider = await world.provider()
+    before = await _stored(services)
+    response = await world.client.post(
+        "/api/v1" + path.format(pid=provider["id"]),
+        content=(template % escape).encode(),
+        headers={**world.headers["admin"], "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert field in {e["field"] for e in response.json()["errors"]}, response.text
+    assert await _stored(services) == before, f"{kind} in {field}: something was stored"
+
+
+async def test_unstorable_text_in_a_patch_a_filter_or_a_sign_in_is_refused(world: World) -> None:
+    provider = await world.provider()
+    response = await world.client.patch(
+        f"/api/v1/providers/{provider['id']}",
+        content=b'{"name": "X\\u0000"}',
+        headers={**world.headers["admin"], "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "name"
+    assert (await world.get(f"/providers/{provider['id']}")).json()["name"] == provider["name"]
+    response = await world.get("/providers", name="Harbour\x00")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "name"
+    response = await world.client.post(
+        "/api/v1/auth/token", data={"username": "admin@council.gov.uk\x00", "password": "x"}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "username"
+
+
+DATE_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("visits", {**VISIT, "visited_on": "1989-12-31"}, "visited_on"),
+    ("safeguardings", {**SAFEGUARDING, "raised_on": "1066-10-14"}, "raised_on"),
+    ("compliments", {"received_on": "1900-01-01", "summary": "Kind"}, "received_on"),
+    (
+        "financial-assurances",
+        {"assessed_on": "2026-10-01", "risk": "green", "insurance_expires_on": "1970-01-01"},
+        "insurance_expires_on",
+    ),
+    (
+        "ratings",
+        {"cqc_location_id": "1-101", "overall": "good", "rated_on": "1989-01-01"},
+        "rated_on",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "field"), DATE_CASES, ids=[c[2] for c in DATE_CASES])
+async def test_a_date_before_1990_is_refused_with_a_clear_message(
+    world: World, services: Services, path: str, body: dict[str, Any], field: str
+) -> None:
+    provider = await world.provider()
+    before = await _stored(services)
+    response = await world.post(f"/providers/{provider['id']}/{path}", body)
+    assert response.status_code == 422, response.text
+    assert {"field": field, "problem": "must be on or after 1 January 1990"} in response.json()[
+        "errors"
+    ]
+    assert await _stored(services) == before
+    on_the_floor = await world.post(
+        f"/providers/{provider['id']}/visits", {**VISIT, "visited_on": "1990-01-01"}
+    )
+    assert on_the_floor.status_code == 201, on_the_floor.text
