@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from app.alerting.retry import retry_delivery
-from app.api.common import Id, IdFilter, Limit, Offset, safeguarding_out
+from app.api.common import Id, safeguarding_out
 from app.api.deps import (
     MonitoringManager,
     Reader,
@@ -16,27 +15,31 @@ from app.api.deps import (
     SessionDep,
     UserManager,
 )
+from app.api.errors import SIGNED_IN, errors
+from app.api.listing import AuditFilters, DeliveryFilters, EventFilters, ListQuery, page
 from app.api.schemas import AuditRead, DeliveryRead, EventRead, Page, TimelineItem
 from app.auth.audit import audit_reads, list_audit
 from app.models import Delivery, Safeguarding
-from app.models.base import DeliveryStatus
 from app.records import queries
 
-router = APIRouter(prefix="/api/v1", tags=["activity"])
+router = APIRouter(prefix="/api/v1", tags=["activity"], responses=SIGNED_IN)
 
 
-@router.get("/providers/{provider_id}/timeline", response_model=Page[TimelineItem])
+@router.get(
+    "/providers/{provider_id}/timeline",
+    response_model=Page[TimelineItem],
+    responses=errors(400, 404, 422),
+)
 async def get_timeline(
     request: Request,
     services: ServicesDep,
     provider_id: Id,
     principal: Reader,
     session: SessionDep,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+    query: Annotated[ListQuery, Query()],
+) -> Page[Any]:
     """Every record and event of the provider, newest first."""
-    page, records = await queries.timeline(session, provider_id, limit, offset)
+    found, records = await queries.timeline(session, provider_id, query.limit, query.offset)
     await audit_reads(
         request,
         services,
@@ -46,7 +49,7 @@ async def get_timeline(
         safeguarding_ids=[r.id for r in records.values() if isinstance(r, Safeguarding)],
     )
     items = []
-    for event in page.items:
+    for event in found.items:
         record = records.get(event.id)
         shown = None
         if isinstance(record, Safeguarding):
@@ -54,41 +57,44 @@ async def get_timeline(
         elif record is not None:
             shown = record.model_dump()
         items.append({"event": event, "record": shown})
-    return {"items": items, "total": page.total, "limit": limit, "offset": offset}
+    return page(items, found.total, query)
 
 
-@router.get("/events", response_model=Page[EventRead])
+@router.get("/events", response_model=Page[EventRead], responses=errors(400, 422))
 async def list_events(
-    _principal: Reader,
-    session: SessionDep,
-    provider_id: IdFilter = None,
-    type: str | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
-    page = await queries.list_events(
-        session, provider_id=provider_id, event_type=type, limit=limit, offset=offset
+    _principal: Reader, session: SessionDep, query: Annotated[EventFilters, Query()]
+) -> Page[Any]:
+    """The event log, newest first, of one provider or one type if asked."""
+    found = await queries.list_events(
+        session,
+        provider_id=query.provider_id,
+        event_type=query.type,
+        limit=query.limit,
+        offset=query.offset,
     )
-    return {"items": page.items, "total": page.total, "limit": limit, "offset": offset}
+    return page(found.items, found.total, query)
 
 
-@router.get("/deliveries", response_model=Page[DeliveryRead])
+@router.get("/deliveries", response_model=Page[DeliveryRead], responses=errors(400, 422))
 async def list_deliveries(
-    _principal: Reader,
-    session: SessionDep,
-    provider_id: IdFilter = None,
-    status: DeliveryStatus | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+    _principal: Reader, session: SessionDep, query: Annotated[DeliveryFilters, Query()]
+) -> Page[Any]:
     """Alert deliveries with status, attempts and last error (e.g. ?status=failed)."""
-    page = await queries.list_deliveries(
-        session, provider_id=provider_id, status=status, limit=limit, offset=offset
+    found = await queries.list_deliveries(
+        session,
+        provider_id=query.provider_id,
+        status=query.status,
+        limit=query.limit,
+        offset=query.offset,
     )
-    return {"items": page.items, "total": page.total, "limit": limit, "offset": offset}
+    return page(found.items, found.total, query)
 
 
-@router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryRead)
+@router.post(
+    "/deliveries/{delivery_id}/retry",
+    response_model=DeliveryRead,
+    responses=errors(404, 409, 422),
+)
 async def retry_failed_delivery(
     delivery_id: Id, principal: MonitoringManager, services: ServicesDep, session: SessionDep
 ) -> Delivery:
@@ -112,28 +118,20 @@ async def dashboard(
     return counts
 
 
-@router.get("/audit", response_model=Page[AuditRead])
+@router.get("/audit", response_model=Page[AuditRead], responses=errors(400, 422))
 async def read_audit(
-    _principal: UserManager,
-    session: SessionDep,
-    user_id: IdFilter = None,
-    safeguarding_id: IdFilter = None,
-    provider_id: IdFilter = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+    _principal: UserManager, session: SessionDep, query: Annotated[AuditFilters, Query()]
+) -> Page[Any]:
     """The safeguarding access trail (admins): who read or wrote which record, when and
     from where, newest first."""
     rows, total = await list_audit(
         session,
-        user_id=user_id,
-        safeguarding_id=safeguarding_id,
-        provider_id=provider_id,
-        since=since,
-        until=until,
-        limit=limit,
-        offset=offset,
+        user_id=query.user_id,
+        safeguarding_id=query.safeguarding_id,
+        provider_id=query.provider_id,
+        since=query.since,
+        until=query.until,
+        limit=query.limit,
+        offset=query.offset,
     )
-    return {"items": rows, "total": total, "limit": limit, "offset": offset}
+    return page(rows, total, query)

@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.common import Id, Limit, Offset
+from app.api.common import Id
 from app.api.deps import PrincipalDep, ServicesDep, SessionDep, UserManager
+from app.api.errors import SIGNED_IN, errors
+from app.api.listing import ListQuery, page, page_of_all
 from app.api.schemas import Page, TokenRead, UserRead
 from app.auth import service as auth
 from app.auth.throttle import LoginThrottle, SignInLocked
-from app.models import ApiToken, User
+from app.inputs import Omissible, Text
+from app.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["auth and users"])
 
 
-@router.post("/auth/token", response_model=TokenRead)
+class SignIn(BaseModel):
+    """The OAuth2 password flow's form (RFC 6749 4.3), its text storable like any input;
+    scope and client credentials, which carewatch does not use, are ignored."""
+
+    grant_type: Omissible[Literal["password"]] = None
+    username: Text = Field(max_length=254, description="the account's email")
+    password: Text = Field(max_length=200)
+
+
+@router.post(
+    "/auth/token", response_model=TokenRead, responses=errors(400, 401, 413, 422, 429, 503)
+)
 async def issue_token(
     request: Request,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[SignIn, Form()],
     services: ServicesDep,
     session: SessionDep,
 ) -> TokenRead:
@@ -57,16 +70,16 @@ async def issue_token(
 
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    current_password: str = Field(max_length=200)
-    new_password: str = Field(min_length=auth.MIN_PASSWORD_LENGTH, max_length=200)
+    current_password: Text = Field(max_length=200)
+    new_password: Text = Field(min_length=auth.MIN_PASSWORD_LENGTH, max_length=200)
 
 
-@router.get("/auth/me", response_model=UserRead)
+@router.get("/auth/me", response_model=UserRead, responses=errors(401, 503))
 async def me(principal: PrincipalDep) -> User:
     return principal.user
 
 
-@router.post("/auth/password", status_code=204)
+@router.post("/auth/password", status_code=204, responses=errors(401, 413, 422, 503))
 async def change_password(
     body: PasswordChange, principal: PrincipalDep, services: ServicesDep, session: SessionDep
 ) -> None:
@@ -81,7 +94,7 @@ async def change_password(
 
 class PersonalTokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     scope: Literal["read", "write", "metrics"]
     expires_in_days: int = Field(default=90, ge=1, le=366)
 
@@ -100,7 +113,12 @@ class PersonalTokenIssued(PersonalTokenRead):
     token: str = Field(description="shown once; only its hash is kept")
 
 
-@router.post("/auth/tokens", response_model=PersonalTokenIssued, status_code=201)
+@router.post(
+    "/auth/tokens",
+    response_model=PersonalTokenIssued,
+    status_code=201,
+    responses=errors(401, 413, 422, 503),
+)
 async def create_personal_token(
     body: PersonalTokenIn, principal: PrincipalDep, services: ServicesDep, session: SessionDep
 ) -> dict[str, object]:
@@ -121,12 +139,19 @@ async def create_personal_token(
     return {**row.model_dump(), "token": token}
 
 
-@router.get("/auth/tokens", response_model=list[PersonalTokenRead])
-async def list_personal_tokens(principal: PrincipalDep, session: SessionDep) -> list[ApiToken]:
-    return await auth.personal_tokens(session, principal.user.id or 0)
+@router.get(
+    "/auth/tokens",
+    response_model=Page[PersonalTokenRead],
+    responses=errors(400, 401, 422, 503),
+)
+async def list_personal_tokens(
+    principal: PrincipalDep, session: SessionDep, query: Annotated[ListQuery, Query()]
+) -> Page[Any]:
+    """Your personal tokens (never their secrets), newest first."""
+    return page_of_all(await auth.personal_tokens(session, principal.user.id or 0), query)
 
 
-@router.delete("/auth/tokens/{token_id}", status_code=204)
+@router.delete("/auth/tokens/{token_id}", status_code=204, responses=errors(401, 404, 422, 503))
 async def revoke_personal_token(
     token_id: Id, principal: PrincipalDep, services: ServicesDep, session: SessionDep
 ) -> None:
@@ -136,7 +161,12 @@ async def revoke_personal_token(
     await session.commit()
 
 
-@router.post("/users", response_model=UserRead, status_code=201)
+@router.post(
+    "/users",
+    response_model=UserRead,
+    status_code=201,
+    responses={**SIGNED_IN, **errors(409, 413, 422)},
+)
 async def create_user(
     body: auth.UserIn, principal: UserManager, services: ServicesDep, session: SessionDep
 ) -> User:
@@ -145,15 +175,19 @@ async def create_user(
     return user
 
 
-@router.get("/users", response_model=Page[UserRead])
+@router.get("/users", response_model=Page[UserRead], responses={**SIGNED_IN, **errors(400, 422)})
 async def list_users(
-    _principal: UserManager, session: SessionDep, limit: Limit = 50, offset: Offset = 0
-) -> dict[str, object]:
-    users, total = await auth.list_users(session, limit, offset)
-    return {"items": users, "total": total, "limit": limit, "offset": offset}
+    _principal: UserManager, session: SessionDep, query: Annotated[ListQuery, Query()]
+) -> Page[Any]:
+    users, total = await auth.list_users(session, query.limit, query.offset)
+    return page(users, total, query)
 
 
-@router.patch("/users/{user_id}", response_model=UserRead)
+@router.patch(
+    "/users/{user_id}",
+    response_model=UserRead,
+    responses={**SIGNED_IN, **errors(404, 413, 422)},
+)
 async def update_user(
     user_id: Id,
     body: auth.UserUpdate,

@@ -1,10 +1,10 @@
-"""Helpers the routers share: paging parameters and shaping write results."""
+"""Helpers the routers share: path ids and shaping write results."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Path, Query
+from fastapi import Path
 
 from app.auth.permissions import Permission
 from app.auth.service import Principal
@@ -13,9 +13,6 @@ from app.records.service import WriteResult
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-Limit = Annotated[int, Query(ge=1, le=200, description="page size (at most 200)")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def written(result: WriteResult[Any]) -> dict[str, Any]:

@@ -7,13 +7,14 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks
 
 from app.api.deps import MonitoringManager, Reader, ServicesDep, SessionDep
+from app.api.errors import SIGNED_IN, errors
 from app.cqc.sync import disabled_reason, queue_run, sync_changes, sync_status
 from app.errors import Conflict
 
-router = APIRouter(prefix="/api/v1", tags=["cqc"])
+router = APIRouter(prefix="/api/v1", tags=["cqc"], responses=SIGNED_IN)
 
 
-@router.post("/cqc/sync", status_code=202)
+@router.post("/cqc/sync", status_code=202, responses=errors(409))
 async def start_sync(
     _principal: MonitoringManager,
     services: ServicesDep,

@@ -1,4 +1,6 @@
-"""Error answers: every 4xx carries a JSON body naming the field and the problem."""
+"""Error answers: every 4xx and 5xx carries one JSON shape, a Problem naming each field
+and its problem, and the OpenAPI document says so (the `errors(...)` table each route
+lists its answers from)."""
 
 from __future__ import annotations
 
@@ -7,43 +9,144 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import DomainError
 from app.monitoring.errors import DeEscalationRefused
 
 
+class FieldProblem(BaseModel):
+    field: str = Field(description="the field, query parameter or part of the request")
+    problem: str
+
+
+class Problem(BaseModel):
+    """The body of every error answer."""
+
+    detail: str = Field(description="every problem in one line: 'field: problem; ...'")
+    errors: list[FieldProblem]
+    blockers: list[str] = Field(
+        default_factory=list, description="only on a refused step down: what still stands"
+    )
+
+
+_WHY = {
+    400: "An unknown query parameter (named in errors), or a body that cannot be parsed",
+    401: "No bearer token, or one that is invalid, expired or revoked",
+    403: "The caller's role or the token's scope does not allow this",
+    404: "No such provider or record",
+    409: "Conflicts with the current state (named in errors)",
+    413: "The request body is over the size limit",
+    422: "A field is missing or not valid (each named in errors)",
+    429: "Too many failed sign-ins; wait before trying again",
+    503: "The database cannot be reached for a moment; retry after Retry-After seconds",
+}
+_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    503: {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of a route (or of a whole router)."""
+    return {
+        code: {"model": Problem, "description": _WHY[code], "headers": _HEADERS.get(code, {})}
+        for code in codes
+    }
+
+
+# What most routes can answer: the caller's credentials and the database.
+SIGNED_IN = errors(401, 403, 503)
+
+
+def _text(part: Any) -> str:
+    # A field name comes from the client (an unknown key): keep it printable as JSON
+    # even when it holds a lone surrogate.
+    return str(part).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _field(location: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in location if p not in ("body", "query", "path", "form", "header")]
+    parts = [_text(p) for p in location if p not in ("body", "query", "path", "form", "header")]
     return ".".join(parts) or "body"
 
 
-def problem(status_code: int, field: str, message: str, **extra: Any) -> JSONResponse:
+def answer(
+    status_code: int,
+    problems: list[tuple[str, str]],
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The one error answer: every handler below ends here."""
     return JSONResponse(
         status_code=status_code,
         content={
-            "detail": f"{field}: {message}",
-            "errors": [{"field": field, "problem": message}],
+            "detail": "; ".join(f"{field}: {problem}" for field, problem in problems),
+            "errors": [{"field": field, "problem": problem} for field, problem in problems],
             **extra,
         },
+        headers=headers,
     )
+
+
+def problem(status_code: int, field: str, message: str, **extra: Any) -> JSONResponse:
+    return answer(status_code, [(field, message)], **extra)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the request's path takes, whichever route serves each: the app's
+    routes are asked whether they would take the path with that method."""
+    allowed = []
+    for method in _METHODS:
+        probe: Scope = {
+            "type": "http",
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "method": method,
+        }
+        if any(
+            not isinstance(route, Mount) and route.matches(probe)[0] == Match.FULL
+            for route in request.app.router.routes
+        ):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+_HTTP_FIELD = {
+    401: "authorization",
+    403: "authorization",
+    404: "path",
+    405: "method",
+    413: "body",
+    429: "username",
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = []
+        problems = []
+        unknown_parameter = False
         for item in error.errors():
             message = str(item.get("msg", "is not valid"))
+            location = item.get("loc", ())
             if item.get("type") == "extra_forbidden":
-                message = "is not a known field"
+                in_query = bool(location) and location[0] == "query"
+                unknown_parameter |= in_query
+                message = "is not a known query parameter" if in_query else "is not a known field"
             elif item.get("type") == "missing":
                 message = "is required"
-            errors.append({"field": _field(item.get("loc", ())), "problem": message})
-        detail = "; ".join(f"{e['field']}: {e['problem']}" for e in errors)
-        return JSONResponse(status_code=422, content={"detail": detail, "errors": errors})
+            problems.append((_field(location), message))
+        # An unknown filter is a request the route does not understand at all (400);
+        # a known field with a bad value is one it understood and refused (422).
+        return answer(400 if unknown_parameter else 422, problems)
 
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, error: DomainError) -> JSONResponse:
@@ -56,24 +159,21 @@ def install_error_handlers(app: FastAPI) -> None:
         # client's, and passing: nothing was written, and a retry gets a new connection.
         if not error.connection_invalidated:
             raise error
-        response = problem(503, "database", "the database connection was lost; try again")
-        response.headers["Retry-After"] = "1"
-        return response
+        return answer(
+            503,
+            [("database", "the database connection was lost; try again")],
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
-        field = {
-            401: "authorization",
-            403: "authorization",
-            404: "path",
-            405: "method",
-            413: "body",
-            429: "username",
-        }.get(error.status_code, "request")
-        response = problem(error.status_code, field, str(error.detail))
-        if error.headers:
-            response.headers.update(error.headers)
-        return response
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            # Starlette names only the methods of the one route it tried; a path served
+            # by several routes (GET and POST /providers) takes them all.
+            headers["Allow"] = _allowed_methods(request)
+        field = _HTTP_FIELD.get(error.status_code, "request")
+        return answer(error.status_code, [(field, str(error.detail))], headers=headers)
 
 
 class BodySizeLimit:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from app.api.common import Id
 from app.api.deps import MonitoringManager, Reader, RecordWriter, ServicesDep, SessionDep
+from app.api.errors import SIGNED_IN, errors
 from app.api.schemas import ActionRead, MonitoringRead, PlanRead
 from app.models import ImprovementAction
 from app.monitoring import decisions as monitoring
@@ -16,10 +17,14 @@ from app.monitoring.errors import DeEscalationRefused
 from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement
 from app.records import queries
 
-router = APIRouter(prefix="/api/v1", tags=["monitoring"])
+router = APIRouter(prefix="/api/v1", tags=["monitoring"], responses=SIGNED_IN)
 
 
-@router.get("/providers/{provider_id}/monitoring", response_model=MonitoringRead)
+@router.get(
+    "/providers/{provider_id}/monitoring",
+    response_model=MonitoringRead,
+    responses=errors(404, 422),
+)
 async def get_monitoring(
     provider_id: Id, _principal: Reader, services: ServicesDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -29,7 +34,11 @@ async def get_monitoring(
     )
 
 
-@router.post("/providers/{provider_id}/monitoring/de-escalate", response_model=MonitoringRead)
+@router.post(
+    "/providers/{provider_id}/monitoring/de-escalate",
+    response_model=MonitoringRead,
+    responses=errors(404, 409, 413, 422),
+)
 async def de_escalate(
     provider_id: Id,
     body: DeEscalation,
@@ -59,7 +68,11 @@ async def de_escalate(
     )
 
 
-@router.post("/providers/{provider_id}/monitoring/placements", response_model=MonitoringRead)
+@router.post(
+    "/providers/{provider_id}/monitoring/placements",
+    response_model=MonitoringRead,
+    responses=errors(404, 409, 413, 422),
+)
 async def change_placements(
     provider_id: Id,
     body: PlacementsChange,
@@ -83,12 +96,20 @@ async def change_placements(
     )
 
 
-@router.get("/providers/{provider_id}/improvement-plan", response_model=PlanRead)
+@router.get(
+    "/providers/{provider_id}/improvement-plan",
+    response_model=PlanRead,
+    responses=errors(404, 422),
+)
 async def get_plan(provider_id: Id, _principal: Reader, session: SessionDep) -> dict[str, Any]:
     return await queries.plan_view(session, provider_id)
 
 
-@router.post("/providers/{provider_id}/improvement-plan/agree", response_model=PlanRead)
+@router.post(
+    "/providers/{provider_id}/improvement-plan/agree",
+    response_model=PlanRead,
+    responses=errors(404, 409, 413, 422),
+)
 async def agree_plan(
     provider_id: Id,
     body: PlanAgreement,
@@ -108,7 +129,10 @@ async def agree_plan(
 
 
 @router.post(
-    "/providers/{provider_id}/improvement-plan/actions", response_model=ActionRead, status_code=201
+    "/providers/{provider_id}/improvement-plan/actions",
+    response_model=ActionRead,
+    status_code=201,
+    responses=errors(404, 413, 422),
 )
 async def add_action(
     provider_id: Id,
@@ -124,7 +148,11 @@ async def add_action(
     return action
 
 
-@router.patch("/improvement-actions/{action_id}", response_model=ActionRead)
+@router.patch(
+    "/improvement-actions/{action_id}",
+    response_model=ActionRead,
+    responses=errors(404, 413, 422),
+)
 async def update_action(
     action_id: Id,
     body: plans.ActionUpdate,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from app.api.common import Id, IdFilter, Limit, Offset, written
+from app.api.common import Id, written
 from app.api.deps import (
     ProviderManager,
     Reader,
@@ -15,6 +15,8 @@ from app.api.deps import (
     SessionDep,
     write_context,
 )
+from app.api.errors import SIGNED_IN, errors
+from app.api.listing import ListQuery, ProviderFilters, page, page_of_all
 from app.api.schemas import (
     LocationAdded,
     LocationRead,
@@ -25,15 +27,13 @@ from app.api.schemas import (
 )
 from app.cqc.client import CqcError
 from app.cqc.sync import refresh_location
-from app.models import Location
-from app.models.base import MonitoringLevel, Rating
 from app.records import queries, schemas
 from app.records import service as records
 
-router = APIRouter(prefix="/api/v1", tags=["providers"])
+router = APIRouter(prefix="/api/v1", tags=["providers"], responses=SIGNED_IN)
 
 
-@router.post("/providers", response_model=ProviderRead, status_code=201)
+@router.post("/providers", response_model=ProviderRead, status_code=201, responses=errors(413, 422))
 async def create_provider(
     body: schemas.ProviderIn, principal: ProviderManager, services: ServicesDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -43,38 +43,32 @@ async def create_provider(
     return await queries.get_provider(session, provider.id)
 
 
-@router.get("/providers", response_model=Page[ProviderRead])
+@router.get("/providers", response_model=Page[ProviderRead], responses=errors(400, 422))
 async def list_providers(
-    _principal: Reader,
-    session: SessionDep,
-    officer_id: IdFilter = None,
-    locality: str | None = None,
-    level: MonitoringLevel | None = None,
-    rating: Rating | None = None,
-    name: str | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+    _principal: Reader, session: SessionDep, query: Annotated[ProviderFilters, Query()]
+) -> Page[Any]:
     """Providers, filtered by officer, locality, monitoring level, worst CQC rating or name."""
-    page = await queries.list_providers(
+    found = await queries.list_providers(
         session,
-        officer_id=officer_id,
-        locality=locality,
-        level=level,
-        rating=rating,
-        name=name,
-        limit=limit,
-        offset=offset,
+        officer_id=query.officer_id,
+        locality=query.locality,
+        level=query.level,
+        rating=query.rating,
+        name=query.name,
+        limit=query.limit,
+        offset=query.offset,
     )
-    return {"items": page.items, "total": page.total, "limit": limit, "offset": offset}
+    return page(found.items, found.total, query)
 
 
-@router.get("/providers/{provider_id}", response_model=ProviderRead)
+@router.get("/providers/{provider_id}", response_model=ProviderRead, responses=errors(404, 422))
 async def get_provider(provider_id: Id, _principal: Reader, session: SessionDep) -> dict[str, Any]:
     return await queries.get_provider(session, provider_id)
 
 
-@router.patch("/providers/{provider_id}", response_model=ProviderRead)
+@router.patch(
+    "/providers/{provider_id}", response_model=ProviderRead, responses=errors(404, 413, 422)
+)
 async def update_provider(
     provider_id: Id,
     body: schemas.ProviderUpdate,
@@ -87,7 +81,12 @@ async def update_provider(
     return await queries.get_provider(session, provider_id)
 
 
-@router.post("/providers/{provider_id}/locations", response_model=LocationAdded, status_code=201)
+@router.post(
+    "/providers/{provider_id}/locations",
+    response_model=LocationAdded,
+    status_code=201,
+    responses=errors(404, 409, 413, 422),
+)
 async def add_location(
     provider_id: Id,
     body: schemas.LocationIn,
@@ -114,14 +113,24 @@ async def add_location(
     return {**location.model_dump(), "cqc_fetch": fetch}
 
 
-@router.get("/providers/{provider_id}/locations", response_model=list[LocationRead])
+@router.get(
+    "/providers/{provider_id}/locations",
+    response_model=Page[LocationRead],
+    responses=errors(400, 404, 422),
+)
 async def list_locations(
-    provider_id: Id, _principal: Reader, session: SessionDep
-) -> list[Location]:
-    return await queries.list_locations(session, provider_id)
+    provider_id: Id, _principal: Reader, session: SessionDep, query: Annotated[ListQuery, Query()]
+) -> Page[Any]:
+    """The provider's contracted CQC locations with their current ratings."""
+    return page_of_all(await queries.list_locations(session, provider_id), query)
 
 
-@router.post("/providers/{provider_id}/ratings", response_model=RatingWritten, status_code=201)
+@router.post(
+    "/providers/{provider_id}/ratings",
+    response_model=RatingWritten,
+    status_code=201,
+    responses=errors(404, 413, 422),
+)
 async def record_rating(
     provider_id: Id,
     body: schemas.RatingIn,
@@ -146,9 +155,14 @@ async def record_rating(
     return {"changed": True, "rating": result.record, **written(result)}
 
 
-@router.get("/providers/{provider_id}/ratings", response_model=Page[RatingRead])
+@router.get(
+    "/providers/{provider_id}/ratings",
+    response_model=Page[RatingRead],
+    responses=errors(400, 404, 422),
+)
 async def list_ratings(
-    provider_id: Id, _principal: Reader, session: SessionDep, limit: Limit = 50, offset: Offset = 0
-) -> dict[str, Any]:
-    page = await queries.list_ratings(session, provider_id, limit, offset)
-    return {"items": page.items, "total": page.total, "limit": limit, "offset": offset}
+    provider_id: Id, _principal: Reader, session: SessionDep, query: Annotated[ListQuery, Query()]
+) -> Page[Any]:
+    """The provider's ratings as observed (from CQC or keyed in), newest first."""
+    found = await queries.list_ratings(session, provider_id, query.limit, query.offset)
+    return page(found.items, found.total, query)

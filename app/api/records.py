@@ -5,16 +5,15 @@ This module does not use postponed annotations: the route factory's parameter ty
 come from its arguments, and FastAPI must see them as real types."""
 
 from collections.abc import Awaitable, Callable
-from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.api import schemas as out
-from app.api.common import Id, Limit, Offset, safeguarding_out, written
+from app.api.common import Id, safeguarding_out, written
 from app.api.deps import (
     Reader,
     RecordWriter,
@@ -23,6 +22,8 @@ from app.api.deps import (
     SessionDep,
     write_context,
 )
+from app.api.errors import SIGNED_IN, errors
+from app.api.listing import CaseFilters, RecordFilters, SafeguardingFilters, page
 from app.auth.audit import access_context, add_access_rows, audit_reads
 from app.auth.service import Principal
 from app.models import Complaint, Compliment, Concern, FinancialAssurance, Safeguarding, Visit
@@ -30,7 +31,7 @@ from app.records import queries, schemas
 from app.records import service as records
 from app.records.service import WriteContext, WriteResult
 
-router = APIRouter(prefix="/api/v1", tags=["records"])
+router = APIRouter(prefix="/api/v1", tags=["records"], responses=SIGNED_IN)
 
 Serializer = Callable[[Any, Principal], dict[str, Any]]
 CreateFn = Callable[[AsyncSession, int, Any, WriteContext], Awaitable[WriteResult[Any]]]
@@ -50,6 +51,7 @@ def _register(
     create: CreateFn,
     read: type[BaseModel],
     written_type: type[BaseModel],
+    filters: type[RecordFilters] = RecordFilters,
     serialize: Serializer = _plain,
     audited: bool = False,
 ) -> None:
@@ -81,21 +83,18 @@ def _register(
         principal: Reader,
         services: ServicesDep,
         session: SessionDep,
-        since: date | None = None,
-        until: date | None = None,
-        status: str | None = None,
-        limit: Limit = 50,
-        offset: Offset = 0,
-    ) -> dict[str, Any]:
-        page = await queries.list_records(
+        query: Annotated[filters, Query()],  # type: ignore[valid-type]
+    ) -> out.Page[Any]:
+        asked: RecordFilters = query
+        found = await queries.list_records(
             session,
             model,
             provider_id,
-            since=since,
-            until=until,
-            status=status,
-            limit=limit,
-            offset=offset,
+            since=asked.since,
+            until=asked.until,
+            status=getattr(asked, "status", None),
+            limit=asked.limit,
+            offset=asked.offset,
         )
         if audited:
             await audit_reads(
@@ -104,14 +103,9 @@ def _register(
                 principal,
                 action="list",
                 provider_id=provider_id,
-                safeguarding_ids=[r.id for r in page.items],
+                safeguarding_ids=[r.id for r in found.items],
             )
-        return {
-            "items": [serialize(r, principal) for r in page.items],
-            "total": page.total,
-            "limit": limit,
-            "offset": offset,
-        }
+        return page([serialize(r, principal) for r in found.items], found.total, asked)
 
     create_route.__doc__ = f"Record a {noun}; the answer shows the provider's resulting level."
     list_route.__doc__ = f"The provider's {noun}s, newest first, optionally within dates."
@@ -121,6 +115,7 @@ def _register(
         methods=["POST"],
         status_code=201,
         response_model=written_type,
+        responses=errors(404, 413, 422),
         name=f"create_{path.replace('-', '_')}",
     )
     router.add_api_route(
@@ -128,6 +123,7 @@ def _register(
         list_route,
         methods=["GET"],
         response_model=out.Page[read],  # type: ignore[valid-type]
+        responses=errors(400, 404, 422),
         name=f"list_{path.replace('-', '_')}",
     )
 
@@ -151,6 +147,7 @@ _register(
     create=records.record_safeguarding,
     read=out.SafeguardingRead,
     written_type=out.SafeguardingWritten,
+    filters=SafeguardingFilters,
     serialize=safeguarding_out,
     audited=True,
 )
@@ -163,6 +160,7 @@ _register(
     create=records.record_complaint,
     read=out.ComplaintRead,
     written_type=out.ComplaintWritten,
+    filters=CaseFilters,
 )
 _register(
     path="compliments",
@@ -193,10 +191,15 @@ _register(
     create=records.record_concern,
     read=out.ConcernRead,
     written_type=out.ConcernWritten,
+    filters=CaseFilters,
 )
 
 
-@router.get("/safeguardings/{safeguarding_id}", response_model=out.SafeguardingRead)
+@router.get(
+    "/safeguardings/{safeguarding_id}",
+    response_model=out.SafeguardingRead,
+    responses=errors(404, 422),
+)
 async def get_safeguarding(
     request: Request,
     safeguarding_id: Id,
@@ -216,7 +219,11 @@ async def get_safeguarding(
     return safeguarding_out(record, principal)
 
 
-@router.patch("/safeguardings/{safeguarding_id}", response_model=out.SafeguardingWritten)
+@router.patch(
+    "/safeguardings/{safeguarding_id}",
+    response_model=out.SafeguardingWritten,
+    responses=errors(404, 413, 422),
+)
 async def update_safeguarding(
     request: Request,
     safeguarding_id: Id,
@@ -242,12 +249,18 @@ async def update_safeguarding(
     return {**safeguarding_out(result.record, principal), **written(result)}
 
 
-@router.get("/complaints/{complaint_id}", response_model=out.ComplaintRead)
+@router.get(
+    "/complaints/{complaint_id}", response_model=out.ComplaintRead, responses=errors(404, 422)
+)
 async def get_complaint(complaint_id: Id, _principal: Reader, session: SessionDep) -> Complaint:
     return await queries.get_record(session, Complaint, complaint_id)
 
 
-@router.patch("/complaints/{complaint_id}", response_model=out.ComplaintWritten)
+@router.patch(
+    "/complaints/{complaint_id}",
+    response_model=out.ComplaintWritten,
+    responses=errors(404, 413, 422),
+)
 async def update_complaint(
     complaint_id: Id,
     body: schemas.ComplaintUpdate,
@@ -262,12 +275,16 @@ async def update_complaint(
     return {**result.record.model_dump(), **written(result)}
 
 
-@router.get("/concerns/{concern_id}", response_model=out.ConcernRead)
+@router.get("/concerns/{concern_id}", response_model=out.ConcernRead, responses=errors(404, 422))
 async def get_concern(concern_id: Id, _principal: Reader, session: SessionDep) -> Concern:
     return await queries.get_record(session, Concern, concern_id)
 
 
-@router.patch("/concerns/{concern_id}", response_model=out.ConcernWritten)
+@router.patch(
+    "/concerns/{concern_id}",
+    response_model=out.ConcernWritten,
+    responses=errors(404, 413, 422),
+)
 async def update_concern(
     concern_id: Id,
     body: schemas.ConcernUpdate,
