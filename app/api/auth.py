@@ -15,7 +15,7 @@ from app.api.listing import ListQuery, page, page_of_all
 from app.api.schemas import Page, TokenRead, UserRead
 from app.auth import service as auth
 from app.auth.throttle import LoginThrottle, SignInLocked
-from app.inputs import Omissible, Text
+from app.inputs import Numeric, Omissible, Storable, limits
 from app.models import User
 
 router = APIRouter(prefix="/api/v1", tags=["auth and users"])
@@ -26,8 +26,10 @@ class SignIn(BaseModel):
     scope and client credentials, which carewatch does not use, are ignored."""
 
     grant_type: Omissible[Literal["password"]] = None
-    username: Text = Field(max_length=254, description="the account's email")
-    password: Text = Field(max_length=200)
+    username: Storable[Annotated[str, limits(max_length=254)]] = Field(
+        description="the account's email"
+    )
+    password: Storable[Annotated[str, limits(max_length=200)]]
 
 
 @router.post(
@@ -70,8 +72,8 @@ async def issue_token(
 
 class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    current_password: Text = Field(max_length=200)
-    new_password: Text = Field(min_length=auth.MIN_PASSWORD_LENGTH, max_length=200)
+    current_password: Storable[Annotated[str, limits(max_length=200)]]
+    new_password: auth.Password
 
 
 @router.get("/auth/me", response_model=UserRead, responses=errors(401, 503))
@@ -79,7 +81,7 @@ async def me(principal: PrincipalDep) -> User:
     return principal.user
 
 
-@router.post("/auth/password", status_code=204, responses=errors(401, 413, 422, 503))
+@router.post("/auth/password", status_code=204, responses=errors(400, 401, 413, 422, 503))
 async def change_password(
     body: PasswordChange, principal: PrincipalDep, services: ServicesDep, session: SessionDep
 ) -> None:
@@ -94,9 +96,9 @@ async def change_password(
 
 class PersonalTokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: Text = Field(min_length=1, max_length=100)
+    name: Storable[Annotated[str, limits(1, 100)]]
     scope: Literal["read", "write", "metrics"]
-    expires_in_days: int = Field(default=90, ge=1, le=366)
+    expires_in_days: Numeric[Annotated[int, Field(ge=1, le=366)]] = 90
 
 
 class PersonalTokenRead(BaseModel):
@@ -117,7 +119,7 @@ class PersonalTokenIssued(PersonalTokenRead):
     "/auth/tokens",
     response_model=PersonalTokenIssued,
     status_code=201,
-    responses=errors(401, 413, 422, 503),
+    responses=errors(400, 401, 413, 422, 503),
 )
 async def create_personal_token(
     body: PersonalTokenIn, principal: PrincipalDep, services: ServicesDep, session: SessionDep
@@ -165,7 +167,7 @@ async def revoke_personal_token(
     "/users",
     response_model=UserRead,
     status_code=201,
-    responses={**SIGNED_IN, **errors(409, 413, 422)},
+    responses={**SIGNED_IN, **errors(400, 409, 413, 422)},
 )
 async def create_user(
     body: auth.UserIn, principal: UserManager, services: ServicesDep, session: SessionDep
@@ -186,7 +188,7 @@ async def list_users(
 @router.patch(
     "/users/{user_id}",
     response_model=UserRead,
-    responses={**SIGNED_IN, **errors(404, 413, 422)},
+    responses={**SIGNED_IN, **errors(400, 404, 413, 422)},
 )
 async def update_user(
     user_id: Id,

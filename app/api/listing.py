@@ -5,13 +5,12 @@ Page of items with its total, limit and offset."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.schemas import Page
-from app.inputs import Omissible, Storable, drop_null_defaults
+from app.inputs import Day, Instant, Omissible, Storable, drop_null_defaults, limits
 from app.models.base import (
     CaseStatus,
     DeliveryStatus,
@@ -22,7 +21,7 @@ from app.models.base import (
 from app.records.schemas import MAX_ID
 
 IdFilter = Annotated[int, Field(ge=1, le=MAX_ID)]
-Search = Storable[Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]]
+Search = Storable[Annotated[str, limits(max_length=200)]]
 
 
 class ListQuery(BaseModel):
@@ -50,8 +49,8 @@ class ProviderFilters(ListQuery):
 
 
 class RecordFilters(ListQuery):
-    since: Omissible[date] = Field(default=None, description="on or after this date")
-    until: Omissible[date] = Field(default=None, description="on or before this date")
+    since: Omissible[Day] = Field(default=None, description="on or after this date")
+    until: Omissible[Day] = Field(default=None, description="on or before this date")
 
 
 class SafeguardingFilters(RecordFilters):
@@ -76,8 +75,8 @@ class AuditFilters(ListQuery):
     user_id: Omissible[IdFilter] = None
     safeguarding_id: Omissible[IdFilter] = None
     provider_id: Omissible[IdFilter] = None
-    since: Omissible[AwareDatetime] = Field(default=None, description="at or after this instant")
-    until: Omissible[AwareDatetime] = Field(default=None, description="at or before this instant")
+    since: Omissible[Instant] = Field(default=None, description="at or after this instant")
+    until: Omissible[Instant] = Field(default=None, description="at or before this instant")
 
 
 def page(items: Sequence[Any], total: int, query: ListQuery) -> Page[Any]:

@@ -37,7 +37,7 @@ async def get_monitoring(
 @router.post(
     "/providers/{provider_id}/monitoring/de-escalate",
     response_model=MonitoringRead,
-    responses=errors(404, 409, 413, 422),
+    responses=errors(400, 404, 409, 413, 422),
 )
 async def de_escalate(
     provider_id: Id,
@@ -71,7 +71,7 @@ async def de_escalate(
 @router.post(
     "/providers/{provider_id}/monitoring/placements",
     response_model=MonitoringRead,
-    responses=errors(404, 409, 413, 422),
+    responses=errors(400, 404, 409, 413, 422),
 )
 async def change_placements(
     provider_id: Id,
@@ -108,7 +108,7 @@ async def get_plan(provider_id: Id, _principal: Reader, session: SessionDep) -> 
 @router.post(
     "/providers/{provider_id}/improvement-plan/agree",
     response_model=PlanRead,
-    responses=errors(404, 409, 413, 422),
+    responses=errors(400, 404, 409, 413, 422),
 )
 async def agree_plan(
     provider_id: Id,
@@ -132,7 +132,7 @@ async def agree_plan(
     "/providers/{provider_id}/improvement-plan/actions",
     response_model=ActionRead,
     status_code=201,
-    responses=errors(404, 413, 422),
+    responses=errors(400, 404, 413, 422),
 )
 async def add_action(
     provider_id: Id,
@@ -151,7 +151,7 @@ async def add_action(
 @router.patch(
     "/improvement-actions/{action_id}",
     response_model=ActionRead,
-    responses=errors(404, 413, 422),
+    responses=errors(400, 404, 413, 422),
 )
 async def update_action(
     action_id: Id,

@@ -33,7 +33,9 @@ from app.records import service as records
 router = APIRouter(prefix="/api/v1", tags=["providers"], responses=SIGNED_IN)
 
 
-@router.post("/providers", response_model=ProviderRead, status_code=201, responses=errors(413, 422))
+@router.post(
+    "/providers", response_model=ProviderRead, status_code=201, responses=errors(400, 413, 422)
+)
 async def create_provider(
     body: schemas.ProviderIn, principal: ProviderManager, services: ServicesDep, session: SessionDep
 ) -> dict[str, Any]:
@@ -67,7 +69,7 @@ async def get_provider(provider_id: Id, _principal: Reader, session: SessionDep)
 
 
 @router.patch(
-    "/providers/{provider_id}", response_model=ProviderRead, responses=errors(404, 413, 422)
+    "/providers/{provider_id}", response_model=ProviderRead, responses=errors(400, 404, 413, 422)
 )
 async def update_provider(
     provider_id: Id,
@@ -85,7 +87,7 @@ async def update_provider(
     "/providers/{provider_id}/locations",
     response_model=LocationAdded,
     status_code=201,
-    responses=errors(404, 409, 413, 422),
+    responses=errors(400, 404, 409, 413, 422),
 )
 async def add_location(
     provider_id: Id,
@@ -129,7 +131,7 @@ async def list_locations(
     "/providers/{provider_id}/ratings",
     response_model=RatingWritten,
     status_code=201,
-    responses=errors(404, 413, 422),
+    responses=errors(400, 404, 413, 422),
 )
 async def record_rating(
     provider_id: Id,

@@ -115,7 +115,7 @@ def _register(
         methods=["POST"],
         status_code=201,
         response_model=written_type,
-        responses=errors(404, 413, 422),
+        responses=errors(400, 404, 413, 422),
         name=f"create_{path.replace('-', '_')}",
     )
     router.add_api_route(
@@ -222,7 +222,7 @@ async def get_safeguarding(
 @router.patch(
     "/safeguardings/{safeguarding_id}",
     response_model=out.SafeguardingWritten,
-    responses=errors(404, 413, 422),
+    responses=errors(400, 404, 413, 422),
 )
 async def update_safeguarding(
     request: Request,
@@ -259,7 +259,7 @@ async def get_complaint(complaint_id: Id, _principal: Reader, session: SessionDe
 @router.patch(
     "/complaints/{complaint_id}",
     response_model=out.ComplaintWritten,
-    responses=errors(404, 413, 422),
+    responses=errors(400, 404, 413, 422),
 )
 async def update_complaint(
     complaint_id: Id,
@@ -283,7 +283,7 @@ async def get_concern(concern_id: Id, _principal: Reader, session: SessionDep) -
 @router.patch(
     "/concerns/{concern_id}",
     response_model=out.ConcernWritten,
-    responses=errors(404, 413, 422),
+    responses=errors(400, 404, 413, 422),
 )
 async def update_concern(
     concern_id: Id,

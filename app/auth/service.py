@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,21 +17,22 @@ from app.auth.passwords import hash_password, verify_password
 from app.auth.permissions import Permission, permissions_for
 from app.errors import Conflict, DomainError, NotFound
 from app.events import Actor, append_event
-from app.inputs import Omissible, Storable, Text, drop_null_defaults
+from app.inputs import Email, Flag, Omissible, Storable, drop_null_defaults, limits
 from app.models import ApiToken, User
 from app.models.base import Role
 
 MIN_PASSWORD_LENGTH = 12
-UserName = Storable[Annotated[str, StringConstraints(min_length=1, max_length=200)]]
+UserName = Storable[Annotated[str, limits(1, 200)]]
+Password = Storable[Annotated[str, limits(MIN_PASSWORD_LENGTH, 200)]]
 
 
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    email: EmailStr
+    email: Email
     name: UserName
     role: Role
-    password: Text = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
+    password: Password
 
 
 class UserUpdate(BaseModel):
@@ -41,7 +42,7 @@ class UserUpdate(BaseModel):
 
     name: Omissible[UserName] = None
     role: Omissible[Role] = None
-    active: Omissible[bool] = None
+    active: Omissible[Flag] = None
 
 
 @dataclass(frozen=True)

@@ -6,20 +6,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, DomainError, NotFound
 from app.events import Actor, append_event
-from app.inputs import Omissible, RecordDate, Storable, drop_null_defaults
+from app.inputs import Omissible, RecordDate, Storable, drop_null_defaults, limits
 from app.locks import lock_provider
 from app.models import ImprovementAction, ImprovementPlan
 from app.models.base import ActionStatus, PlanStatus
 
-Issue = Storable[Annotated[str, StringConstraints(min_length=1, max_length=2000)]]
-Owner = Storable[Annotated[str, StringConstraints(min_length=1, max_length=200)]]
-Evidence = Storable[Annotated[str, StringConstraints(max_length=5000)]]
+Issue = Storable[Annotated[str, limits(1, 2000)]]
+Owner = Storable[Annotated[str, limits(1, 200)]]
+Evidence = Storable[Annotated[str, limits(max_length=5000)]]
 
 
 class ActionIn(BaseModel):

@@ -3,23 +3,27 @@ by the JSON API and the web forms."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.inputs import RecordDate, Text
+from app.inputs import Flag, RecordDate, Storable, limits
 from app.models.base import MonitoringLevel
+
+Reason = Storable[Annotated[str, limits(5, 2000)]]
 
 
 class DeEscalation(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     to: MonitoringLevel
-    reason: Text = Field(min_length=5, max_length=2000)
-    override: bool = Field(default=False, description="step down although rules still fire")
+    reason: Reason
+    override: Flag = Field(default=False, description="step down although rules still fire")
 
 
 class PlacementsChange(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    suspended: bool
-    reason: Text = Field(min_length=5, max_length=2000)
+    suspended: Flag
+    reason: Reason
 
 
 class PlanAgreement(BaseModel):

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.inputs import Omissible, RecordDate, Storable, Text, drop_null_defaults
+from app.inputs import Flag, Numeric, Omissible, RecordDate, Storable, drop_null_defaults, limits
 from app.models.base import (
     CaseStatus,
     ComplaintUpheld,
@@ -27,20 +27,24 @@ from app.models.base import (
 )
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
-Locality = Storable[
-    Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-]
+Locality = Storable[Annotated[str, limits(1, 100)]]
 Localities = Annotated[list[Locality], Field(max_length=20)]
-CqcId = Storable[Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^1-\d{1,15}$")]]
-ProviderName = Storable[Annotated[str, StringConstraints(min_length=1, max_length=200)]]
-UserId = Annotated[int, Field(ge=1, le=MAX_ID)]
-WeeklyHours = Annotated[float, Field(ge=0, le=100000)]
-People = Annotated[int, Field(ge=0, le=100000)]
-Category = Storable[Annotated[str, StringConstraints(min_length=1, max_length=60)]]
-Summary = Storable[Annotated[str, StringConstraints(max_length=5000)]]
-LocationName = Storable[Annotated[str, StringConstraints(max_length=200)]]
-Postcode = Storable[Annotated[str, StringConstraints(max_length=12)]]
-ReportUrl = Storable[Annotated[str, StringConstraints(max_length=300, pattern=r"^https://")]]
+CqcId = Storable[Annotated[str, StringConstraints(pattern=r"^1-\d{1,15}$")]]
+ProviderName = Storable[Annotated[str, limits(1, 200)]]
+UserId = Numeric[Annotated[int, Field(ge=1, le=MAX_ID)]]
+WeeklyHours = Numeric[Annotated[float, Field(ge=0, le=100000)]]
+People = Numeric[Annotated[int, Field(ge=0, le=100000)]]
+Category = Storable[Annotated[str, limits(1, 60)]]
+Reference = Storable[Annotated[str, limits(1, 50)]]
+Purpose = Storable[Annotated[str, limits(1, 500)]]
+Subject = Storable[Annotated[str, limits(1, 500)]]
+Description = Storable[Annotated[str, limits(1, 5000)]]
+Praise = Storable[Annotated[str, limits(1, 2000)]]
+Summary = Storable[Annotated[str, limits(max_length=5000)]]
+Notes = Storable[Annotated[str, limits(max_length=10000)]]
+Name = Storable[Annotated[str, limits(max_length=200)]]
+Postcode = Storable[Annotated[str, limits(max_length=12)]]
+ReportUrl = Storable[Annotated[str, limits(max_length=300, prefix="https://")]]
 
 
 class Input(BaseModel):
@@ -75,7 +79,7 @@ class ProviderUpdate(Input):
 
 class LocationIn(Input):
     cqc_location_id: CqcId
-    name: LocationName | None = None
+    name: Name | None = None
     postcode: Postcode | None = None
 
 
@@ -100,19 +104,19 @@ class RatingIn(Input):
 class VisitIn(Input):
     visited_on: RecordDate
     kind: VisitKind
-    purpose: Text = Field(min_length=1, max_length=500)
+    purpose: Purpose
     outcome: VisitOutcome
-    notes: Text = Field(default="", max_length=10000)
-    follow_up_actions: Text = Field(default="", max_length=5000)
+    notes: Notes = ""
+    follow_up_actions: Summary = ""
     officer_id: UserId | None = None
 
 
 class SafeguardingIn(Input):
     raised_on: RecordDate
     category: Category
-    reference: Text = Field(min_length=1, max_length=50)
+    reference: Reference
     summary: Summary = ""
-    whole_service: bool = False
+    whole_service: Flag = False
     status: SafeguardingStatus = SafeguardingStatus.open
 
 
@@ -124,12 +128,12 @@ class SafeguardingUpdate(Input):
     closed_on: RecordDate | None = None
     category: Omissible[Category] = None
     summary: Omissible[Summary] = None
-    whole_service: Omissible[bool] = None
+    whole_service: Omissible[Flag] = None
 
 
 class ComplaintIn(Input):
     received_on: RecordDate
-    subject: Text = Field(min_length=1, max_length=500)
+    subject: Subject
     upheld: ComplaintUpheld | None = None
     status: CaseStatus = CaseStatus.open
     closed_on: RecordDate | None = None
@@ -145,24 +149,24 @@ class ComplaintUpdate(Input):
 
 class ComplimentIn(Input):
     received_on: RecordDate
-    summary: Text = Field(min_length=1, max_length=2000)
+    summary: Praise
 
 
 class FinancialAssuranceIn(Input):
     assessed_on: RecordDate
     risk: FinancialRisk
-    credit_check_passed: bool | None = None
-    accounts_filed_on_time: bool | None = None
+    credit_check_passed: Flag | None = None
+    accounts_filed_on_time: Flag | None = None
     insurance_expires_on: RecordDate | None = None
     next_review_on: RecordDate | None = None
-    notes: Text = Field(default="", max_length=5000)
+    notes: Summary = ""
 
 
 class ConcernIn(Input):
     raised_on: RecordDate
-    description: Text = Field(min_length=1, max_length=5000)
-    raised_by: Text = Field(default="", max_length=200)
-    whole_service: bool = False
+    description: Description
+    raised_by: Name = ""
+    whole_service: Flag = False
 
 
 class ConcernUpdate(Input):
@@ -170,4 +174,4 @@ class ConcernUpdate(Input):
 
     status: Omissible[CaseStatus] = None
     closed_on: RecordDate | None = None
-    whole_service: Omissible[bool] = None
+    whole_service: Omissible[Flag] = None

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from app.auth.permissions import Permission
+from app.inputs import FORM
 from app.models.base import (
     ActionStatus,
     ComplaintUpheld,
@@ -332,7 +333,7 @@ def parse(spec: FormSpec, values: Mapping[str, str]) -> tuple[BaseModel | None, 
             data[item.name] = None  # so the schema reports it missing, with the others
     errors = FormErrors()
     try:
-        return spec.schema.model_validate(data), errors
+        return spec.schema.model_validate(data, context=FORM), errors
     except ValidationError as error:
         for problem in error.errors():
             name = str(problem["loc"][0]) if problem["loc"] else ""

@@ -75,6 +75,17 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ),
     ("negative hours are not a record", "visits", {**VISIT, "officer_id": 0}, 422, "officer_id"),
     ("officer who does not exist", "visits", {**VISIT, "officer_id": 99999}, 422, "officer_id"),
+    # The document's types are the only ones taken (pydantic alone would convert these).
+    (
+        "a number where true or false belongs",
+        "concerns",
+        {"raised_on": "2026-11-01", "description": "d", "whole_service": 1},
+        422,
+        "whole_service",
+    ),
+    ("text where a number belongs", "visits", {**VISIT, "officer_id": "5"}, 422, "officer_id"),
+    ("a timestamp for a date", "visits", {**VISIT, "visited_on": 1763510400}, 422, "visited_on"),
+    ("only spaces where text is needed", "visits", {**VISIT, "purpose": "   "}, 422, "purpose"),
     (
         "new safeguarding already closed",
         "safeguardings",

@@ -107,7 +107,7 @@ async def test_each_operation_documents_the_errors_it_can_answer(world: World) -
             if "path" in places:
                 assert {"404", "422"} <= documented, label
             if "requestBody" in operation:
-                assert {"413", "422"} <= documented, label
+                assert {"400", "413", "422"} <= documented, label
             parameters = {p["name"] for p in operation.get("parameters", [])}
             if method == "get" and "offset" in parameters:
                 assert "400" in documented, label
