@@ -47,6 +47,7 @@ _WHY = {
 }
 _HEADERS = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    429: {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
     503: {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
 }
 

@@ -18,8 +18,8 @@ from starlette.responses import Response
 
 from app.clock import FakeClock
 from app.config import Settings
+from app.errors import DomainError
 from app.main import create_app
-from app.monitoring.errors import DomainError
 from app.services import build_services
 from tests.conftest import ROOT, World
 
