@@ -1,7 +1,8 @@
 """A seeded generator of a national-scale dataset: providers, one contracted location
 each with a CQC rating, and records spread over five years in realistic proportions,
-each with its event. Bulk-inserted (no rule evaluation): benchmarks measure the service,
-not the loading."""
+each with its event. Provider 1 has a long history (a share of the records, capped), for
+the provider page's row. Bulk-inserted (no rule evaluation): benchmarks measure the
+service, not the loading."""
 
 from __future__ import annotations
 
@@ -44,6 +45,9 @@ KINDS = (
     + ["concern"] * 2
 )
 BATCH = 5000
+# Provider 1's history: one record in LONG_HISTORY_SHARE, at most LONG_HISTORY_CAP.
+LONG_HISTORY_SHARE = 50
+LONG_HISTORY_CAP = 5000
 
 
 async def generate(
@@ -99,9 +103,10 @@ async def generate(
     rows: dict[str, list[dict[str, Any]]] = {k: [] for k in set(KINDS)}
     events: list[dict[str, Any]] = []
     inserted = 0
+    long_history = min(records // LONG_HISTORY_SHARE, LONG_HISTORY_CAP)
     for index in range(records):
         kind = rng.choice(KINDS)
-        provider_id = rng.randint(1, providers)
+        provider_id = 1 if index < long_history else rng.randint(1, providers)
         day = today - timedelta(days=int(rng.triangular(0, 5 * 365, 0)))
         rows[kind].append(_record(kind, provider_id, day, now, officer_id, rng, index))
         events.append(

@@ -1,6 +1,7 @@
 """The benchmark's scenarios beyond the read side: the write path against a raw-SQL
-baseline over real HTTP (8 clients, one uvicorn worker), a burst of alert events to a real
-SMTP server, CQC sync request counts, the market benchmark's request rate against a rate
+baseline over real HTTP (8 clients, one uvicorn worker), a mixed workload (page readers,
+writers, the sweep and a CQC sync at once), a burst of alert events to a real SMTP
+server, CQC sync request counts, the market benchmark's request rate against a rate
 limited fake CQC, and the serving process's peak memory."""
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from sqlalchemy import update
 from app.config import Settings
 from app.cqc.sync import run_market_benchmark, sync_changes
 from app.events import Actor, EventDraft, append_events
+from app.jobs.tasks import evaluate_time_rules
 from app.models import Location, Provider, User
 from app.models.base import ContractType, Role
 from app.services import build_services
+from app.web.sessions import SESSION_COOKIE
 from tests.fakes.cqc_server import FakeCqc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,10 +120,17 @@ class KeepAliveClient:
 
     async def post(self, path: str, body: bytes) -> int:
         """POST and read the whole answer; returns its status."""
+        return await self.send("POST", path, body)
+
+    async def get(self, path: str) -> int:
+        """GET and read the whole answer; returns its status."""
+        return await self.send("GET", path, b"")
+
+    async def send(self, method: str, path: str, body: bytes) -> int:
         if self.reader is None or self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         self.writer.write(
-            f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
+            f"{method} {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
             + body
         )
         head = await self.reader.readuntil(b"\r\n\r\n")
@@ -220,6 +230,106 @@ async def write_path(
             figures.setdefault(f"{prefix}p99", []).append(p99)
             figures["errors"].append(errors)
     return figures
+
+
+MIXED_READERS = 16
+MIXED_WRITERS = 4
+MIXED_SYNC_CHANGES = 100
+
+
+async def mixed(
+    base: str, database_url: str, token: str, cookie: str, providers: int, seconds: float
+) -> dict[str, list[float]]:
+    """For `seconds`, against the served process: MIXED_READERS clients reading pages
+    (the dashboard page and provider pages, provider 1's long history among them),
+    MIXED_WRITERS clients recording visits, and, from this process as the scheduler's
+    worker would, the sweep and a CQC sync (MIXED_SYNC_CHANGES changed locations a run,
+    against the fake CQC) each run back to back. Each kind's latencies, in ms."""
+    deadline = time.perf_counter() + seconds
+    body = json.dumps(
+        {
+            "visited_on": datetime.now(UTC).date().isoformat(),
+            "kind": "virtual",
+            "purpose": "Benchmark contract meeting",
+            "outcome": "good",
+            "notes": "",
+        }
+    ).encode()
+    timings: dict[str, list[float]] = {"read": [], "write": [], "sweep": [], "sync": []}
+    errors: dict[str, int] = {"read": 0, "write": 0}
+
+    async def reader(seed: int) -> None:
+        rng = random.Random(seed)
+        connection = KeepAliveClient(base, {"Cookie": f"{SESSION_COOKIE}={cookie}"})
+        try:
+            while time.perf_counter() < deadline:
+                roll = rng.random()
+                path = (
+                    "/?officer=all"
+                    if roll < 0.3
+                    else "/providers/1"
+                    if roll < 0.4
+                    else f"/providers/{rng.randint(1, providers)}"
+                )
+                started = time.perf_counter()
+                status = await connection.get(path)
+                timings["read"].append((time.perf_counter() - started) * 1000)
+                errors["read"] += status != 200
+        finally:
+            await connection.close()
+
+    async def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        connection = KeepAliveClient(base, {"Authorization": f"Bearer {token}"})
+        try:
+            while time.perf_counter() < deadline:
+                path = f"/api/v1/providers/{rng.randint(1, providers)}/visits"
+                started = time.perf_counter()
+                status = await connection.post(path, body)
+                timings["write"].append((time.perf_counter() - started) * 1000)
+                errors["write"] += status not in (200, 201)
+        finally:
+            await connection.close()
+
+    fake = FakeCqc(api_key="bench-key")
+    location_ids = [f"1-{700000000 + i}" for i in range(providers)]
+    # Rated today, so each changed location's answer is newer than the one held and the
+    # sync writes it, as a real change would.
+    rated_on = datetime.now(UTC).date().isoformat()
+    for location_id in location_ids:
+        fake.add_location(location_id, rating="good", rated_on=rated_on)
+    rng = random.Random(11)
+
+    async with _cqc_services(database_url, fake, 2000) as services:
+        context = services.cqc_context()
+        assert context is not None
+
+        async def sweeper() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                await evaluate_time_rules(services)
+                timings["sweep"].append((time.perf_counter() - started) * 1000)
+
+        async def syncer() -> None:
+            while time.perf_counter() < deadline:
+                at = datetime.now(UTC) - timedelta(seconds=1)
+                for location_id in rng.sample(location_ids, min(MIXED_SYNC_CHANGES, providers)):
+                    fake.change(location_id, at)
+                started = time.perf_counter()
+                await sync_changes(context)
+                timings["sync"].append((time.perf_counter() - started) * 1000)
+
+        await asyncio.gather(
+            *(reader(seed) for seed in range(MIXED_READERS)),
+            *(writer(100 + seed) for seed in range(MIXED_WRITERS)),
+            sweeper(),
+            syncer(),
+        )
+    return {
+        **timings,
+        "errors": [float(errors["read"]), float(errors["write"])],
+        "seconds": [seconds],
+    }
 
 
 class _Inbox:
