@@ -28,7 +28,6 @@ from sqlalchemy import update
 from app.config import Settings
 from app.cqc.sync import run_market_benchmark, sync_changes
 from app.events import Actor, EventDraft, append_events
-from app.jobs.tasks import evaluate_time_rules
 from app.models import Location, Provider, User
 from app.models.base import ContractType, Role
 from app.services import build_services
@@ -238,13 +237,13 @@ MIXED_SYNC_CHANGES = 100
 
 
 async def mixed(
-    base: str, database_url: str, token: str, cookie: str, providers: int, seconds: float
+    base: str, token: str, cookie: str, providers: int, seconds: float
 ) -> dict[str, list[float]]:
     """For `seconds`, against the served process: MIXED_READERS clients reading pages
     (the dashboard page and provider pages, provider 1's long history among them),
-    MIXED_WRITERS clients recording visits, and, from this process as the scheduler's
-    worker would, the sweep and a CQC sync (MIXED_SYNC_CHANGES changed locations a run,
-    against the fake CQC) each run back to back. Each kind's latencies, in ms."""
+    MIXED_WRITERS clients recording visits, and in the served process, once each, the
+    sweep and a CQC sync of MIXED_SYNC_CHANGES changed locations (bench.server's job
+    routes). Each kind's latencies, in ms."""
     deadline = time.perf_counter() + seconds
     body = json.dumps(
         {
@@ -291,40 +290,26 @@ async def mixed(
         finally:
             await connection.close()
 
-    fake = FakeCqc(api_key="bench-key")
-    location_ids = [f"1-{700000000 + i}" for i in range(providers)]
-    # Rated today, so each changed location's answer is newer than the one held and the
-    # sync writes it, as a real change would.
-    rated_on = datetime.now(UTC).date().isoformat()
-    for location_id in location_ids:
-        fake.add_location(location_id, rating="good", rated_on=rated_on)
-    rng = random.Random(11)
+    async def job(kind: str, path: str) -> None:
+        # Once each, a few seconds in, from a connection of its own: the scheduler runs
+        # them in the serving process, where the web's writers queue with them.
+        await asyncio.sleep(min(5.0, seconds / 10))
+        connection = KeepAliveClient(base, {})
+        try:
+            started = time.perf_counter()
+            status = await connection.post(path, b"")
+            timings[kind].append((time.perf_counter() - started) * 1000)
+            if status != 200:
+                raise RuntimeError(f"{path} answered {status}")
+        finally:
+            await connection.close()
 
-    async with _cqc_services(database_url, fake, 2000) as services:
-        context = services.cqc_context()
-        assert context is not None
-
-        async def sweeper() -> None:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                await evaluate_time_rules(services)
-                timings["sweep"].append((time.perf_counter() - started) * 1000)
-
-        async def syncer() -> None:
-            while time.perf_counter() < deadline:
-                at = datetime.now(UTC) - timedelta(seconds=1)
-                for location_id in rng.sample(location_ids, min(MIXED_SYNC_CHANGES, providers)):
-                    fake.change(location_id, at)
-                started = time.perf_counter()
-                await sync_changes(context)
-                timings["sync"].append((time.perf_counter() - started) * 1000)
-
-        await asyncio.gather(
-            *(reader(seed) for seed in range(MIXED_READERS)),
-            *(writer(100 + seed) for seed in range(MIXED_WRITERS)),
-            sweeper(),
-            syncer(),
-        )
+    await asyncio.gather(
+        *(reader(seed) for seed in range(MIXED_READERS)),
+        *(writer(100 + seed) for seed in range(MIXED_WRITERS)),
+        job("sweep", "/bench/jobs/sweep"),
+        job("sync", "/bench/jobs/cqc-sync"),
+    )
     return {
         **timings,
         "errors": [float(errors["read"]), float(errors["write"])],
