@@ -96,6 +96,9 @@ async def generate(
                     for q in ("safe", "effective", "caring", "responsive", "well_led")
                 },
                 "key_questions": {},
+                # Synced before, as in a live database: a sync fetches what changed,
+                # not every location as on the first run.
+                "last_checked_at": now,
                 "created_at": now,
             }
         )

@@ -69,7 +69,6 @@ TARGETS = {
     ),
     "CQC market benchmark at 2,000/min: rate reached (429s caused)": ">= 90% (0)",
 }
-NOTES = (ROOT / "bench" / "NOTES.md").read_text(encoding="utf-8")
 
 
 def _p(values: list[float], q: float) -> float:
@@ -298,6 +297,7 @@ async def main() -> None:
     table["SQLite"].update(await cqc_scenarios(engines["SQLite"]))
     report = _report(table)
     print(report)
+    notes = (ROOT / "bench" / "NOTES.md").read_text(encoding="utf-8")
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     (ROOT / "docs" / "PERFORMANCE.md").write_text(f"""# Performance
 
@@ -307,14 +307,17 @@ event). Each figure is the median of {RUNS} runs, with the range in brackets; la
 are per-run 95th percentiles. The read side runs through the ASGI app in-process; the
 write path runs over real HTTP against one uvicorn worker (`bench/server.py`) with 8
 concurrent keep-alive clients in the benchmark's own process, each sending a request in
-one write as wrk does (and again with httpx as the client, for comparison); the SMTP
-burst sends to a real SMTP
-server (aiosmtpd) in its own process; the CQC rows use the fake CQC server
+one write as wrk does (and again with httpx as the client, for comparison). The mixed
+workload runs against the same server for {MIXED_SECONDS:.0f} s: 16 keep-alive clients
+reading pages (the dashboard page and provider pages), 4 recording visits, and one sweep
+and one CQC sync run in the server process, as the scheduler runs them; its latencies are
+95th percentiles of one run. The SMTP burst sends to a real SMTP server (aiosmtpd) in its
+own process; the CQC rows use the fake CQC server
 (`tests/fakes/cqc_server.py`), once, on SQLite: counts and rates do not depend on the engine.
 
 {report}
 
-{NOTES}
+{notes}
 """)
 
 

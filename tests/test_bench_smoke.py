@@ -14,6 +14,8 @@ from app.db import Database
 from app.migrations import upgrade_once
 from app.models import User
 from app.models.base import Role
+from app.services import build_services
+from app.web.sessions import start_session
 from bench import scenarios
 from bench.generate import generate
 
@@ -40,13 +42,23 @@ async def test_the_benchmark_scenarios_run_small(tmp_path: Path) -> None:
         user.role = Role.admin
         token = await issue_token(session, user, now=datetime.now(UTC), ttl=timedelta(hours=1))
     await database.dispose()
+    services = build_services(scenarios.bench_settings(url))
+    async with services.database.transaction() as session:
+        user = await session.get(User, 1)
+        assert user is not None
+        cookie, _ttl = await start_session(session, services, user)
+    await services.close()
 
     with scenarios.served(url) as (base, pid):
         figures = await scenarios.write_path(base, token, 30, runs=1, seconds=1)
+        mix = await scenarios.mixed(base, token, cookie, 30, seconds=2)
         assert scenarios.peak_rss_mb(pid) > 0
     assert figures["rps"][0] > 0 and figures["baseline_rps"][0] > 0
     assert figures["httpx_rps"][0] > 0
     assert figures["errors"] == [0, 0, 0]
+    # Pages and visits were served while one sweep and one CQC sync ran, each to the end.
+    assert mix["read"] and mix["write"] and mix["errors"] == [0.0, 0.0]
+    assert len(mix["sweep"]) == len(mix["sync"]) == 1
 
     burst = await scenarios.smtp_burst(await _fresh(tmp_path, "smtp"), 20)
     assert burst["messages"] == burst["distinct"] == 20
