@@ -30,6 +30,7 @@ from app.migrations import current_revision, head_revision
 from app.records.queries import dashboard_counts
 from app.services import Services, build_services
 from app.web import install_web
+from app.web.errors import error_page
 
 log = logging.getLogger(__name__)
 SWAGGER_UI = "/static/swagger-ui"  # app/web/static/swagger-ui, vendored by `make frontend`
@@ -84,7 +85,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     app.state.services = services
     app.state.settings = settings
-    install_error_handlers(app)
+    install_error_handlers(app, error_page)
 
     # One level of inclusion, so each route's template is its full path (metrics labels).
     for module in (auth, providers, records, monitoring, activity, cqc):
@@ -122,7 +123,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         return Response(render(services.metrics, snapshot), media_type=CONTENT_TYPE_LATEST)
 
     app.state.login_throttle = LoginThrottle.from_settings(settings)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, error_page=error_page)
     app.add_middleware(SecurityHeaders, script_hashes=docs_scripts)
     app.add_middleware(RequestContext, metrics=services.metrics)
     return app

@@ -1,14 +1,16 @@
 """Error answers: every 4xx and 5xx carries one JSON shape, a Problem naming each field
 and its problem, and the OpenAPI document says so (the `errors(...)` table each route
-lists its answers from)."""
+lists its answers from). A browser gets a page instead: error_page, given by
+app/main.py, decides and renders it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -130,9 +132,19 @@ _HTTP_FIELD = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
+# The page for a status, or None when the request wants JSON.
+ErrorPage = Callable[[Request, int], Response | None]
+
+
+def _no_page(_request: Request, _status: int) -> Response | None:
+    return None
+
+
+def install_error_handlers(app: FastAPI, error_page: ErrorPage = _no_page) -> None:
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, error: RequestValidationError) -> Response:
+        if (page := error_page(request, 400)) is not None:
+            return page
         problems = []
         unknown_parameter = False
         for item in error.errors():
@@ -150,16 +162,21 @@ def install_error_handlers(app: FastAPI) -> None:
         return answer(400 if unknown_parameter else 422, problems)
 
     @app.exception_handler(DomainError)
-    async def _domain(_request: Request, error: DomainError) -> JSONResponse:
+    async def _domain(request: Request, error: DomainError) -> Response:
+        if (page := error_page(request, error.status_code)) is not None:
+            return page
         extra = {"blockers": error.blockers} if isinstance(error, DeEscalationRefused) else {}
         return problem(error.status_code, error.field, error.problem, **extra)
 
     @app.exception_handler(DBAPIError)
-    async def _database(_request: Request, error: DBAPIError) -> JSONResponse:
+    async def _database(request: Request, error: DBAPIError) -> Response:
         # A connection lost with a database restart is the server's trouble, not the
         # client's, and passing: nothing was written, and a retry gets a new connection.
         if not error.connection_invalidated:
             raise error
+        if (page := error_page(request, 503)) is not None:
+            page.headers["Retry-After"] = "1"
+            return page
         return answer(
             503,
             [("database", "the database connection was lost; try again")],
@@ -167,22 +184,31 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
         headers = dict(error.headers or {})
         if error.status_code == 405:
             # Starlette names only the methods of the one route it tried; a path served
             # by several routes (GET and POST /providers) takes them all.
             headers["Allow"] = _allowed_methods(request)
+        if (page := error_page(request, error.status_code)) is not None:
+            page.headers.update(headers)
+            return page
         field = _HTTP_FIELD.get(error.status_code, "request")
         return answer(error.status_code, [(field, str(error.detail))], headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _error: Exception) -> Response:
+        # Starlette logs the exception and raises it on after this answer is sent.
+        return error_page(request, 500) or problem(500, "server", "an unexpected error")
 
 
 class BodySizeLimit:
     """Refuse request bodies over the limit with 413, before any of it is parsed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, error_page: ErrorPage = _no_page) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.error_page = error_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -218,5 +244,7 @@ class BodySizeLimit:
         await self.app(scope, counting_receive, guarded_send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "body", f"is larger than {self.max_bytes} bytes")
+        response = self.error_page(Request(scope), 413) or problem(
+            413, "body", f"is larger than {self.max_bytes} bytes"
+        )
         await response(scope, receive, send)

@@ -226,6 +226,15 @@ async def test_an_officers_day_in_the_browser(
     await expect(page.get_by_role("heading", name="Alert emails")).to_be_visible()
     await tab.assert_accessible()
 
+    # An address that does not exist is a page in the service's look, with a way back.
+    await tab.goto("/providers/abc")
+    await expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
+    assert all("status of 404" in message for message in tab.console_errors)
+    tab.console_errors.clear()
+    await tab.assert_accessible()
+    await page.get_by_role("link", name="Go to the dashboard").click()
+    await expect(page.get_by_role("heading", name="Provider intelligence")).to_be_visible()
+
     # A viewer opening the same provider sees counts, not the safeguarding.
     viewer = await _new_session(browser, live_site)
     await viewer.sign_in(VIEWER)
