@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import EmailStr, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     base_url: str = "http://127.0.0.1:8000"
+    # The council's time zone: the times pages show (stored instants stay UTC).
+    timezone: str = "Europe/London"
     token_ttl_minutes: int = Field(default=480, ge=5, le=60 * 24 * 30)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Failed sign-ins allowed in a moving window before sign-in is refused: per account
@@ -74,6 +77,15 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be a time zone name such as Europe/London") from None
         return value
 
     @field_validator("smtp_host", "smtp_username", "cqc_partner_code", mode="before")

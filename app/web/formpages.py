@@ -55,6 +55,7 @@ async def form_page(
             "action": action,
             "values": values or {},
             "errors": errors or FormErrors(),
+            "today": services.clock.today(),
         },
         viewer=viewer,
         status=status,
@@ -75,7 +76,7 @@ async def submit(
     """Validate, write through the service function and commit; or show the form again
     with the GOV.UK error summary and nothing stored."""
     values = forms.form_values(spec, form)
-    data, errors = forms.parse(spec, values)
+    data, errors = forms.parse(spec, values, services.clock.today())
     result: Any = None
     if data is not None:
         try:

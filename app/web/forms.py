@@ -1,18 +1,21 @@
 """The officers' forms: which fields each record's form has, how a submitted form becomes
 the same validated input the JSON API takes, and how a validation or domain error becomes
-a GOV.UK error message ("Enter the date of the visit") tied to its field."""
+a GOV.UK error message ("Enter date raised", "Date of the visit must include a month")
+tied to its field. Dates are GOV.UK date inputs: `<name>-day`, `<name>-month` and
+`<name>-year`. Nothing typed is ever cut short: text over its limit is an error."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from app.auth.permissions import Permission
-from app.inputs import FORM
+from app.inputs import DATE_FLOOR, FORM
 from app.models.base import (
     ActionStatus,
     ComplaintUpheld,
@@ -25,7 +28,7 @@ from app.monitoring.plans import ActionIn, ActionUpdate
 from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement
 from app.records import schemas
 
-MAX_FIELD_CHARS = 10_000  # a longer field is refused before validation
+DATE_PARTS = ("day", "month", "year")
 
 
 def humanise(value: str) -> str:
@@ -58,11 +61,24 @@ class Field:
     options: tuple[Choice, ...] = ()
     required: bool = True
     width: str = ""  # a GOV.UK input width class suffix, e.g. "20"
+    not_future: bool = False  # a date that must be today or in the past
 
     @property
     def anchor(self) -> str:
-        """The id the error summary links to (the first radio for a radio group)."""
-        return f"{self.name}-0" if self.kind in ("radios", "tristate") else self.name
+        """The id the error summary links to (the first radio for a radio group, the day
+        of a date)."""
+        if self.kind in ("radios", "tristate"):
+            return f"{self.name}-0"
+        return f"{self.name}-day" if self.kind == "date" else self.name
+
+    @property
+    def lowered(self) -> str:
+        return self.label[0].lower() + self.label[1:]
+
+    def date_example(self, today: date) -> str:
+        """The hint's example date: in the past for a date that cannot be in the future."""
+        example = today - timedelta(days=23) if self.not_future else today + timedelta(days=23)
+        return f"For example, {example.day} {example.month} {example.year}"
 
 
 @dataclass(frozen=True)
@@ -83,15 +99,41 @@ class FormSpec:
 
 @dataclass
 class FormErrors:
-    """Field name → message, in the order of the form."""
+    """Field name → message, in the order of the form; for a date, which of its day, month
+    and year are wrong (all three unless said)."""
 
     messages: dict[str, str] = field(default_factory=dict)
+    date_parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.messages)
 
-    def add(self, name: str, message: str) -> None:
-        self.messages.setdefault(name, message)
+    def add(self, name: str, message: str, parts: tuple[str, ...] = ()) -> None:
+        if name in self.messages:
+            return
+        self.messages[name] = message
+        if parts:
+            self.date_parts[name] = parts
+
+    def wrong_parts(self, name: str) -> tuple[str, ...]:
+        """The parts of a date field to highlight."""
+        if name not in self.messages:
+            return ()
+        return self.date_parts.get(name, DATE_PARTS)
+
+    def target(self, name: str, item: Field | None) -> str:
+        """The id the error summary links to: the first input with the error."""
+        if item is None:
+            return name
+        if item.kind == "date":
+            return f"{name}-{self.wrong_parts(name)[0]}"
+        return item.anchor
+
+    def in_order_of(self, spec: FormSpec) -> None:
+        order = {item.name: index for index, item in enumerate(spec.fields)}
+        self.messages = dict(
+            sorted(self.messages.items(), key=lambda pair: order.get(pair[0], len(order)))
+        )
 
 
 # The record forms; app/web/records.py pairs each with its service function.
@@ -101,7 +143,7 @@ VISIT_FORM = FormSpec(
     noun="visit",
     schema=schemas.VisitIn,
     fields=(
-        Field("visited_on", "Date of the visit or meeting", "date"),
+        Field("visited_on", "Date of the visit", "date", not_future=True),
         Field("kind", "How it took place", "radios", options=choices(VisitKind)),
         Field("purpose", "Purpose", hint="For example, quarterly contract review"),
         Field(
@@ -127,7 +169,7 @@ SAFEGUARDING_FORM = FormSpec(
     audited=True,
     intro="Do not enter the names of the people the service supports.",
     fields=(
-        Field("raised_on", "Date raised", "date"),
+        Field("raised_on", "Date raised", "date", not_future=True),
         Field(
             "reference",
             "Reference in the safeguarding system",
@@ -162,7 +204,7 @@ COMPLAINT_FORM = FormSpec(
     noun="complaint",
     schema=schemas.ComplaintIn,
     fields=(
-        Field("received_on", "Date received", "date"),
+        Field("received_on", "Date received", "date", not_future=True),
         Field("subject", "Subject", hint="What the complaint is about, without names"),
         Field(
             "upheld",
@@ -180,7 +222,7 @@ COMPLIMENT_FORM = FormSpec(
     noun="compliment",
     schema=schemas.ComplimentIn,
     fields=(
-        Field("received_on", "Date received", "date"),
+        Field("received_on", "Date received", "date", not_future=True),
         Field("summary", "Summary", "textarea", hint="Without names"),
     ),
 )
@@ -191,7 +233,7 @@ FINANCIAL_FORM = FormSpec(
     noun="financial check",
     schema=schemas.FinancialAssuranceIn,
     fields=(
-        Field("assessed_on", "Date assessed", "date"),
+        Field("assessed_on", "Date assessed", "date", not_future=True),
         Field("risk", "Financial risk", "radios", options=choices(FinancialRisk)),
         Field(
             "credit_check_passed",
@@ -219,7 +261,7 @@ CONCERN_FORM = FormSpec(
     noun="concern",
     schema=schemas.ConcernIn,
     fields=(
-        Field("raised_on", "Date raised", "date"),
+        Field("raised_on", "Date raised", "date", not_future=True),
         Field(
             "raised_by",
             "Raised by",
@@ -268,7 +310,9 @@ AGREE_FORM = FormSpec(
     title="Mark the improvement plan agreed",
     noun="plan",
     schema=PlanAgreement,
-    fields=(Field("agreed_on", "Date agreed", "date"),),
+    fields=(
+        Field("agreed_on", "Date the plan was agreed with the provider", "date", not_future=True),
+    ),
 )
 
 REASON = Field("reason", "Reason", "textarea", hint="At least 5 characters; it is kept on record")
@@ -309,21 +353,80 @@ PLACEMENTS_FORM = FormSpec(
 )
 
 
+def date_values(name: str, value: date) -> dict[str, str]:
+    """A date as the three inputs of its GOV.UK date input."""
+    return {
+        f"{name}-day": str(value.day),
+        f"{name}-month": str(value.month),
+        f"{name}-year": str(value.year),
+    }
+
+
 def form_values(spec: FormSpec, form: Mapping[str, Any]) -> dict[str, str]:
-    """The submitted strings, for redisplaying the form (CSRF token excluded)."""
+    """The submitted strings, whole, for redisplaying the form (CSRF token excluded)."""
     values: dict[str, str] = {}
     for item in spec.fields:
-        raw = form.get(item.name)
-        values[item.name] = raw.strip()[:MAX_FIELD_CHARS] if isinstance(raw, str) else ""
+        names = (
+            [f"{item.name}-{part}" for part in DATE_PARTS] if item.kind == "date" else [item.name]
+        )
+        for name in names:
+            raw = form.get(name)
+            values[name] = raw.strip() if isinstance(raw, str) else ""
     return values
 
 
-def parse(spec: FormSpec, values: Mapping[str, str]) -> tuple[BaseModel | None, FormErrors]:
-    """Turn the form's strings into the schema's input, or name what is wrong."""
+@dataclass(frozen=True)
+class DateProblem:
+    message: str
+    parts: tuple[str, ...] = DATE_PARTS
+
+
+def parse_date(item: Field, values: Mapping[str, str], today: date) -> date | DateProblem | None:
+    """A GOV.UK date input's three parts as a date, or what is wrong with them, in
+    GOV.UK's words; None when an optional date is left empty."""
+    parts = {part: values.get(f"{item.name}-{part}", "") for part in DATE_PARTS}
+    missing = tuple(part for part in DATE_PARTS if not parts[part])
+    if len(missing) == len(DATE_PARTS):
+        return DateProblem(f"Enter {item.lowered}") if item.required else None
+    if missing:
+        return DateProblem(f"{item.label} must include a {' and '.join(missing)}", missing)
+    numbers = {
+        part: int(text) if text.isascii() and text.isdigit() else 0 for part, text in parts.items()
+    }
+    wrong = tuple(
+        part
+        for part, low, high in (("day", 1, 31), ("month", 1, 12), ("year", 1000, 9999))
+        if not low <= numbers[part] <= high
+    )
+    if wrong:
+        return DateProblem(f"{item.label} must be a real date", wrong)
+    try:
+        value = date(numbers["year"], numbers["month"], numbers["day"])
+    except ValueError:  # 31 April, 29 February outside a leap year
+        return DateProblem(f"{item.label} must be a real date")
+    if value < DATE_FLOOR:  # the API's floor too: an earlier date is a typing slip
+        floor = f"{DATE_FLOOR.day} {DATE_FLOOR:%B %Y}"
+        return DateProblem(f"{item.label} must be the same as or after {floor}")
+    if item.not_future and value > today:
+        return DateProblem(f"{item.label} must be today or in the past")
+    return value
+
+
+def parse(
+    spec: FormSpec, values: Mapping[str, str], today: date
+) -> tuple[BaseModel | None, FormErrors]:
+    """Turn the form's strings into the schema's input, or name everything that is wrong."""
     data: dict[str, Any] = {}
+    errors = FormErrors()
     for item in spec.fields:
         raw = values.get(item.name, "")
-        if item.kind == "checkbox":
+        if item.kind == "date":
+            parsed = parse_date(item, values, today)
+            if isinstance(parsed, DateProblem):
+                errors.add(item.name, parsed.message, parsed.parts)
+            elif parsed is not None:
+                data[item.name] = parsed
+        elif item.kind == "checkbox":
             data[item.name] = raw in ("yes", "true", "on")
         elif item.kind == "tristate":
             data[item.name] = {"yes": True, "no": False}.get(raw)
@@ -331,9 +434,8 @@ def parse(spec: FormSpec, values: Mapping[str, str]) -> tuple[BaseModel | None, 
             data[item.name] = raw
         elif item.required:
             data[item.name] = None  # so the schema reports it missing, with the others
-    errors = FormErrors()
     try:
-        return spec.schema.model_validate(data, context=FORM), errors
+        validated = spec.schema.model_validate(data, context=FORM)
     except ValidationError as error:
         for problem in error.errors():
             name = str(problem["loc"][0]) if problem["loc"] else ""
@@ -341,26 +443,25 @@ def parse(spec: FormSpec, values: Mapping[str, str]) -> tuple[BaseModel | None, 
             if field_spec is None:
                 continue
             errors.add(name, message_for(field_spec, problem, values.get(name, "")))
-        return None, errors
+        validated = None
+    errors.in_order_of(spec)
+    return (None if errors else validated), errors
 
 
 def message_for(item: Field, problem: Mapping[str, Any], raw: str) -> str:
     kind = str(problem.get("type", ""))
     label = item.label
-    lowered = label[0].lower() + label[1:]
     context = problem.get("ctx") or {}
     if raw == "" and item.kind in ("radios", "select", "tristate"):
-        return f"Select {lowered}"
+        return f"Select {item.lowered}"
     if raw == "":
-        return f"Enter {lowered}"
-    if item.kind == "date" or kind.startswith("date"):
-        return f"{label} must be a real date, like 2026-11-20"
+        return f"Enter {item.lowered}"
     if kind == "string_too_long":
-        return f"{label} must be {context.get('max_length')} characters or fewer"
+        return f"{label} must be {context.get('max_length', 0):,} characters or fewer"
     if kind == "string_too_short":
-        return f"{label} must be at least {context.get('min_length')} characters"
+        return f"{label} must be at least {context.get('min_length', 0):,} characters"
     if kind in ("enum", "literal_error"):
-        return f"Select {lowered} from the list"
+        return f"Select {item.lowered} from the list"
     return f"{label}: {problem.get('msg', 'is not valid')}"
 
 
@@ -369,4 +470,6 @@ def domain_message(spec: FormSpec, field_name: str, message: str) -> tuple[str, 
     item = spec.field(field_name)
     if item is None:
         return (spec.fields[0].name, message[0].upper() + message[1:])
+    if message == "cannot be in the future":  # the service's words for the rule GOV.UK words so
+        return (item.name, f"{item.label} must be today or in the past")
     return (item.name, f"{item.label} {message}")

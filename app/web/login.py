@@ -24,6 +24,8 @@ from app.web.sessions import (
 router = APIRouter(include_in_schema=False)
 
 GENERIC_LOGIN_ERROR = "Enter a correct email address and password"
+MAX_EMAIL = 254
+MAX_PASSWORD = 200  # as app/auth/service.py allows
 
 
 def _safe_next(value: str | None) -> str:
@@ -61,8 +63,8 @@ async def login_page(request: Request, services: ServicesDep) -> Response:
 @router.post("/login")
 async def login(request: Request, services: ServicesDep) -> Response:
     form = await request.form()
-    email = str(form.get("email") or "").strip()[:254]
-    password = str(form.get("password") or "")[:200]
+    email = str(form.get("email") or "").strip()
+    password = str(form.get("password") or "")
     if not codec(services).login_csrf_matches(
         request.cookies.get(LOGIN_CSRF_COOKIE), str(form.get(CSRF_FIELD) or "")
     ):
@@ -73,7 +75,8 @@ async def login(request: Request, services: ServicesDep) -> Response:
             error="Your sign-in form expired. Enter your details again.",
             status=403,
         )
-    if not email or not password:
+    # Longer than any account's can be: refused whole, never cut to fit.
+    if not email or not password or len(email) > MAX_EMAIL or len(password) > MAX_PASSWORD:
         return _login_page(request, services, email=email, error=GENERIC_LOGIN_ERROR, status=400)
     address = request.client.host if request.client else "unknown"
     # The password check (argon2, deliberately slow) runs outside the write transaction.

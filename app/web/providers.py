@@ -99,6 +99,8 @@ async def provider_page(
             "record_forms": [entry.spec for entry in RECORD_FORMS],
             "today": today,
             "action_update_form": forms.ACTION_UPDATE_FORM,
+            "agree_field": forms.AGREE_FORM.fields[0],
+            "agree_values": forms.date_values("agreed_on", today),
         },
         viewer=viewer,
     )

@@ -50,8 +50,11 @@ def _register(entry: RecordForm) -> None:
     async def show(
         request: Request, provider_id: ProviderId, viewer: Writer, services: ServicesDep
     ) -> Response:
-        today = services.clock.today().isoformat()
-        defaults = {f.name: today for f in spec.fields if f.kind == "date" and f.required}
+        today = services.clock.today()
+        defaults: dict[str, str] = {}
+        for item in spec.fields:
+            if item.kind == "date" and item.required:
+                defaults.update(forms.date_values(item.name, today))
         return await form_page(
             request,
             viewer,

@@ -16,6 +16,12 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SignIn = Callable[[str], Awaitable[httpx.AsyncClient]]
 
 
+def date_input(name: str, iso: str) -> dict[str, str]:
+    """A date as a GOV.UK date input posts it: `<name>-day`, `<name>-month`, `<name>-year`."""
+    year, month, day = iso.split("-")
+    return {f"{name}-day": str(int(day)), f"{name}-month": str(int(month)), f"{name}-year": year}
+
+
 def csrf_of(html: str) -> str:
     match = CSRF.search(html)
     assert match, "the page has no CSRF token"

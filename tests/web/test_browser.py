@@ -185,11 +185,14 @@ async def test_an_officers_day_in_the_browser(
 
     # A form error is shown in the error summary, which takes the focus.
     await page.get_by_role("link", name="Record a complaint").click()
-    await page.get_by_label("Date received").fill("")
+    received = page.get_by_role("group", name="Date received")
+    await received.get_by_label("Day").fill("")
+    await received.get_by_label("Month").fill("")
+    await received.get_by_label("Year").fill("2026")
     await page.get_by_role("button", name="Save").click()
     summary = page.locator(".govuk-error-summary")
     await expect(summary).to_be_visible()
-    await expect(summary).to_contain_text("Enter date received")
+    await expect(summary).to_contain_text("Date received must include a day and month")
     await expect(summary).to_contain_text("Enter subject")
     await expect(summary).to_be_focused()
     # Chromium logs the page's own 400 as a console error: expected here, and only here.
@@ -198,6 +201,8 @@ async def test_an_officers_day_in_the_browser(
     await tab.assert_accessible()
     await summary.get_by_role("link", name="Enter subject").click()
     await expect(page.get_by_label("Subject")).to_be_focused()
+    await summary.get_by_role("link", name="Date received must include a day and month").click()
+    await expect(received.get_by_label("Day")).to_be_focused()
 
     # A safeguarding, through its form.
     await page.goto(provider_url)

@@ -16,7 +16,7 @@ from app.records import dashboard
 from app.services import Services
 from tests import factories
 from tests.conftest import PASSWORD, World
-from tests.web.conftest import SignIn, csrf_of, sign_in
+from tests.web.conftest import SignIn, csrf_of, date_input, sign_in
 
 
 async def _new_client(world: World) -> httpx.AsyncClient:
@@ -83,6 +83,21 @@ async def test_every_sign_in_failure_gets_the_same_message(world: World) -> None
     assert answers[0] == answers[1] == answers[2] == ["Enter a correct email address and password"]
 
 
+async def test_a_password_longer_than_any_is_refused_not_cut_to_fit(world: World) -> None:
+    longest = "p" * 200
+    created = await world.post(
+        "/users",
+        {"email": "long@council.gov.uk", "name": "Long", "role": "officer", "password": longest},
+        role="admin",
+    )
+    assert created.status_code == 201, created.text
+    async with await _new_client(world) as browser:
+        assert (
+            await sign_in(browser, "long@council.gov.uk", longest + "ignored")
+        ).status_code == 400
+        assert (await sign_in(browser, "long@council.gov.uk", longest)).status_code == 303
+
+
 async def test_a_redirect_after_sign_in_stays_on_this_site(world: World) -> None:
     async with await _new_client(world) as browser:
         page = await browser.get("/login")
@@ -131,7 +146,7 @@ async def test_a_form_without_its_csrf_token_is_refused_and_stores_nothing(
     provider = await world.provider()
     browser = await signed_in("officer")
     body = {
-        "visited_on": "2026-11-19",
+        **date_input("visited_on", "2026-11-19"),
         "kind": "virtual",
         "purpose": "Contract review",
         "outcome": "good",
@@ -155,7 +170,7 @@ async def _whole_service_concern(browser: httpx.AsyncClient, base: str) -> httpx
     return await _form(
         browser,
         f"{base}/record/concern",
-        raised_on="2026-11-20",
+        **date_input("raised_on", "2026-11-20"),
         description="Whole service failing",
         whole_service="yes",
     )
@@ -167,7 +182,7 @@ async def test_logging_a_visit_shows_it_on_the_timeline(world: World, signed_in:
     saved = await _form(
         browser,
         f"/providers/{provider['id']}/record/visit",
-        visited_on="2026-11-19",
+        **date_input("visited_on", "2026-11-19"),
         kind="face_to_face",
         purpose="Quarterly contract review",
         outcome="good",
@@ -190,31 +205,123 @@ async def test_a_form_error_is_shown_the_gov_uk_way_and_nothing_is_stored(
     response = await _form(
         browser,
         f"/providers/{provider['id']}/record/visit",
-        visited_on="2027-01-01",
+        **date_input("visited_on", "2027-01-01"),
         kind="",
         purpose="",
         outcome="brilliant",
     )
     assert response.status_code == 400
     summary = response.text.split('class="govuk-error-summary"')[1].split("</ul>")[0]
-    assert '<a href="#kind-0">Select how it took place</a>' in summary
-    assert '<a href="#purpose">Enter purpose</a>' in summary
-    assert '<a href="#outcome-0">Select outcome from the list</a>' in summary
+    # Every problem at once, in the order of the form, each linking to its field.
+    assert re.findall(r'<a href="#([^"]+)">([^<]+)</a>', summary) == [
+        ("visited_on-day", "Date of the visit must be today or in the past"),
+        ("kind-0", "Select how it took place"),
+        ("purpose", "Enter purpose"),
+        ("outcome-0", "Select outcome from the list"),
+    ]
     assert "<title>Error: " in response.text
-    assert 'value="2027-01-01"' in response.text  # what was typed is kept
-    # The date passes the schema but not the service: its message comes on a second try.
-    second = await _form(
+    # What was typed is kept, and the date's three inputs are marked wrong.
+    for part, value in (("day", "1"), ("month", "1"), ("year", "2027")):
+        assert re.search(
+            rf'govuk-input--error" id="visited_on-{part}" name="visited_on-{part}" '
+            rf'type="text" inputmode="numeric" value="{value}"',
+            response.text,
+        ), part
+    async with services.database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+async def test_the_date_input_speaks_gov_uk(world: World, signed_in: SignIn) -> None:
+    provider = await world.provider()
+    browser = await signed_in("officer")
+    path = f"/providers/{provider['id']}/record/visit"
+    rest = {"kind": "virtual", "purpose": "Review", "outcome": "good"}
+    for parts, message, first_wrong in (
+        (("", "", ""), "Enter date of the visit", "day"),
+        (("19", "", "2026"), "Date of the visit must include a month", "month"),
+        (("", "", "2026"), "Date of the visit must include a day and month", "day"),
+        (("31", "4", "2026"), "Date of the visit must be a real date", "day"),
+        (("19", "13", "2026"), "Date of the visit must be a real date", "month"),
+        (("19", "11", "26"), "Date of the visit must be a real date", "year"),
+        (("x", "11", "2026"), "Date of the visit must be a real date", "day"),
+        (
+            ("31", "12", "1989"),
+            "Date of the visit must be the same as or after 1 January 1990",
+            "day",
+        ),
+        (("21", "11", "2026"), "Date of the visit must be today or in the past", "day"),
+    ):
+        day, month, year = parts
+        fields = {"visited_on-day": day, "visited_on-month": month, "visited_on-year": year}
+        response = await _form(browser, path, **fields, **rest)
+        assert response.status_code == 400, parts
+        summary = response.text.split('class="govuk-error-summary"')[1].split("</ul>")[0]
+        assert f'<a href="#visited_on-{first_wrong}">{message}</a>' in summary, parts
+    # A day-and-month-first date with leading zeros, on the last day allowed, is fine.
+    saved = await _form(
+        browser,
+        path,
+        **{"visited_on-day": "20", "visited_on-month": "11", "visited_on-year": "2026"},
+        **rest,
+    )
+    assert saved.status_code == 303
+    leading_zeros = {"visited_on-day": "01", "visited_on-month": "01", "visited_on-year": "1990"}
+    assert (await _form(browser, path, **leading_zeros, **rest)).status_code == 303
+    visits = (await world.get(f"/providers/{provider['id']}/visits")).json()["items"]
+    assert {v["visited_on"] for v in visits} == {"2026-11-20", "1990-01-01"}
+
+
+async def test_a_due_date_may_be_in_the_future_but_not_before_1990(
+    world: World, signed_in: SignIn
+) -> None:
+    provider = await world.provider()
+    base = f"/providers/{provider['id']}"
+    officer = await signed_in("officer")
+    await _whole_service_concern(officer, base)
+    token = csrf_of((await officer.get(f"{base}/plan/actions/new")).text)
+    action = {"issue": "Missed calls", "action": "Recruit", "owner": "Registered manager"}
+    early = await officer.post(
+        f"{base}/plan/actions",
+        data={"csrf_token": token, **action, **date_input("due_on", "1989-12-31")},
+    )
+    assert early.status_code == 400
+    assert "Due must be the same as or after 1 January 1990" in early.text
+    later = await officer.post(
+        f"{base}/plan/actions",
+        data={"csrf_token": token, **action, **date_input("due_on", "2027-03-01")},
+    )
+    assert later.status_code == 303
+
+
+async def test_text_over_its_limit_is_shown_back_never_cut(
+    world: World, signed_in: SignIn, services: Services
+) -> None:
+    provider = await world.provider()
+    browser = await signed_in("officer")
+    notes = "Rota checked. " * 715 + "END-MARKER"  # 10,020 characters: over the 10,000 limit
+    response = await _form(
         browser,
         f"/providers/{provider['id']}/record/visit",
-        visited_on="2027-01-01",
+        **date_input("visited_on", "2026-11-19"),
         kind="virtual",
         purpose="Review",
         outcome="good",
+        notes=notes,
     )
-    assert second.status_code == 400
-    assert "Date of the visit or meeting cannot be in the future" in second.text
+    assert response.status_code == 400
+    assert '<a href="#notes">Findings must be 10,000 characters or fewer</a>' in response.text
+    assert notes + "</textarea>" in response.text  # shown back whole
     async with services.database.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Visit)) == 0
+    financial = await _form(
+        browser,
+        f"/providers/{provider['id']}/record/financial",
+        **date_input("assessed_on", "2026-11-19"),
+        risk="low",
+        notes="x" * 5001,
+    )
+    assert financial.status_code == 400
+    assert "Notes must be 5,000 characters or fewer" in financial.text
 
 
 async def test_a_whole_service_concern_escalates_and_the_banner_says_why(
@@ -225,7 +332,7 @@ async def test_a_whole_service_concern_escalates_and_the_banner_says_why(
     saved = await _form(
         browser,
         f"/providers/{provider['id']}/record/concern",
-        raised_on="2026-11-20",
+        **date_input("raised_on", "2026-11-20"),
         raised_by="District nurse",
         description="Missed calls across the service",
         whole_service="yes",
@@ -349,7 +456,7 @@ async def test_the_improvement_plan_through_the_forms(world: World, signed_in: S
             "issue": "Missed calls",
             "action": "Recruit two carers",
             "owner": "Registered manager",
-            "due_on": "2026-12-04",
+            **date_input("due_on", "2026-12-04"),
         },
     )
     assert added.status_code == 303
@@ -363,7 +470,8 @@ async def test_the_improvement_plan_through_the_forms(world: World, signed_in: S
     )
     assert done.status_code == 303
     agreed = await officer.post(
-        f"{base}/plan/agree", data={"csrf_token": csrf_of(page.text), "agreed_on": "2026-11-20"}
+        f"{base}/plan/agree",
+        data={"csrf_token": csrf_of(page.text), **date_input("agreed_on", "2026-11-20")},
     )
     assert agreed.status_code == 303
     plan = (await world.get(f"{base}/improvement-plan")).json()
@@ -482,7 +590,7 @@ async def test_what_is_typed_into_a_safeguarding_form_never_reaches_the_logs(
     saved = await _form(
         browser,
         f"/providers/{provider['id']}/record/safeguarding",
-        raised_on="2026-11-19",
+        **date_input("raised_on", "2026-11-19"),
         reference="SG-LOGMARKER-1",
         category="CATEGORYMARKER",
         summary="SUMMARYMARKER about a person",
@@ -491,7 +599,7 @@ async def test_what_is_typed_into_a_safeguarding_form_never_reaches_the_logs(
     failed = await _form(
         browser,
         f"/providers/{provider['id']}/record/safeguarding",
-        raised_on="not a date",
+        **{"raised_on-day": "not", "raised_on-month": "a", "raised_on-year": "date"},
         reference="SG-LOGMARKER-2",
         category="",
         summary="SUMMARYMARKER again",
