@@ -17,6 +17,7 @@ from app.api.deps import (
 )
 from app.api.errors import SIGNED_IN, errors
 from app.api.listing import AuditFilters, DeliveryFilters, EventFilters, ListQuery, page
+from app.api.names import with_names
 from app.api.schemas import AuditRead, DeliveryRead, EventRead, Page, TimelineItem
 from app.auth.audit import audit_reads, list_audit
 from app.models import Delivery, Safeguarding
@@ -56,7 +57,14 @@ async def get_timeline(
             shown = safeguarding_out(record, principal)
         elif record is not None:
             shown = record.model_dump()
-        items.append({"event": event, "record": shown})
+        items.append({"event": event.model_dump(), "record": shown})
+    await with_names(
+        session,
+        [part for item in items for part in (item["event"], item["record"]) if part is not None],
+        "actor",
+        "officer_id",
+        "created_by",
+    )
     return page(items, found.total, query)
 
 
@@ -72,7 +80,8 @@ async def list_events(
         limit=query.limit,
         offset=query.offset,
     )
-    return page(found.items, found.total, query)
+    events = await with_names(session, [e.model_dump() for e in found.items], "actor")
+    return page(events, found.total, query)
 
 
 @router.get("/deliveries", response_model=Page[DeliveryRead], responses=errors(400, 422))
@@ -134,4 +143,5 @@ async def read_audit(
         limit=query.limit,
         offset=query.offset,
     )
-    return page(rows, total, query)
+    shown = await with_names(session, [row.model_dump() for row in rows], "actor")
+    return page(shown, total, query)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.common import Id
 from app.api.deps import MonitoringManager, Reader, RecordWriter, ServicesDep, SessionDep
 from app.api.errors import SIGNED_IN, errors
+from app.api.names import with_names
 from app.api.schemas import ActionRead, MonitoringRead, PlanRead
 from app.models import ImprovementAction
 from app.monitoring import decisions as monitoring
@@ -20,6 +22,12 @@ from app.records import queries
 router = APIRouter(prefix="/api/v1", tags=["monitoring"], responses=SIGNED_IN)
 
 
+async def _named(session: AsyncSession, view: dict[str, Any]) -> dict[str, Any]:
+    """The monitoring view with the names of the people who started and ended episodes."""
+    episodes = [episode.model_dump() for episode in view["episodes"]]
+    return {**view, "episodes": await with_names(session, episodes, "started_by", "ended_by")}
+
+
 @router.get(
     "/providers/{provider_id}/monitoring",
     response_model=MonitoringRead,
@@ -29,8 +37,11 @@ async def get_monitoring(
     provider_id: Id, _principal: Reader, services: ServicesDep, session: SessionDep
 ) -> dict[str, Any]:
     """The current level, the rules firing now, the next visit due and every episode."""
-    return await queries.monitoring_view(
-        session, provider_id, services.policy, services.clock.today()
+    return await _named(
+        session,
+        await queries.monitoring_view(
+            session, provider_id, services.policy, services.clock.today()
+        ),
     )
 
 
@@ -63,8 +74,11 @@ async def de_escalate(
         await session.commit()  # the refusal itself is on record
         raise
     await session.commit()
-    return await queries.monitoring_view(
-        session, provider_id, services.policy, services.clock.today()
+    return await _named(
+        session,
+        await queries.monitoring_view(
+            session, provider_id, services.policy, services.clock.today()
+        ),
     )
 
 
@@ -91,8 +105,11 @@ async def change_placements(
         now=services.clock.now(),
     )
     await session.commit()
-    return await queries.monitoring_view(
-        session, provider_id, services.policy, services.clock.today()
+    return await _named(
+        session,
+        await queries.monitoring_view(
+            session, provider_id, services.policy, services.clock.today()
+        ),
     )
 
 

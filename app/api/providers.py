@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.common import Id, written
 from app.api.deps import (
@@ -17,6 +18,7 @@ from app.api.deps import (
 )
 from app.api.errors import SIGNED_IN, errors
 from app.api.listing import ListQuery, ProviderFilters, page, page_of_all
+from app.api.names import with_names
 from app.api.schemas import (
     LocationAdded,
     LocationRead,
@@ -33,6 +35,11 @@ from app.records import service as records
 router = APIRouter(prefix="/api/v1", tags=["providers"], responses=SIGNED_IN)
 
 
+async def _named(session: AsyncSession, provider: dict[str, Any]) -> dict[str, Any]:
+    """A provider with its contract officer's name."""
+    return (await with_names(session, [provider], "contract_officer_id"))[0]
+
+
 @router.post(
     "/providers", response_model=ProviderRead, status_code=201, responses=errors(400, 413, 422)
 )
@@ -42,7 +49,7 @@ async def create_provider(
     provider = await records.create_provider(session, body, write_context(services, principal))
     await session.commit()
     assert provider.id is not None
-    return await queries.get_provider(session, provider.id)
+    return await _named(session, await queries.get_provider(session, provider.id))
 
 
 @router.get("/providers", response_model=Page[ProviderRead], responses=errors(400, 422))
@@ -60,12 +67,13 @@ async def list_providers(
         limit=query.limit,
         offset=query.offset,
     )
-    return page(found.items, found.total, query)
+    items = await with_names(session, found.items, "contract_officer_id")
+    return page(items, found.total, query)
 
 
 @router.get("/providers/{provider_id}", response_model=ProviderRead, responses=errors(404, 422))
 async def get_provider(provider_id: Id, _principal: Reader, session: SessionDep) -> dict[str, Any]:
-    return await queries.get_provider(session, provider_id)
+    return await _named(session, await queries.get_provider(session, provider_id))
 
 
 @router.patch(
@@ -80,7 +88,7 @@ async def update_provider(
 ) -> dict[str, Any]:
     await records.update_provider(session, provider_id, body, write_context(services, principal))
     await session.commit()
-    return await queries.get_provider(session, provider_id)
+    return await _named(session, await queries.get_provider(session, provider_id))
 
 
 @router.post(

@@ -24,6 +24,7 @@ from app.api.deps import (
 )
 from app.api.errors import SIGNED_IN, errors
 from app.api.listing import CaseFilters, RecordFilters, SafeguardingFilters, page
+from app.api.names import with_names
 from app.auth.audit import access_context, add_access_rows, audit_reads
 from app.auth.service import Principal
 from app.models import Complaint, Compliment, Concern, FinancialAssurance, Safeguarding, Visit
@@ -53,6 +54,7 @@ def _register(
     written_type: type[BaseModel],
     filters: type[RecordFilters] = RecordFilters,
     serialize: Serializer = _plain,
+    people: tuple[str, ...] = (),
     audited: bool = False,
 ) -> None:
     async def create_route(
@@ -75,7 +77,8 @@ def _register(
                 at=services.clock.now(),
             )
         await session.commit()
-        return {**serialize(result.record, principal), **written(result)}
+        shown = {**serialize(result.record, principal), **written(result)}
+        return (await with_names(session, [shown], *people))[0]
 
     async def list_route(
         request: Request,
@@ -105,7 +108,8 @@ def _register(
                 provider_id=provider_id,
                 safeguarding_ids=[r.id for r in found.items],
             )
-        return page([serialize(r, principal) for r in found.items], found.total, asked)
+        shown = [serialize(r, principal) for r in found.items]
+        return page(await with_names(session, shown, *people), found.total, asked)
 
     create_route.__doc__ = f"Record a {noun}; the answer shows the provider's resulting level."
     list_route.__doc__ = f"The provider's {noun}s, newest first, optionally within dates."
@@ -137,6 +141,7 @@ _register(
     create=records.record_visit,
     read=out.VisitRead,
     written_type=out.VisitWritten,
+    people=("officer_id",),
 )
 _register(
     path="safeguardings",

@@ -61,6 +61,9 @@ class ProviderRead(Read):
     partner_role: PartnerRole | None
     localities: list[str] = Field(default_factory=list)
     contract_officer_id: int | None
+    contract_officer_name: str | None = Field(
+        default=None, description="the contract officer's name"
+    )
     weekly_hours: float
     people_supported: int | None
     monitoring_level: MonitoringLevel
@@ -127,6 +130,7 @@ class VisitRead(Read):
     visited_on: date
     kind: VisitKind
     officer_id: int | None
+    officer_name: str | None = Field(default=None, description="the visiting officer's name")
     purpose: str
     outcome: VisitOutcome
     notes: str
@@ -229,9 +233,15 @@ class EpisodeRead(Read):
     level: MonitoringLevel
     started_at: datetime
     started_by: str
+    started_by_name: str | None = Field(
+        default=None, description="the person who started it (null for a rule or job)"
+    )
     reasons: list[dict[str, Any]]
     ended_at: datetime | None
     ended_by: str | None
+    ended_by_name: str | None = Field(
+        default=None, description="the person who ended it (null for a rule or job)"
+    )
     end_reason: str | None
     overridden: bool
 
@@ -268,14 +278,19 @@ class EventRead(Read):
     id: int
     type: str
     provider_id: int | None
-    actor: str
+    actor: str = Field(description="user:<id> for a person, job:<name> for a scheduled job")
+    actor_name: str | None = Field(default=None, description="the person's name (null for a job)")
     data: dict[str, Any]
     created_at: datetime
 
 
 class TimelineItem(BaseModel):
     event: EventRead
-    record: dict[str, Any] | None = None
+    record: dict[str, Any] | None = Field(
+        default=None,
+        description="the record the event concerns, with created_by_name (and officer_name"
+        " for a visit) beside the ids",
+    )
 
 
 class DeliveryRead(Read):
@@ -306,6 +321,7 @@ class AuditRead(Read):
     at: datetime
     user_id: int | None
     actor: str
+    actor_name: str | None = Field(default=None, description="the person's name")
     action: str
     provider_id: int | None
     safeguarding_id: int | None
