@@ -6,6 +6,7 @@ passed to `create_app(settings)`.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -15,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/carewatch.db"
 DEVELOPMENT_SECRET = "development-only-secret-key-change-me"
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+NOTIFY_KEY = re.compile(rf".+-({_UUID})-({_UUID})", re.IGNORECASE)
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,18 @@ class Settings(BaseSettings):
     mail_from: EmailStr = "carewatch@localhost.localdomain"
     outbox_dir: Path = Path("./var/outbox")
     safeguarding_email: EmailStr = "safeguarding@localhost.localdomain"
+
+    # GOV.UK Notify (docs/DEPLOY.md): emails when CAREWATCH_EMAIL_CHANNEL=notify, and
+    # every text message. The key is Notify's: name, service id and secret.
+    email_channel: Literal["smtp", "notify"] = "smtp"
+    notify_api_key: SecretStr | None = None
+    notify_base_url: str = "https://api.notifications.service.gov.uk"
+    notify_email_template_id: str | None = None
+    notify_sms_template_id: str | None = None
+    notify_callback_token: SecretStr | None = None
+    # Notify allows 3,000 requests a minute per key; we stay under it on our side.
+    notify_requests_per_minute: int = Field(default=2850, ge=1, le=3000)
+    notify_timeout_seconds: float = Field(default=10.0, gt=0)
 
     alerts_dir: Path = Path("./alerts")
     dispatcher_enabled: bool = True
@@ -88,7 +103,16 @@ class Settings(BaseSettings):
             raise ValueError("must be a time zone name such as Europe/London") from None
         return value
 
-    @field_validator("smtp_host", "smtp_username", "cqc_partner_code", mode="before")
+    @field_validator(
+        "smtp_host",
+        "smtp_username",
+        "cqc_partner_code",
+        "notify_api_key",
+        "notify_email_template_id",
+        "notify_sms_template_id",
+        "notify_callback_token",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -106,7 +130,32 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CAREWATCH_SMTP_TLS and CAREWATCH_SMTP_STARTTLS are exclusive: choose one"
             )
+        if self.notify_api_key is not None and not NOTIFY_KEY.fullmatch(
+            self.notify_api_key.get_secret_value()
+        ):
+            raise ValueError(
+                "CAREWATCH_NOTIFY_API_KEY must be a Notify API key: its name, then the"
+                " service id and the secret (two 36-character ids), joined by hyphens"
+            )
+        if self.email_channel == "notify":
+            missing = [
+                name
+                for name, value in (
+                    ("CAREWATCH_NOTIFY_API_KEY", self.notify_api_key),
+                    ("CAREWATCH_NOTIFY_EMAIL_TEMPLATE_ID", self.notify_email_template_id),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError("CAREWATCH_EMAIL_CHANNEL=notify needs " + " and ".join(missing))
+        if self.notify_sms_template_id is not None and self.notify_api_key is None:
+            raise ValueError("CAREWATCH_NOTIFY_SMS_TEMPLATE_ID needs CAREWATCH_NOTIFY_API_KEY")
         return self
+
+    @property
+    def texts_enabled(self) -> bool:
+        """Text messages go through Notify: they need its key and an SMS template."""
+        return self.notify_api_key is not None and self.notify_sms_template_id is not None
 
     @property
     def emails_via_smtp(self) -> bool:

@@ -155,6 +155,7 @@ EVENT_TYPES: dict[str, str] = {
     "improvement_action.completed": "An improvement action was completed",
     "improvement_action.overdue": "An improvement action is overdue",
     "visit.overdue": "A monitoring visit is overdue",
+    "visit.due_tomorrow": "An intensive monitoring visit is due tomorrow",
     "financial_review.due": "A financial review is due",
     "insurance.expiring": "A provider's insurance expires soon",
     "delivery.failed": "An alert email could not be delivered",

@@ -12,6 +12,8 @@ import httpx
 from starlette.requests import Request
 
 from app.alerting.channel import Channel
+from app.alerting.channels.choice import ChannelSet, MessageRenderer, SmsRenderer
+from app.alerting.channels.notify import NotifyChannel
 from app.alerting.dispatcher import Dispatcher
 from app.alerting.email import EmailRenderer, mailer_for
 from app.alerting.outbox import Mailboxes, WakeUp, install_outbox
@@ -41,6 +43,7 @@ class Services:
     wake_up: WakeUp
     metrics: ProcessMetrics
     cqc_client: CqcClient | None = None
+    notify: NotifyChannel | None = None
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
 
     def cqc_context(self) -> CqcContext | None:
@@ -57,7 +60,18 @@ class Services:
     async def close(self) -> None:
         if self.cqc_client is not None:
             await self.cqc_client.http.aclose()
+        if self.notify is not None:
+            await self.notify.aclose()
         await self.database.dispose()
+
+
+def channels_for(settings: Settings) -> tuple[Channel, NotifyChannel | None]:
+    """The dispatcher's channel: email over SMTP (or files) or Notify, texts over Notify."""
+    notify = NotifyChannel(settings) if settings.notify_api_key is not None else None
+    email = notify if settings.email_channel == "notify" and notify else mailer_for(settings)
+    if not settings.texts_enabled:
+        return email, notify  # no routes to sms are followed: email is the only channel
+    return ChannelSet(email, notify), notify
 
 
 def load_policy(settings: Settings) -> tuple[MonitoringPolicy, RouteTable]:
@@ -94,12 +108,16 @@ def build_services(
         ),
         wake_up,
         on_events=count_events,
+        texts=settings.texts_enabled,
     )
     renderer = EmailRenderer(TEMPLATES_DIR)
+    notify: NotifyChannel | None = None
+    if mailer is None:
+        mailer, notify = channels_for(settings)
     dispatcher = Dispatcher(
         database=database,
-        mailer=mailer or mailer_for(settings),
-        renderer=renderer,
+        mailer=mailer,
+        renderer=MessageRenderer(renderer, SmsRenderer(TEMPLATES_DIR)),
         clock=clock,
         base_url=settings.base_url,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
@@ -115,6 +133,7 @@ def build_services(
         wake_up,
         metrics,
         cqc_client=make_client(settings, cqc_transport),
+        notify=notify,
     )
     dispatcher.observers.append(metrics)
     if services.cqc_client is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class Outgoing:
     recipient: str
     message: RenderedMessage
     at: datetime  # when this attempt is made
+    channel: str = "email"  # email or sms: the delivery's channel column
+    # An earlier attempt may have reached the service (a lost answer, a lease taken
+    # over): a channel that can look a message up by reference checks before sending.
+    maybe_sent: bool = False
 
 
 class SendError(Exception):
@@ -55,6 +59,12 @@ class PermanentSendError(SendError):
 
 class ConfigurationSendError(SendError):
     """Our side is wrong (credentials, TLS): pause sending; the recipient is not at fault."""
+
+
+class Renderer(Protocol):
+    def render(self, event_type: str, context: dict[str, Any]) -> RenderedMessage:
+        """One event's message; context["channel"] says for which channel."""
+        ...
 
 
 class Channel(Protocol):

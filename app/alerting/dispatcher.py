@@ -32,9 +32,9 @@ from app.alerting.channel import (
     Outgoing,
     PermanentSendError,
     PossiblyDeliveredError,
+    Renderer,
     TransientSendError,
 )
-from app.alerting.email import EmailRenderer
 from app.clock import Clock
 from app.db import Database
 from app.events import Actor, EventDraft, append_events
@@ -75,6 +75,7 @@ class Claim:
     event_type: str
     provider_id: int | None
     recipient: str
+    channel: str
     attempts: int
     created_at: datetime
     next_attempt_at: datetime
@@ -91,6 +92,7 @@ _CLAIMED = (
     Delivery.event_type,
     Delivery.provider_id,
     Delivery.recipient,
+    Delivery.channel,
     Delivery.attempts,
     Delivery.created_at,
     Delivery.next_attempt_at,
@@ -180,7 +182,7 @@ class Dispatcher:
         *,
         database: Database,
         mailer: Channel,
-        renderer: EmailRenderer,
+        renderer: Renderer,
         clock: Clock,
         base_url: str,
         lease: timedelta = timedelta(minutes=2),
@@ -323,7 +325,9 @@ class Dispatcher:
                 claim, "paused", self.clock.now(), next_attempt_at=self.state.paused_until
             )
         try:
-            rendered = self.renderer.render(context["event"]["type"], context)
+            rendered = self.renderer.render(
+                context["event"]["type"], {**context, "channel": claim.channel}
+            )
             outgoing = Outgoing(
                 delivery_id=claim.id,
                 event_id=claim.event_id,
@@ -331,6 +335,8 @@ class Dispatcher:
                 recipient=claim.recipient,
                 message=rendered,
                 at=self.clock.now(),
+                channel=claim.channel,
+                maybe_sent=claim.possibly_duplicated,
             )
             async with connections:
                 reference = await self.mailer.send(outgoing)

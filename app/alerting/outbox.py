@@ -38,9 +38,12 @@ class Mailboxes:
 CHUNK = 1000  # rows per statement: asyncpg takes at most 32,767 parameters
 
 
-def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailboxes) -> int:
+def route_pending_events(
+    session: Session, routes: RouteTable, mailboxes: Mailboxes, *, texts: bool = False
+) -> int:
     """Create the deliveries of the events appended in this transaction; returns how many.
-    A sweep can append thousands of events at once, so they are routed in chunks."""
+    A sweep can append thousands of events at once, so they are routed in chunks. Routes
+    with channel sms are followed only when texts can be sent (`texts`)."""
     event_ids = session.info.pop(NEW_EVENT_IDS, None)
     event_types = session.info.pop(NEW_EVENT_TYPES, None) or []
     if not event_ids:
@@ -58,63 +61,78 @@ def route_pending_events(session: Session, routes: RouteTable, mailboxes: Mailbo
     ]
     session.info.setdefault(COMMITTED_EVENT_TYPES, []).extend(e.type for e in events)
     provider_ids = {e.provider_id for e in events if e.provider_id is not None}
-    officers: dict[int, str] = {}
+    # A person as routing needs them: their email address and mobile number (or None).
+    officers: dict[int, tuple[str, str | None]] = {}
     ordered_ids = sorted(provider_ids)
     for start in range(0, len(ordered_ids), CHUNK):
         rows = session.execute(
-            select(Provider.id, User.email)
+            select(Provider.id, User.email, User.mobile_number)
             .join(User, User.id == Provider.contract_officer_id)
             .where(Provider.id.in_(ordered_ids[start : start + CHUNK]), User.active.is_(True))
         )
-        officers.update({row[0]: row[1] for row in rows})
-    by_role: dict[str, list[str]] = {}
+        officers.update({row[0]: (row[1], row[2]) for row in rows})
+    by_role: dict[str, list[tuple[str, str | None]]] = {}
+    channels = ("email", "sms") if texts else ("email",)
 
-    def resolve(event: Event) -> list[str]:
-        recipients: list[str] = []
-        for spec in routes.recipients_for(event.type, event.data):
+    def resolve(event: Event, channel: str) -> list[str]:
+        people: list[tuple[str, str | None]] = []
+        addresses: list[str] = []
+        for spec in routes.recipients_for(event.type, event.data, channel):
             kind, _, name = spec.partition(":")
             if spec == "contract_officer":
                 if event.provider_id in officers:
-                    recipients.append(officers[event.provider_id])
+                    people.append(officers[event.provider_id])
             elif kind == "role":
                 if name not in by_role:
-                    by_role[name] = list(
-                        session.execute(
-                            select(User.email).where(User.role == name, User.active.is_(True))
-                        ).scalars()
-                    )
-                recipients.extend(by_role[name])
+                    by_role[name] = [
+                        (row[0], row[1])
+                        for row in session.execute(
+                            select(User.email, User.mobile_number).where(
+                                User.role == name, User.active.is_(True)
+                            )
+                        )
+                    ]
+                people.extend(by_role[name])
             else:
-                recipients.append(mailboxes.address(name))
-        return list(dict.fromkeys(r.lower() for r in recipients))
+                addresses.append(mailboxes.address(name))
+        if channel == "sms":
+            return list(dict.fromkeys(mobile for _, mobile in people if mobile))
+        addresses = [email for email, _ in people] + addresses
+        return list(dict.fromkeys(r.lower() for r in addresses))
 
-    # One email per person per escalation: an escalation's recipients are not sent the
-    # other events of that provider from the same transaction (the rating change or the
-    # safeguarding that caused it, a suspension); the escalation email names its trigger.
-    covered: dict[int, set[str]] = {}
+    # One message per person and channel per escalation: an escalation's recipients are
+    # not sent the other events of that provider from the same transaction (the rating
+    # change or the safeguarding that caused it, a suspension); the escalation names its
+    # trigger.
+    covered: dict[tuple[int, str], set[str]] = {}
     for event in events:
         if event.type == "monitoring.escalated" and event.provider_id is not None:
-            covered.setdefault(event.provider_id, set()).update(resolve(event))
+            for channel in channels:
+                covered.setdefault((event.provider_id, channel), set()).update(
+                    resolve(event, channel)
+                )
     rows_to_insert: list[dict[str, object]] = []
     now = datetime.now(UTC)
     for event in events:
-        recipients = resolve(event)
-        if event.type != "monitoring.escalated" and event.provider_id in covered:
-            recipients = [r for r in recipients if r not in covered[event.provider_id]]
-        for recipient in recipients:
-            rows_to_insert.append(
-                {
-                    "event_id": event.id,
-                    "provider_id": event.provider_id,
-                    "event_type": event.type,
-                    "recipient": recipient,
-                    "channel": "email",
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": event.created_at,
-                    "created_at": event.created_at if event.created_at else now,
-                }
-            )
+        for channel in channels:
+            recipients = resolve(event, channel)
+            if event.type != "monitoring.escalated" and event.provider_id is not None:
+                already = covered.get((event.provider_id, channel), set())
+                recipients = [r for r in recipients if r not in already]
+            for recipient in recipients:
+                rows_to_insert.append(
+                    {
+                        "event_id": event.id,
+                        "provider_id": event.provider_id,
+                        "event_type": event.type,
+                        "recipient": recipient,
+                        "channel": channel,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": event.created_at,
+                        "created_at": event.created_at if event.created_at else now,
+                    }
+                )
     if not rows_to_insert:
         return 0
     dialect = session.get_bind().dialect.name
@@ -150,11 +168,13 @@ def install_outbox(
     mailboxes: Mailboxes,
     wake_up: WakeUp,
     on_events: Callable[[list[str]], None] | None = None,
+    *,
+    texts: bool = False,
 ) -> None:
     """Route every new event before each commit; wake the dispatcher after it."""
 
     def before_commit(session: Session) -> None:
-        route_pending_events(session, routes, mailboxes)
+        route_pending_events(session, routes, mailboxes, texts=texts)
 
     def after_commit(session: Session) -> None:
         committed = session.info.pop(COMMITTED_EVENT_TYPES, [])

@@ -2,13 +2,14 @@
 
 A recipient is `contract_officer` (the provider's officer), `role:<role>` (every active
 user with that role) or `mailbox:<name>` (a named mailbox: `safeguarding` is
-CAREWATCH_SAFEGUARDING_EMAIL; others are listed under `mailboxes:` in the file).
+CAREWATCH_SAFEGUARDING_EMAIL; others are listed under `mailboxes:` in the file). A route's
+`channel` is email (the default) or sms (text messages to people's mobile numbers).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -33,6 +34,9 @@ class Route(BaseModel):
     to: list[str] = Field(min_length=1)
     # Only events whose data has these values (e.g. {direction: down}) take this route.
     when: dict[str, str] = Field(default_factory=dict)
+    # email, or sms: a text message to each recipient's mobile number (users without
+    # one are not texted). Texts go through GOV.UK Notify.
+    channel: Literal["email", "sms"] = "email"
 
     @field_validator("events")
     @classmethod
@@ -59,6 +63,12 @@ class Route(BaseModel):
                 + ">, or mailbox:<name>"
             )
         return recipients
+
+    @model_validator(mode="after")
+    def _texts_go_to_people(self) -> Route:
+        if self.channel == "sms" and any(r.startswith("mailbox:") for r in self.to):
+            raise ValueError("a text message goes to people (contract_officer, role:<role>)")
+        return self
 
     def matches(self, event_type: str, data: dict[str, Any]) -> bool:
         return event_type in self.events and all(
@@ -91,10 +101,12 @@ class RouteTable(BaseModel):
         """Whether any route names this event type (its `when` aside)."""
         return any(event_type in route.events for route in self.routes)
 
-    def recipients_for(self, event_type: str, data: dict[str, Any]) -> list[str]:
+    def recipients_for(
+        self, event_type: str, data: dict[str, Any], channel: str = "email"
+    ) -> list[str]:
         found: list[str] = []
         for route in self.routes:
-            if route.matches(event_type, data):
+            if route.channel == channel and route.matches(event_type, data):
                 found.extend(r for r in route.to if r not in found)
         return found
 

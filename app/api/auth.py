@@ -197,7 +197,8 @@ async def update_user(
     services: ServicesDep,
     session: SessionDep,
 ) -> User:
-    """Change a user's name, role or whether they may sign in (disabling revokes tokens)."""
+    """Change a user's name, role, mobile number (null removes it) or whether they may
+    sign in (disabling revokes tokens)."""
     user = await auth.update_user(
         session, user_id, body, actor=principal.actor, now=services.clock.now()
     )

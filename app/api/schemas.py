@@ -50,6 +50,7 @@ class UserRead(Read):
     name: str
     role: Role
     active: bool
+    mobile_number: str | None = None
     created_at: datetime
 
 

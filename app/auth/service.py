@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.mobile import normalise_uk_mobile
 from app.auth.passwords import hash_password, verify_password
 from app.auth.permissions import Permission, permissions_for
 from app.errors import Conflict, DomainError, NotFound
@@ -26,6 +27,11 @@ UserName = Storable[Annotated[str, limits(1, 200)]]
 Password = Storable[Annotated[str, limits(MIN_PASSWORD_LENGTH, 200)]]
 
 
+def _mobile_number(value: str | None) -> str | None:
+    """Optional; a UK mobile number, kept as +447..."""
+    return normalise_uk_mobile(value) if value else None
+
+
 class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -33,6 +39,9 @@ class UserIn(BaseModel):
     name: UserName
     role: Role
     password: Password
+    mobile_number: str | None = Field(default=None, max_length=40)
+
+    _mobile = field_validator("mobile_number")(_mobile_number)
 
 
 class UserUpdate(BaseModel):
@@ -43,6 +52,10 @@ class UserUpdate(BaseModel):
     name: Omissible[UserName] = None
     role: Omissible[Role] = None
     active: Omissible[Flag] = None
+    # null (or "") removes the number: this one field may be cleared.
+    mobile_number: str | None = Field(default=None, max_length=40)
+
+    _mobile = field_validator("mobile_number")(_mobile_number)
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,7 @@ async def create_user(session: AsyncSession, data: UserIn, *, actor: Actor, now:
         name=data.name,
         role=data.role,
         password_hash=hash_password(data.password),
+        mobile_number=data.mobile_number,
         created_at=now,
     )
     session.add(user)
@@ -99,7 +113,7 @@ async def update_user(
         raise NotFound("user_id", f"no user with id {user_id}")
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
-        if value is None:
+        if value is None and key != "mobile_number":
             raise DomainError(key, "cannot be null")
         setattr(user, key, value)
     if changes.get("active") is False:

@@ -58,3 +58,7 @@ class Delivery(SQLModel, table=True):
     # An attempt may have reached the recipient before this one was made (a lease taken
     # over, a connection lost with the message in flight): the recipient may have it twice.
     possibly_duplicated: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # A delivery receipt's final word (GOV.UK Notify: delivered, permanent-failure,
+    # temporary-failure, technical-failure) and when it came.
+    receipt_status: str | None = Field(default=None, max_length=32)
+    receipt_at: datetime | None = instant(nullable=True)

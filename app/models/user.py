@@ -18,6 +18,8 @@ class User(SQLModel, table=True):
     role: Role = choice(Role)
     password_hash: str = Field(max_length=255)
     active: bool = True
+    # Normalised to +447..., for text messages (routes with channel: sms); optional.
+    mobile_number: str | None = Field(default=None, max_length=16)
     created_at: datetime = instant()
 
 

@@ -1,5 +1,6 @@
 """Time-based follow-up: overdue visits and improvement actions, plans not agreed,
-financial reviews due and insurance expiring. Each occurrence raises its event once
+financial reviews due and insurance expiring, and the day-before reminder of a visit
+due during intensive monitoring. Each occurrence raises its event once
 (dedup key) and again for each further week it stays unresolved."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import Actor, EventDraft, append_events
 from app.models import FinancialAssurance, ImprovementAction, ImprovementPlan, Provider
-from app.models.base import ActionStatus, PlanStatus
+from app.models.base import ActionStatus, MonitoringLevel, PlanStatus
 from app.sql import latest_per_provider
 
 INSURANCE_WARNING_DAYS = 30
@@ -61,6 +62,16 @@ async def raise_time_based_events(
             f"{provider_id}:{due_on}:w{week}",
             {"due_on": due_on, "days_overdue": (today - due_on).days, "level": level, "week": week},
         )
+
+    # The day-before reminder during intensive monitoring, once per provider and due date.
+    due_tomorrow = await session.execute(
+        select(Provider.id, Provider.next_visit_due_on).where(
+            Provider.next_visit_due_on == today + timedelta(days=1),
+            Provider.monitoring_level == MonitoringLevel.intensive,
+        )
+    )
+    for provider_id, due_on in due_tomorrow:
+        raise_once("visit.due_tomorrow", provider_id, f"{provider_id}:{due_on}", {"due_on": due_on})
 
     overdue_actions = await session.execute(
         select(ImprovementAction.id, ImprovementAction.provider_id, ImprovementAction.due_on)

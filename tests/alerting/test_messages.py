@@ -54,6 +54,7 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "insurance.expiring": {"insurance_expires_on": date(2026, 12, 1), "days_left": 10},
     "delivery.failed": {"delivery_id": 1, "failed_event_type": "x", "error": "550"},
     "delivery.retried": {"delivery_id": 1, "event_type": "x"},
+    "visit.due_tomorrow": {"due_on": "2026-12-01"},
 }
 
 

@@ -76,7 +76,15 @@ RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/api/v1/cqc/status"): P.read,
 }
 # Framework pages and the metrics endpoint (its own token rule: tests/test_metrics.py).
-NOT_API = {"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json", "/metrics"}
+# Notify's delivery receipts have their own bearer token (tests/alerting/channels).
+NOT_API = {
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+    "/openapi.json",
+    "/metrics",
+    "/api/v1/notify/callbacks",
+}
 
 
 def served_routes(routes: list[Any], prefix: str = "") -> set[tuple[str, str]]:
