@@ -309,6 +309,8 @@ class DeliveryRead(Read):
     created_at: datetime
     sent_at: datetime | None
     failed_at: datetime | None
+    receipt_status: str | None = None  # GOV.UK Notify's delivery receipt, when one came
+    receipt_at: datetime | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
