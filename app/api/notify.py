@@ -10,12 +10,14 @@ from fastapi.responses import JSONResponse
 
 from app.alerting.receipts import Receipt, record_receipt
 from app.api.deps import ServicesDep, SessionDep
-from app.api.errors import problem
+from app.api.errors import errors, problem
 
 router = APIRouter(prefix="/api/v1", tags=["notify"])
 
 
-@router.post("/notify/callbacks", response_model=None)
+@router.post(
+    "/notify/callbacks", response_model=None, responses=errors(400, 401, 404, 413, 422, 503)
+)
 async def delivery_receipt(
     body: Receipt,
     services: ServicesDep,
