@@ -27,6 +27,11 @@ UserName = Storable[Annotated[str, limits(1, 200)]]
 Password = Storable[Annotated[str, limits(MIN_PASSWORD_LENGTH, 200)]]
 
 
+# The forms the API documents (and schemathesis generates from): 07700 900123,
+# (07700) 900123, +44 7700 900123, with or without the spaces.
+MOBILE_PATTERN = r"^(\+44 ?7[0-9]{3}|\(?07[0-9]{3}\)?) ?[0-9]{3} ?[0-9]{3}$"
+
+
 def _mobile_number(value: str | None) -> str | None:
     """Optional; a UK mobile number, kept as +447..."""
     return normalise_uk_mobile(value) if value else None
@@ -39,7 +44,7 @@ class UserIn(BaseModel):
     name: UserName
     role: Role
     password: Password
-    mobile_number: str | None = Field(default=None, max_length=40)
+    mobile_number: str | None = Field(default=None, max_length=40, pattern=MOBILE_PATTERN)
 
     _mobile = field_validator("mobile_number")(_mobile_number)
 
@@ -52,8 +57,8 @@ class UserUpdate(BaseModel):
     name: Omissible[UserName] = None
     role: Omissible[Role] = None
     active: Omissible[Flag] = None
-    # null (or "") removes the number: this one field may be cleared.
-    mobile_number: str | None = Field(default=None, max_length=40)
+    # null removes the number: this one field may be cleared.
+    mobile_number: str | None = Field(default=None, max_length=40, pattern=MOBILE_PATTERN)
 
     _mobile = field_validator("mobile_number")(_mobile_number)
 
