@@ -12,12 +12,14 @@ dispatcher wake-up) are installed per app and every session made by that app run
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +34,48 @@ SessionHook = Callable[[Session], None]
 # How long a SQLite writer waits for its turn (in the writer pool's queue), and one of
 # another process waits in SQLite's busy handler, before its request fails.
 WRITE_WAIT_SECONDS = 30
+
+
+# PostgreSQL's answers while it shuts down, starts up or is out of connections: class 08
+# (connection exceptions) is matched by its prefix.
+PASSING_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+SQLITE_BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+
+# What a lost or busy database raises: handlers for these ask `unavailable` to be sure.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError)
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether an error means the database is out of reach for a moment (restarting,
+    failing over, refusing or resetting connections, or busy beyond our wait), so that the
+    same request may well succeed when retried."""
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:  # the connection died under the statement
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate.startswith("08") or sqlstate in PASSING_SQLSTATES
+        code = getattr(error.orig, "sqlite_errorcode", None)  # extended codes: low byte
+        return isinstance(code, int) and code & 0xFF in SQLITE_BUSY_CODES
+    # The drivers raise the socket's own error (refused, reset, unreachable, timed out)
+    # when a new connection cannot be made; nothing else in a request opens sockets
+    # without wrapping their errors.
+    return isinstance(error, OSError)
+
+
+async def close_session(session: AsyncSession) -> None:
+    """Close a session whose work is over, rolling back what it did not commit. If the
+    database dropped the connection meanwhile there is nothing left to roll back: the
+    connection is discarded quietly, so that a request already answered (FastAPI closes
+    the request's session after sending the answer) is not turned into an error."""
+    try:
+        await session.close()
+    except Exception as error:
+        if not unavailable(error):
+            raise
+        await session.invalidate()
 
 
 def async_url(database_url: str) -> URL:

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event, func, select, text
-from sqlalchemy.exc import OperationalError
 
 from app.clock import FakeClock
 from app.config import Settings
@@ -132,15 +131,20 @@ async def test_writers_that_go_on_reading_after_their_commit_never_collide(
 async def test_without_the_queue_a_second_writer_fails_at_once(
     services: Services, world: World
 ) -> None:
-    """The check above can fail: a writer outside this app's queue (another process)
-    holding the lock makes the app's next writer fail at once, not wait."""
+    """The checks above can fail: a writer outside this app's queue (another process)
+    holding the lock makes the app's next writer fail at once, not wait; the client is
+    told to retry (503), and nothing is stored."""
     provider = await world.provider()
+    path = f"/providers/{provider['id']}/visits"
     outsider = make_engine(services.settings.database_url)
     event.listen(outsider.sync_engine, "connect", _never_wait)
     try:
         async with outsider.begin() as connection:
             await connection.execute(text("UPDATE providers SET name = name"))
-            with pytest.raises(OperationalError, match="database is locked"):
-                await world.post(f"/providers/{provider['id']}/visits", VISIT)
+            busy = await world.post(path, VISIT)
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
     finally:
         await outsider.dispose()
+    assert (await world.post(path, VISIT)).status_code == 201
+    async with services.database.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Visit)) == 1

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Permission
 from app.auth.service import Principal, principal_for
+from app.db import close_session
 from app.records.service import WriteContext
 from app.services import Services, services_of
 
@@ -27,16 +28,12 @@ async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[
     too, so a writing route writes in this session: on SQLite, a writer transaction of
     its own would wait for the one connection this session holds."""
     database = services.database
-    if request.method in ("GET", "HEAD"):
-        async with database.sessions() as session:
-            yield session
-        return
-    async with database.writer_sessions() as session:
-        try:
-            yield session
-        finally:
-            if session.in_transaction():
-                await session.rollback()
+    reading = request.method in ("GET", "HEAD")
+    session = database.sessions() if reading else database.writer_sessions()
+    try:
+        yield session
+    finally:
+        await close_session(session)
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -1,7 +1,8 @@
 """Error answers: every 4xx and 5xx carries one JSON shape, a Problem naming each field
 and its problem, and the OpenAPI document says so (the `errors(...)` table each route
 lists its answers from). A browser gets a page instead: error_page, given by
-app/main.py, decides and renders it."""
+app/main.py, decides and renders it. A database out of reach is a 503 with
+Retry-After, never a 500."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.db import UNAVAILABLE_ERRORS, unavailable
 from app.errors import DomainError
 from app.monitoring.errors import DeEscalationRefused
 
@@ -168,20 +169,22 @@ def install_error_handlers(app: FastAPI, error_page: ErrorPage = _no_page) -> No
         extra = {"blockers": error.blockers} if isinstance(error, DeEscalationRefused) else {}
         return problem(error.status_code, error.field, error.problem, **extra)
 
-    @app.exception_handler(DBAPIError)
-    async def _database(request: Request, error: DBAPIError) -> Response:
-        # A connection lost with a database restart is the server's trouble, not the
-        # client's, and passing: nothing was written, and a retry gets a new connection.
-        if not error.connection_invalidated:
+    async def _unavailable(request: Request, error: Exception) -> Response:
+        # A database restarting, failing over or busy is the server's trouble, not the
+        # client's, and passing: a retry gets a new connection.
+        if not unavailable(error):
             raise error
         if (page := error_page(request, 503)) is not None:
             page.headers["Retry-After"] = "1"
             return page
         return answer(
             503,
-            [("database", "the database connection was lost; try again")],
+            [("database", "the database is unavailable; try again")],
             headers={"Retry-After": "1"},
         )
+
+    for kind in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(kind, _unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:

@@ -43,7 +43,7 @@ async def test_a_lost_connection_answers_503_once_and_the_next_request_works(
     assert lost.status_code == 503, lost.text
     assert lost.headers["retry-after"] == "1"
     assert lost.json()["errors"] == [
-        {"field": "database", "problem": "the database connection was lost; try again"}
+        {"field": "database", "problem": "the database is unavailable; try again"}
     ]
     assert (await world.post(path, visit)).status_code == 201
     assert (await world.get("/providers")).status_code == 200
