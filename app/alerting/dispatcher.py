@@ -173,7 +173,6 @@ class DispatcherState:
 
     paused_until: datetime | None = None
     pause_reason: str | None = None
-    last_run_at: datetime | None = None
 
 
 class Dispatcher:
@@ -294,7 +293,6 @@ class Dispatcher:
         """Claim one batch, send it, record its outcomes. Returns what happened."""
         stats = DispatchStats()
         now = self.clock.now()
-        self.state.last_run_at = now
         if self.state.paused_until is not None and now < self.state.paused_until:
             return stats
         claims = await self.claim()
