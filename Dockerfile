@@ -18,6 +18,11 @@ COPY templates ./templates
 COPY app ./app
 
 FROM python:3.11-slim
+# Pango (and the fonts it lays text out with) for WeasyPrint's PDF reports.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+       libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --create-home --home-dir /home/carewatch carewatch \
     && mkdir -p /srv/var && chown carewatch /srv/var
 COPY --from=build /opt/venv /opt/venv
