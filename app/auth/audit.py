@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -57,19 +57,43 @@ async def audit_reads(
     safeguarding_ids: list[int | None],
 ) -> None:
     """Record reads of safeguarding records before the answer leaves: if the audit row
-    cannot be written, the data is not sent."""
+    cannot be written, the data is not sent. A page can show hundreds of safeguardings, so
+    the rows go in one bulk INSERT."""
     if not safeguarding_ids:
         return
+    rows = access_rows(
+        principal=principal,
+        action=action,
+        provider_id=provider_id,
+        safeguarding_ids=safeguarding_ids,
+        access=access_context(request),
+        at=services.clock.now(),
+    )
     async with services.database.transaction() as session:
-        add_access_rows(
-            session,
-            principal=principal,
-            action=action,
-            provider_id=provider_id,
-            safeguarding_ids=safeguarding_ids,
-            access=access_context(request),
-            at=services.clock.now(),
-        )
+        await session.execute(insert(SafeguardingAudit), rows)
+
+
+def access_rows(
+    *,
+    principal: Principal,
+    action: str,
+    provider_id: int | None,
+    safeguarding_ids: Iterable[int | None],
+    access: AccessContext,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """The audit's columns for each safeguarding touched, one row each."""
+    common = {
+        "at": at,
+        "user_id": principal.user.id,
+        "actor": principal.actor.label,
+        "action": action,
+        "provider_id": provider_id,
+        "route": access.route[:200],
+        "client_address": (access.client_address or "")[:64] or None,
+        "request_id": (access.request_id or "")[:64] or None,
+    }
+    return [{**common, "safeguarding_id": safeguarding_id} for safeguarding_id in safeguarding_ids]
 
 
 def add_access_rows(
@@ -82,24 +106,18 @@ def add_access_rows(
     access: AccessContext,
     at: datetime,
 ) -> int:
-    """Add one audit row per safeguarding touched, in the caller's transaction."""
-    count = 0
-    for safeguarding_id in safeguarding_ids:
-        session.add(
-            SafeguardingAudit(
-                at=at,
-                user_id=principal.user.id,
-                actor=principal.actor.label,
-                action=action,
-                provider_id=provider_id,
-                safeguarding_id=safeguarding_id,
-                route=access.route[:200],
-                client_address=(access.client_address or "")[:64] or None,
-                request_id=(access.request_id or "")[:64] or None,
-            )
-        )
-        count += 1
-    return count
+    """Add one audit row per safeguarding touched, in the caller's transaction (a write
+    touches one or a few, so they go with the caller's other objects at its flush)."""
+    rows = access_rows(
+        principal=principal,
+        action=action,
+        provider_id=provider_id,
+        safeguarding_ids=safeguarding_ids,
+        access=access,
+        at=at,
+    )
+    session.add_all(SafeguardingAudit(**row) for row in rows)
+    return len(rows)
 
 
 async def list_audit(
