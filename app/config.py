@@ -6,6 +6,7 @@ passed to `create_app(settings)`.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Literal
@@ -87,6 +88,24 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     metrics_token: SecretStr | None = None
 
+    # Sign-in with the council's OpenID Connect provider (README: registering in Entra ID).
+    # The issuer is tenant-specific: discovery is read from its
+    # /.well-known/openid-configuration, and every ID token's `iss` must equal it.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_scopes: str = "openid email profile"
+    oidc_roles_claim: str = "roles"
+    # The provider's role values (Entra app roles) to carewatch roles, as JSON.
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    # Named on the page refusing someone whose account has no carewatch role.
+    oidc_access_contact: str = "your carewatch administrator"
+    # The council's directory provisions and deactivates accounts at /scim/v2 with this
+    # bearer token; without one, SCIM is off.
+    scim_token: SecretStr | None = None
+    # False: sign-in is only through the council's account (personal API tokens still work).
+    password_login: bool = True
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -111,11 +130,56 @@ class Settings(BaseSettings):
         "notify_email_template_id",
         "notify_sms_template_id",
         "notify_callback_token",
+        "oidc_issuer",
+        "oidc_client_id",
+        "oidc_client_secret",
+        "scim_token",
         mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _role_map_from_json(cls, value: object) -> object:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError(
+                    'must be a JSON object such as {"Carewatch.Officer": "officer"}'
+                ) from None
+        return value
+
+    @field_validator("oidc_role_map")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        known = {"admin", "manager", "officer", "safeguarding", "viewer"}
+        wrong = sorted(role for role in value.values() if role not in known)
+        if wrong:
+            raise ValueError(
+                f"maps to {', '.join(wrong)}: each value must be one of {', '.join(sorted(known))}"
+            )
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _tenant_issuer(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+            raise ValueError("must be an https:// URL")
+        # Entra's multi-tenant issuers name no tenant, so no ID token's `iss` can match
+        # them (authlib issue 605): the council's own tenant id is needed.
+        if re.search(r"/(common|organizations|consumers)(/|$)", value):
+            raise ValueError(
+                "must be your tenant's issuer (https://login.microsoftonline.com/<tenant"
+                " id>/v2.0), not the multi-tenant common, organizations or consumers one"
+            )
+        return value  # exactly as the provider writes it: `iss` is compared as a string
 
     @model_validator(mode="after")
     def _no_development_secret_in_production(self) -> Settings:
@@ -150,7 +214,21 @@ class Settings(BaseSettings):
                 raise ValueError("CAREWATCH_EMAIL_CHANNEL=notify needs " + " and ".join(missing))
         if self.notify_sms_template_id is not None and self.notify_api_key is None:
             raise ValueError("CAREWATCH_NOTIFY_SMS_TEMPLATE_ID needs CAREWATCH_NOTIFY_API_KEY")
+        if self.oidc_issuer is not None and self.oidc_client_id is None:
+            raise ValueError("CAREWATCH_OIDC_ISSUER needs CAREWATCH_OIDC_CLIENT_ID")
+        if self.oidc_issuer is not None and "openid" not in self.oidc_scopes.split():
+            raise ValueError("CAREWATCH_OIDC_SCOPES must include openid")
+        if not self.password_login and self.oidc_issuer is None:
+            raise ValueError(
+                "CAREWATCH_PASSWORD_LOGIN=false needs CAREWATCH_OIDC_ISSUER: nobody could sign in"
+            )
+        if self.scim_token is not None and len(self.scim_token.get_secret_value()) < 32:
+            raise ValueError("CAREWATCH_SCIM_TOKEN must be a random value of 32+ characters")
         return self
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return self.oidc_issuer is not None
 
     @property
     def texts_enabled(self) -> bool:

@@ -35,6 +35,16 @@ class Actor:
     def job(cls, name: str) -> Actor:
         return cls(label=f"job:{name}")
 
+    @classmethod
+    def identity_provider(cls, issuer: str) -> Actor:
+        """The council's OpenID Connect provider, which vouched for a sign-in."""
+        return cls(label=f"oidc:{issuer}"[:100])
+
+    @classmethod
+    def directory(cls) -> Actor:
+        """The council's directory, provisioning accounts over SCIM with its token."""
+        return cls(label="scim:directory")
+
 
 def _insert_skipping_used_keys(dialect: str) -> Any:
     """INSERT into events that skips a row whose dedup key was already used. Events are
@@ -162,4 +172,7 @@ EVENT_TYPES: dict[str, str] = {
     "delivery.retried": "A failed alert email was queued again",
     "user.created": "A user was created",
     "user.updated": "A user was changed",
+    "user.signed_in": "A user signed in",
+    "user.sign_in_failed": "A sign-in failed or was refused",
+    "user.role_changed": "A user's role changed",
 }

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.api import activity, auth, cqc, monitoring, notify, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
+from app.api.scim import install_scim
 from app.api.security import SecurityHeaders, inline_script_hashes
 from app.auth.permissions import Permission
 from app.auth.service import principal_for
@@ -90,6 +91,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     # One level of inclusion, so each route's template is its full path (metrics labels).
     for module in (auth, providers, records, monitoring, activity, cqc, notify):
         app.include_router(module.router)
+    install_scim(app)
     install_web(app)
     docs_scripts = install_docs(app)
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.common import Id
 from app.api.deps import PrincipalDep, ServicesDep, SessionDep, UserManager
@@ -15,8 +16,10 @@ from app.api.listing import ListQuery, page, page_of_all
 from app.api.schemas import Page, TokenRead, UserRead
 from app.auth import service as auth
 from app.auth.throttle import LoginThrottle, SignInLocked
+from app.events import Actor
 from app.inputs import Numeric, Omissible, Storable, limits
 from app.models import User
+from app.services import Services
 
 router = APIRouter(prefix="/api/v1", tags=["auth and users"])
 
@@ -41,7 +44,15 @@ async def issue_token(
     services: ServicesDep,
     session: SessionDep,
 ) -> TokenRead:
-    """Exchange an email and password for a bearer token (OAuth2 password flow)."""
+    """Exchange an email and password for a bearer token (OAuth2 password flow). Off
+    when CAREWATCH_PASSWORD_LOGIN=false: people sign in with their council account, and
+    machine clients use personal API tokens."""
+    if not services.settings.password_login:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "sign-in is through the council's account (open /login in a browser); machine"
+            " clients use a personal API token (POST /api/v1/auth/tokens)",
+        )
     throttle: LoginThrottle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
     try:
@@ -51,12 +62,14 @@ async def issue_token(
             lambda: auth.authenticate(session, form.username, form.password),
         )
     except SignInLocked as locked:
+        await _failed(session, services, "locked")
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             locked.message,
             headers={"Retry-After": str(locked.retry_after)},
         ) from None
     if user is None:
+        await _failed(session, services, "wrong_credentials")
         # One answer for every failure: unknown email, wrong password, disabled user.
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -66,8 +79,22 @@ async def issue_token(
     now = services.clock.now()
     ttl = timedelta(minutes=services.settings.token_ttl_minutes)
     token = await auth.issue_token(session, user, now=now, ttl=ttl)
+    assert user.id is not None
+    await auth.record_sign_in(session, user, method="password", actor=Actor.user(user.id), now=now)
     await session.commit()
     return TokenRead(access_token=token, expires_at=now + ttl)
+
+
+async def _failed(session: AsyncSession, services: Services, reason: str) -> None:
+    """The failed sign-in's event, kept although the request answers with an error."""
+    await auth.record_failed_sign_in(
+        session,
+        method="password",
+        reason=reason,
+        actor=Actor(label="sign-in:password"),
+        now=services.clock.now(),
+    )
+    await session.commit()
 
 
 class PasswordChange(BaseModel):

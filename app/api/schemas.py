@@ -52,6 +52,11 @@ class UserRead(Read):
     active: bool
     mobile_number: str | None = None
     created_at: datetime
+    source: str = Field(
+        description="where the account comes from: the identity provider's issuer URL"
+        " (signs in with the council's account), directory (provisioned by SCIM, not yet"
+        " signed in) or local (a carewatch password)"
+    )
 
 
 class ProviderRead(Read):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 
 
@@ -25,7 +26,13 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
+    """False for no hash, or one no hasher knows (an account that signs in only through
+    the council's identity provider), after the same work as a real check."""
     if password_hash is None:
         hasher().verify(password, dummy_hash())
         return False
-    return hasher().verify(password, password_hash)
+    try:
+        return hasher().verify(password, password_hash)
+    except UnknownHashError:
+        hasher().verify(password, dummy_hash())
+        return False

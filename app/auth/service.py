@@ -21,6 +21,7 @@ from app.events import Actor, append_event
 from app.inputs import Email, Flag, Omissible, Storable, drop_null_defaults, limits
 from app.models import ApiToken, User
 from app.models.base import Role
+from app.models.user import NO_PASSWORD
 
 MIN_PASSWORD_LENGTH = 12
 UserName = Storable[Annotated[str, limits(1, 200)]]
@@ -108,6 +109,170 @@ async def create_user(session: AsyncSession, data: UserIn, *, actor: Actor, now:
         data={"user_id": user.id, "role": user.role},
     )
     return user
+
+
+async def provision_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    actor: Actor,
+    now: datetime,
+    identity: tuple[str, str] | None = None,
+    directory_id: str | None = None,
+    active: bool = True,
+) -> User:
+    """An account with no carewatch password, made by the council's identity provider (a
+    first sign-in: `identity` is its issuer and subject) or its directory (SCIM)."""
+    email = email.strip().lower()
+    if await session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise Conflict("email", "a user with this email already exists")
+    if directory_id is not None and await user_by_directory_id(session, directory_id):
+        raise Conflict("externalId", "a user with this directory id already exists")
+    user = User(
+        email=email,
+        name=name[:200],
+        role=role,
+        password_hash=NO_PASSWORD,
+        active=active,
+        created_at=now,
+        identity_issuer=identity[0] if identity else None,
+        identity_subject=identity[1] if identity else None,
+        directory_id=directory_id,
+    )
+    session.add(user)
+    await session.flush()
+    await append_event(
+        session,
+        type="user.created",
+        provider_id=None,
+        actor=actor,
+        at=now,
+        data={"user_id": user.id, "role": user.role, "source": user.source},
+    )
+    return user
+
+
+async def user_by_identity(session: AsyncSession, issuer: str, subject: str) -> User | None:
+    return (
+        await session.execute(
+            select(User).where(User.identity_issuer == issuer, User.identity_subject == subject)
+        )
+    ).scalar_one_or_none()
+
+
+async def user_by_directory_id(session: AsyncSession, directory_id: str) -> User | None:
+    return (
+        await session.execute(select(User).where(User.directory_id == directory_id))
+    ).scalar_one_or_none()
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return (
+        await session.execute(select(User).where(User.email == email.strip().lower()))
+    ).scalar_one_or_none()
+
+
+async def link_identity(
+    session: AsyncSession, user: User, issuer: str, subject: str, *, actor: Actor, now: datetime
+) -> None:
+    """Tie an account the directory provisioned to the identity that signs in as it."""
+    user.identity_issuer, user.identity_subject = issuer, subject
+    await append_event(
+        session,
+        type="user.updated",
+        provider_id=None,
+        actor=actor,
+        at=now,
+        data={"user_id": user.id, "fields": ["identity"]},
+    )
+
+
+async def set_directory_fields(
+    session: AsyncSession,
+    user: User,
+    *,
+    actor: Actor,
+    now: datetime,
+    email: str | None = None,
+    directory_id: str | None = None,
+) -> None:
+    """The directory renames an account (its userName, our email) or gives its own id."""
+    changed: list[str] = []
+    if email is not None and email.strip().lower() != user.email:
+        email = email.strip().lower()
+        other = await user_by_email(session, email)
+        if other is not None and other.id != user.id:
+            raise Conflict("email", "a user with this email already exists")
+        user.email = email
+        changed.append("email")
+    if directory_id is not None and directory_id != user.directory_id:
+        other = await user_by_directory_id(session, directory_id)
+        if other is not None and other.id != user.id:
+            raise Conflict("externalId", "a user with this directory id already exists")
+        user.directory_id = directory_id
+        changed.append("directory_id")
+    if changed:
+        await append_event(
+            session,
+            type="user.updated",
+            provider_id=None,
+            actor=actor,
+            at=now,
+            data={"user_id": user.id, "fields": changed},
+        )
+
+
+async def change_role(
+    session: AsyncSession, user: User, role: Role, *, actor: Actor, now: datetime
+) -> bool:
+    """Set the role the identity provider asserts; True (and an event) if it changed."""
+    if user.role == role:
+        return False
+    previous, user.role = Role(user.role), role
+    await append_event(
+        session,
+        type="user.role_changed",
+        provider_id=None,
+        actor=actor,
+        at=now,
+        data={"user_id": user.id, "from": previous, "to": role},
+    )
+    return True
+
+
+async def record_sign_in(
+    session: AsyncSession, user: User, *, method: str, actor: Actor, now: datetime
+) -> None:
+    await append_event(
+        session,
+        type="user.signed_in",
+        provider_id=None,
+        actor=actor,
+        at=now,
+        data={"user_id": user.id, "method": method},
+    )
+
+
+async def record_failed_sign_in(
+    session: AsyncSession,
+    *,
+    method: str,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+    user_id: int | None = None,
+) -> None:
+    """A failed or refused sign-in: how and why (a short code), never who typed what."""
+    await append_event(
+        session,
+        type="user.sign_in_failed",
+        provider_id=None,
+        actor=actor,
+        at=now,
+        data={"method": method, "reason": reason, "user_id": user_id},
+    )
 
 
 async def update_user(

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
 
+from app.auth.oidc import CouncilSignIn
+from app.config import Settings
 from app.web import alerts, dashboard, login, monitoring, plans, providers, records
 from app.web.errors import install_page_errors
 
@@ -24,3 +27,27 @@ def install_web(app: FastAPI) -> None:
     app.mount("/assets", StaticFiles(directory=STATIC_DIR / "govuk" / "assets"), name="assets")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_errors(app)
+    settings: Settings = app.state.settings
+    if settings.oidc_enabled:
+        install_council_sign_in(app, settings)
+
+
+# Long enough to sign in at the provider (a password, a second factor), no longer.
+SIGN_IN_WINDOW_SECONDS = 600
+
+
+def install_council_sign_in(app: FastAPI, settings: Settings) -> None:
+    """The council's OpenID Connect provider. authlib keeps the state, nonce and PKCE
+    verifier of a sign-in under way in request.session: Starlette's signed-cookie session,
+    sent only to /login/oidc and its callback and gone after ten minutes, so no other
+    page has or needs it (carewatch's own sessions are rows, app/web/sessions.py)."""
+    app.state.council_sign_in = CouncilSignIn(settings)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key.get_secret_value() + ":oidc-sign-in",
+        session_cookie="carewatch_oidc",
+        max_age=SIGN_IN_WINDOW_SECONDS,
+        path="/login/oidc",
+        same_site="lax",
+        https_only=settings.base_url.startswith("https://"),
+    )
