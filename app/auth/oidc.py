@@ -152,8 +152,11 @@ class CouncilSignIn:
         must match, the code is exchanged with the PKCE verifier, and the ID token's
         signature (the provider's keys), issuer, audience, expiry and nonce are checked."""
         await self._metadata()
+        # authlib checks the audience only through `azp`, which a token for another
+        # application can carry with our client id: our client id must be in `aud`.
         options = {
             "iss": {"essential": True, "value": self.issuer},
+            "aud": {"essential": True, "value": self._client.client_id},
             "sub": {"essential": True},
         }
         try:
@@ -163,7 +166,9 @@ class CouncilSignIn:
         except OAuthError as error:
             raise SignInFailed(_oauth_reason(error)) from None
         except JoseError as error:
-            raise SignInFailed(f"id_token_{error.error}"[:60]) from None
+            claim = getattr(error, "claim", None)
+            reason = f"id_token_{error.error}" + (f":{claim}" if claim else "")
+            raise SignInFailed(reason[:60]) from None
         except httpx.HTTPError:
             raise SignInFailed("provider_unreachable") from None
         except (KeyError, TypeError, ValueError):
