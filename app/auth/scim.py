@@ -92,6 +92,7 @@ class Changes:
 
     user_name: str | None = None
     display_name: str | None = None
+    formatted_name: str | None = None
     given_name: str | None = None
     family_name: str | None = None
     external_id: str | None = None
@@ -100,8 +101,8 @@ class Changes:
     ignored: set[str] = field(default_factory=set)
 
     def name(self) -> str | None:
-        if self.display_name:
-            return self.display_name
+        if self.display_name or self.formatted_name:
+            return self.display_name or self.formatted_name
         joined = " ".join(part for part in (self.given_name, self.family_name) if part)
         return joined or None
 
@@ -126,8 +127,10 @@ def _apply(changes: Changes, attribute: str, value: object) -> None:
         lower = lower[len(USER_SCHEMA) + 1 :]
     if lower == "username":
         changes.user_name = _user_name(value)
-    elif lower == "displayname" or lower == "name.formatted":
+    elif lower == "displayname":
         changes.display_name = _text(value, "displayName", 200)
+    elif lower == "name.formatted":
+        changes.formatted_name = _text(value, "name.formatted", 200)
     elif lower == "name.givenname":
         changes.given_name = _text(value, "name.givenName", 100)
     elif lower == "name.familyname":

@@ -129,7 +129,8 @@ class FakeOidcProvider:
                 for k, v in params.items()
             )
             return HTMLResponse(
-                "<!DOCTYPE html><html lang='en'><head><title>Council sign-in</title></head>"
+                "<!DOCTYPE html><html lang='en'><head><title>Council sign-in</title>"
+                "<link rel='icon' href='data:,'></head>"
                 f"<body><main><h1>Council sign-in</h1><p>Signing in as"
                 f" {html.escape(self.person.email)}</p><form method='post'"
                 f" action='/authorize'>{hidden}<button type='submit'>Continue</button>"
@@ -232,7 +233,9 @@ def main() -> None:  # pragma: no cover - a developer's tool
     fake = FakeOidcProvider()
     fake.issuer = f"http://127.0.0.1:{args.port}"
     fake.interactive = True
-    fake.person = Person(sub=f"sub-{args.email}", email=args.email, name=args.email, roles=args.roles)
+    fake.person = Person(
+        sub=f"sub-{args.email}", email=args.email, name=args.email, roles=args.roles
+    )
     print(  # noqa: T201
         f"CAREWATCH_OIDC_ISSUER={fake.issuer} CAREWATCH_OIDC_CLIENT_ID={CLIENT_ID}"
         f" CAREWATCH_OIDC_CLIENT_SECRET={CLIENT_SECRET}"

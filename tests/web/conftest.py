@@ -107,9 +107,7 @@ def council_settings(settings: Settings, provider: FakeOidcProvider, **changes: 
     )
 
 
-async def sign_in_with_council(
-    client: httpx.AsyncClient, next_path: str = "/"
-) -> httpx.Response:
+async def sign_in_with_council(client: httpx.AsyncClient, next_path: str = "/") -> httpx.Response:
     """Through the provider as a browser would: carewatch sends us there, the provider
     sends us back with a code, carewatch answers the callback."""
     start = await client.get("/login/oidc", params={"next": next_path})
