@@ -64,6 +64,7 @@ def _login_page(
     error: str = "",
     status: int = 200,
     next_path: str | None = None,
+    about: str = "email",
 ) -> HTMLResponse:
     csrf_value, cookie = codec(services).new_login_csrf()
     password_login = services.settings.password_login
@@ -74,7 +75,7 @@ def _login_page(
             "email": email,
             "error": error,
             # The error summary links to the field it is about, or to the council button.
-            "error_target": "email" if password_login and email else "council-sign-in",
+            "error_target": about if password_login else "council-sign-in",
             "login_csrf": csrf_value,
             "next": _safe_next(next_path or request.query_params.get("next")),
             "council_sign_in": council_sign_in(request) is not None,
@@ -99,7 +100,9 @@ async def login(request: Request, services: ServicesDep) -> Response:
     email = str(form.get("email") or "").strip()
     password = str(form.get("password") or "")
     if not services.settings.password_login:
-        return _login_page(request, services, error=PASSWORDS_OFF, status=403)
+        return _login_page(
+            request, services, error=PASSWORDS_OFF, status=403, about="council-sign-in"
+        )
     if not codec(services).login_csrf_matches(
         request.cookies.get(LOGIN_CSRF_COOKIE), str(form.get(CSRF_FIELD) or "")
     ):
@@ -173,7 +176,9 @@ async def council_sign_in_start(request: Request, services: ServicesDep) -> Resp
         return await client.start(request, redirect_uri)
     except SignInFailed as failed:
         log.warning("council sign-in could not start: %s", failed.reason)
-        return _login_page(request, services, error=PROVIDER_UNREACHABLE, status=503)
+        return _login_page(
+            request, services, error=PROVIDER_UNREACHABLE, status=503, about="council-sign-in"
+        )
 
 
 @router.get("/login/oidc/callback")
@@ -195,6 +200,7 @@ async def council_sign_in_callback(request: Request, services: ServicesDep) -> R
             error=PROVIDER_UNREACHABLE if unreachable else COUNCIL_SIGN_IN_FAILED,
             status=503 if unreachable else 400,
             next_path=next_path,
+            about="council-sign-in",
         )
     role = client.role_from(claims)
     try:
