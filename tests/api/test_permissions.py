@@ -84,6 +84,10 @@ NOT_API = {
     "/openapi.json",
     "/metrics",
     "/api/v1/notify/callbacks",
+    # The council directory's, with its own bearer token (tests/api/test_scim.py).
+    "/scim/v2/ServiceProviderConfig",
+    "/scim/v2/Users",
+    "/scim/v2/Users/{user_id}",
 }
 
 

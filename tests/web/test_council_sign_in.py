@@ -374,3 +374,27 @@ def test_settings_refuse_a_multi_tenant_issuer_and_no_way_in() -> None:
         Settings(**base, oidc_issuer="http://idp.example")
     tenant = "https://login.microsoftonline.com/0e3c5a44-1111-2222-3333-444455556666/v2.0"
     assert Settings(**base, oidc_issuer=tenant).oidc_issuer == tenant
+
+
+async def test_a_provider_out_of_reach_is_a_page_saying_so(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """Discovery fails (nothing listens there): a 503 page, no 500, nothing stored."""
+    import socket
+
+    from app.main import create_app
+    from app.services import build_services
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    away = settings.model_copy(update={"oidc_issuer": closed})
+    services = build_services(away, clock=clock)
+    app = create_app(away, services)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test"
+    ) as http:
+        answer = await http.get("/login/oidc")
+        assert answer.status_code == 503
+        assert "could not reach your council" in answer.text
+    await services.database.dispose()

@@ -17,6 +17,8 @@ SIGNED_IN = "signed_in"
 WEB_RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
+    ("GET", "/login/oidc"): PUBLIC,
+    ("GET", "/login/oidc/callback"): PUBLIC,
     ("POST", "/logout"): SIGNED_IN,
     ("GET", "/"): P.read,
     ("GET", "/alerts"): P.read,
