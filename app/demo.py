@@ -264,7 +264,7 @@ def history(staff: dict[str, User], today: date, now: datetime, seeded: Seeded) 
         )
 
     # The stories the demo tells: a safeguarding cluster, and a whole-service concern.
-    for days, category in ((70, "neglect"), (41, "medication"), (12, "neglect")):
+    for days, category in ((70, "neglect"), (41, "physical"), (12, "neglect")):
         safeguarding = schemas.SafeguardingIn(
             raised_on=today - timedelta(days=days),
             category=category,

@@ -21,3 +21,9 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     status_code = 409
+
+
+class Forbidden(DomainError):
+    """Allowed to the caller's role, but not on this record (another officer's entry)."""
+
+    status_code = 403

@@ -20,14 +20,19 @@ def for_providers(query: Select[Any], column: Any, provider_ids: Any) -> Select[
     return query if provider_ids is None else query.where(column.in_(provider_ids))
 
 
-def latest_per_provider(model: Any, order_column: Any, provider_ids: Any = None) -> Any:
-    """The most recent row per provider, by a window function (both engines have them)."""
+def latest_per_provider(
+    model: Any, order_column: Any, provider_ids: Any = None, *, where: Any = None
+) -> Any:
+    """The most recent row per provider, by a window function (both engines have them),
+    among the rows `where` admits (all when None)."""
     ranked = select(
         model,
         func.row_number()
         .over(partition_by=model.provider_id, order_by=(order_column.desc(), model.id.desc()))
         .label("position"),
     )
+    if where is not None:
+        ranked = ranked.where(where)
     return for_providers(ranked, model.provider_id, provider_ids).subquery()
 
 

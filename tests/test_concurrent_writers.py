@@ -84,7 +84,11 @@ async def test_many_writers_through_the_routes_never_collide(
             # Readers beside them; a timeline of safeguardings writes its audit rows.
             calls.append(world.get(f"/providers/{provider}/timeline", role="safeguarding"))
             calls.append(world.get("/providers"))
-        calls.append(world.patch(f"/complaints/{complaint.json()['id']}", {"status": "closed"}))
+        calls.append(
+            world.patch(
+                f"/complaints/{complaint.json()['id']}", {"status": "closed", "upheld": "upheld"}
+            )
+        )
         return calls
 
     answers: list[httpx.Response] = await asyncio.gather(*requests())

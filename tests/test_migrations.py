@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from app.db import make_engine
-from app.migrations import current_revision, head_revision
+from app.migrations import current_revision, head_revision, upgrade
 from app.models import metadata
 
 
@@ -27,3 +30,49 @@ async def test_migrations_reach_head_and_match_the_models(database_url: str) -> 
         assert differences == []
     finally:
         await engine.dispose()
+
+
+async def test_stored_safeguarding_categories_become_care_act_types(tmp_path: Path) -> None:
+    """Free-text categories of the schema before Care Act types map to the type their
+    words name; words that name none are kept, the category left for an officer."""
+    url = f"sqlite:///{tmp_path / 'before.db'}"
+    await asyncio.to_thread(upgrade, url, "c3a9e5f17d20")
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO providers (id, name, contract_type, weekly_hours,"
+                    " monitoring_level, placements_suspended, acknowledged_firings,"
+                    " created_at, updated_at)"
+                    " VALUES (1, 'P', 'spot', 0, 'routine', 0, '{}', :at, :at)"
+                ),
+                {"at": "2026-11-01 00:00:00"},
+            )
+            for number, words in enumerate(
+                ["neglect", "Financial abuse", "medication", "Self-neglect", "falls"], 1
+            ):
+                await connection.execute(
+                    text(
+                        "INSERT INTO safeguardings (id, provider_id, reference, raised_on,"
+                        " category, summary, status, whole_service, created_at, updated_at)"
+                        " VALUES (:id, 1, 'SG', '2026-11-01', :words, '', 'open', 0, :at, :at)"
+                    ),
+                    {"id": number, "words": words, "at": "2026-11-01 00:00:00"},
+                )
+        await asyncio.to_thread(upgrade, url)
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    text("SELECT category, legacy_category FROM safeguardings ORDER BY id")
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("neglect", None),
+        ("financial_or_material", "Financial abuse"),
+        ("neglect", "medication"),
+        ("self_neglect", "Self-neglect"),
+        (None, "falls"),
+    ]

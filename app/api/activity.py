@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from app.alerting.retry import retry_delivery
-from app.api.common import Id, safeguarding_out
+from app.api.common import Id, event_out, safeguarding_out, safeguardings_in
 from app.api.deps import (
     MonitoringManager,
     Reader,
@@ -20,6 +20,7 @@ from app.api.listing import AuditFilters, DeliveryFilters, EventFilters, ListQue
 from app.api.names import with_names
 from app.api.schemas import AuditRead, DeliveryRead, EventRead, Page, TimelineItem
 from app.auth.audit import audit_reads, list_audit
+from app.auth.permissions import Permission
 from app.models import Delivery, Safeguarding
 from app.records import queries
 
@@ -41,13 +42,15 @@ async def get_timeline(
 ) -> Page[Any]:
     """Every record and event of the provider, newest first."""
     found, records = await queries.timeline(session, provider_id, query.limit, query.offset)
+    shown_ids = [r.id for r in records.values() if isinstance(r, Safeguarding)]
+    shown_ids += [i for i in safeguardings_in(found.items) if i not in shown_ids]
     await audit_reads(
         request,
         services,
         principal,
         action="timeline",
         provider_id=provider_id,
-        safeguarding_ids=[r.id for r in records.values() if isinstance(r, Safeguarding)],
+        safeguarding_ids=shown_ids,
     )
     items = []
     for event in found.items:
@@ -57,7 +60,7 @@ async def get_timeline(
             shown = safeguarding_out(record, principal)
         elif record is not None:
             shown = record.model_dump()
-        items.append({"event": event.model_dump(), "record": shown})
+        items.append({"event": event_out(event, principal), "record": shown})
     await with_names(
         session,
         [part for item in items for part in (item["event"], item["record"]) if part is not None],
@@ -70,9 +73,15 @@ async def get_timeline(
 
 @router.get("/events", response_model=Page[EventRead], responses=errors(400, 422))
 async def list_events(
-    _principal: Reader, session: SessionDep, query: Annotated[EventFilters, Query()]
+    request: Request,
+    services: ServicesDep,
+    principal: Reader,
+    session: SessionDep,
+    query: Annotated[EventFilters, Query()],
 ) -> Page[Any]:
-    """The event log, newest first, of one provider or one type if asked."""
+    """The event log, newest first, of one provider or one type if asked. A
+    safeguarding's category and outcomes are shown only to the roles that may read
+    safeguarding details, and each showing is on the access audit trail."""
     found = await queries.list_events(
         session,
         provider_id=query.provider_id,
@@ -80,7 +89,17 @@ async def list_events(
         limit=query.limit,
         offset=query.offset,
     )
-    events = await with_names(session, [e.model_dump() for e in found.items], "actor")
+    if principal.can(Permission.read_safeguarding_detail):
+        await audit_reads(
+            request,
+            services,
+            principal,
+            action="events",
+            provider_id=query.provider_id,
+            safeguarding_ids=safeguardings_in(found.items),
+        )
+    shown = [event_out(event, principal) for event in found.items]
+    events = await with_names(session, shown, "actor")
     return page(events, found.total, query)
 
 

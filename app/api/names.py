@@ -17,6 +17,8 @@ BY_ID = {
     "officer_id": "officer_name",
     "created_by": "created_by_name",
     "user_id": "user_name",
+    "entered_in_error_by": "entered_in_error_by_name",
+    "changed_by": "changed_by_name",
 }
 # The fields that hold an actor's label, and the field that carries the person's name.
 BY_LABEL = {"actor": "actor_name", "started_by": "started_by_name", "ended_by": "ended_by_name"}

@@ -17,7 +17,9 @@ from app.models.base import (
     MonitoringLevel,
     PartnerRole,
     Rating,
+    RiskOutcome,
     Role,
+    SafeguardingCategory,
     SafeguardingOutcome,
     SafeguardingStatus,
     VisitKind,
@@ -130,9 +132,24 @@ class Written(BaseModel):
     escalation: EscalationRead | None = None
 
 
-class VisitRead(Read):
+class RecordRead(Read):
+    """What every record shows besides its own fields: who recorded it and when, and
+    whether it was entered in error (it stays on record; no rule counts it)."""
+
     id: int
     provider_id: int
+    created_by: int | None = None
+    created_by_name: str | None = Field(default=None, description="who recorded it")
+    created_at: datetime
+    entered_in_error_at: datetime | None = None
+    entered_in_error_by: int | None = None
+    entered_in_error_by_name: str | None = Field(
+        default=None, description="who marked it entered in error"
+    )
+    entered_in_error_reason: str | None = None
+
+
+class VisitRead(RecordRead):
     visited_on: date
     kind: VisitKind
     officer_id: int | None
@@ -140,49 +157,71 @@ class VisitRead(Read):
     purpose: str
     outcome: VisitOutcome
     notes: str
-    follow_up_actions: str
-    created_at: datetime
+    follow_up_actions: str = Field(description="notes on follow-up; tracked items are actions")
 
 
-class SafeguardingRead(Read):
+class VisitActionRead(Read):
     id: int
+    visit_id: int
     provider_id: int
+    action: str
+    owner: str
+    due_on: date
+    done: bool
+    done_on: date | None
+    evidence: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class VisitDetail(VisitRead):
+    actions: list[VisitActionRead] = Field(
+        default_factory=list, description="the visit's follow-up actions, by due date"
+    )
+
+
+class VisitActionWritten(VisitActionRead):
+    monitoring_level: MonitoringLevel
+    placements_suspended: bool
+
+
+class SafeguardingRead(RecordRead):
     raised_on: date
-    category: str
     status: SafeguardingStatus
+    enquiry_started_on: date | None = Field(description="when the Section 42 enquiry began")
     outcome: SafeguardingOutcome | None
+    risk_outcome: RiskOutcome | None
     whole_service: bool
     closed_on: date | None
     # Withheld (null, redacted=true) from callers without the safeguarding-detail permission.
     reference: str | None
     summary: str | None
+    category: SafeguardingCategory | None = Field(
+        description="a Care Act 2014 type; null when withheld, or for a record stored before"
+        " categories were the Care Act's types whose words matched none (see legacy_category)"
+    )
+    legacy_category: str | None = Field(
+        default=None, description="the words of a category stored before the Care Act types"
+    )
     redacted: bool = False
-    created_at: datetime
     updated_at: datetime
 
 
-class ComplaintRead(Read):
-    id: int
-    provider_id: int
+class ComplaintRead(RecordRead):
     received_on: date
     subject: str
     status: CaseStatus
-    upheld: ComplaintUpheld | None
+    upheld: ComplaintUpheld | None = Field(description="the finding")
     closed_on: date | None
-    created_at: datetime
+    updated_at: datetime
 
 
-class ComplimentRead(Read):
-    id: int
-    provider_id: int
+class ComplimentRead(RecordRead):
     received_on: date
     summary: str
-    created_at: datetime
 
 
-class FinancialAssuranceRead(Read):
-    id: int
-    provider_id: int
+class FinancialAssuranceRead(RecordRead):
     assessed_on: date
     risk: FinancialRisk
     credit_check_passed: bool | None
@@ -190,19 +229,34 @@ class FinancialAssuranceRead(Read):
     insurance_expires_on: date | None
     next_review_on: date | None
     notes: str
-    created_at: datetime
 
 
-class ConcernRead(Read):
-    id: int
-    provider_id: int
+class ConcernRead(RecordRead):
     raised_on: date
     raised_by: str
     description: str
     whole_service: bool
     status: CaseStatus
+    outcome: str = Field(description="how the concern was resolved")
     closed_on: date | None
-    created_at: datetime
+    updated_at: datetime
+
+
+class RecordChangeRead(Read):
+    """One field of a record corrected: before and after (as JSON text), who and when.
+    A safeguarding's reference, summary and category are withheld as on the record."""
+
+    id: int
+    record_type: str
+    record_id: int
+    field: str
+    old_value: str | None
+    new_value: str | None
+    changed_by: int | None
+    changed_by_name: str | None = None
+    actor: str
+    changed_at: datetime
+    redacted: bool = False
 
 
 class VisitWritten(VisitRead, Written):
@@ -288,6 +342,10 @@ class EventRead(Read):
     actor_name: str | None = Field(default=None, description="the person's name (null for a job)")
     data: dict[str, Any]
     created_at: datetime
+    redacted: bool = Field(
+        default=False,
+        description="a safeguarding's category and outcomes withheld from this caller's role",
+    )
 
 
 class TimelineItem(BaseModel):

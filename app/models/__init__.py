@@ -12,8 +12,10 @@ from app.models.records import (
     Compliment,
     Concern,
     FinancialAssurance,
+    RecordChange,
     Safeguarding,
     Visit,
+    VisitAction,
 )
 from app.models.user import ApiToken, User
 
@@ -37,9 +39,11 @@ __all__ = [
     "MonitoringEpisode",
     "Provider",
     "ProviderLocality",
+    "RecordChange",
     "Safeguarding",
     "SafeguardingAudit",
     "User",
     "Visit",
+    "VisitAction",
     "metadata",
 ]

@@ -159,6 +159,29 @@ class SafeguardingOutcome(StrEnum):
     withdrawn = "withdrawn"
 
 
+class SafeguardingCategory(StrEnum):
+    """The types of abuse and neglect of the Care Act 2014 statutory guidance (14.17)."""
+
+    physical = "physical"
+    domestic = "domestic"
+    sexual = "sexual"
+    psychological = "psychological"
+    financial_or_material = "financial_or_material"
+    modern_slavery = "modern_slavery"
+    discriminatory = "discriminatory"
+    organisational = "organisational"
+    neglect = "neglect"  # neglect and acts of omission
+    self_neglect = "self_neglect"
+
+
+class RiskOutcome(StrEnum):
+    """What a concluded safeguarding left of the risk (the statutory return's terms)."""
+
+    risk_removed = "risk_removed"
+    risk_reduced = "risk_reduced"
+    risk_remains = "risk_remains"
+
+
 class CaseStatus(StrEnum):
     """Status of complaints and whole-service concerns."""
 

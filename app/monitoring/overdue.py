@@ -1,4 +1,5 @@
-"""Time-based follow-up: overdue visits and improvement actions, plans not agreed,
+"""Time-based follow-up: overdue visits, improvement actions and visits' follow-up
+actions, plans not agreed,
 financial reviews due and insurance expiring, and the day-before reminder of a visit
 due during intensive monitoring. Each occurrence raises its event once
 (dedup key) and again for each further week it stays unresolved."""
@@ -12,7 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.events import Actor, EventDraft, append_events
-from app.models import FinancialAssurance, ImprovementAction, ImprovementPlan, Provider
+from app.models import (
+    FinancialAssurance,
+    ImprovementAction,
+    ImprovementPlan,
+    Provider,
+    Visit,
+    VisitAction,
+)
 from app.models.base import ActionStatus, MonitoringLevel, PlanStatus
 from app.sql import latest_per_provider
 
@@ -96,6 +104,31 @@ async def raise_time_based_events(
             },
         )
 
+    # A visit marked entered in error takes its follow-up actions with it.
+    overdue_visit_actions = await session.execute(
+        select(VisitAction.id, VisitAction.provider_id, VisitAction.visit_id, VisitAction.due_on)
+        .join(Visit, Visit.id == VisitAction.visit_id)
+        .where(
+            VisitAction.done.is_(False),
+            VisitAction.due_on < today,
+            Visit.entered_in_error_at.is_(None),
+        )
+    )
+    for action_id, provider_id, visit_id, due_on in overdue_visit_actions:
+        week = weeks_overdue(due_on, today)
+        raise_once(
+            "visit_action.overdue",
+            provider_id,
+            f"{action_id}:{due_on}:w{week}",
+            {
+                "visit_id": visit_id,
+                "visit_action_id": action_id,
+                "due_on": due_on,
+                "days_overdue": (today - due_on).days,
+                "week": week,
+            },
+        )
+
     unagreed = await session.execute(
         select(ImprovementPlan.id, ImprovementPlan.provider_id, ImprovementPlan.agree_by_on).where(
             ImprovementPlan.status == PlanStatus.awaiting_agreement,
@@ -152,7 +185,11 @@ async def raise_time_based_events(
 async def _latest_assurances(
     session: AsyncSession,
 ) -> list[tuple[int, date | None, date | None]]:
-    latest = latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on)
+    latest = latest_per_provider(
+        FinancialAssurance,
+        FinancialAssurance.assessed_on,
+        where=FinancialAssurance.entered_in_error_at.is_(None),
+    )
     rows = await session.execute(
         select(latest.c.provider_id, latest.c.next_review_on, latest.c.insurance_expires_on).where(
             latest.c.position == 1

@@ -29,9 +29,11 @@ from app.models import (
     MonitoringEpisode,
     Provider,
     ProviderLocality,
+    RecordChange,
     Safeguarding,
     User,
     Visit,
+    VisitAction,
 )
 from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, Rating, SafeguardingStatus
 from app.monitoring.escalation import current_firings
@@ -192,6 +194,39 @@ async def list_records(
             )
         query = query.where(column == status)
     return await _page(session, query, limit, offset)
+
+
+async def record_changes(
+    session: AsyncSession, record_type: str, record_ids: Sequence[int]
+) -> list[RecordChange]:
+    """The change history of some records of one kind, oldest first."""
+    if not record_ids:
+        return []
+    query = (
+        select(RecordChange)
+        .where(RecordChange.record_type == record_type, RecordChange.record_id.in_(record_ids))
+        .order_by(RecordChange.changed_at, RecordChange.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def visit_actions(
+    session: AsyncSession, *, visit_id: int | None = None, provider_id: int | None = None
+) -> list[VisitAction]:
+    """Follow-up actions of one visit or of a provider's visits (not those of a visit
+    entered in error), by due date."""
+    query = (
+        select(VisitAction)
+        .join(Visit, Visit.id == VisitAction.visit_id)
+        .order_by(VisitAction.done, VisitAction.due_on, VisitAction.id)
+    )
+    if visit_id is not None:
+        query = query.where(VisitAction.visit_id == visit_id)
+    if provider_id is not None:
+        query = query.where(
+            VisitAction.provider_id == provider_id, Visit.entered_in_error_at.is_(None)
+        )
+    return list((await session.execute(query)).scalars())
 
 
 async def list_locations(session: AsyncSession, provider_id: int) -> list[Location]:

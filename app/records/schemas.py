@@ -20,6 +20,8 @@ from app.models.base import (
     FinancialRisk,
     PartnerRole,
     Rating,
+    RiskOutcome,
+    SafeguardingCategory,
     SafeguardingOutcome,
     SafeguardingStatus,
     VisitKind,
@@ -34,7 +36,6 @@ ProviderName = Storable[Annotated[str, limits(1, 200)]]
 UserId = Numeric[Annotated[int, Field(ge=1, le=MAX_ID)]]
 WeeklyHours = Numeric[Annotated[float, Field(ge=0, le=100000)]]
 People = Numeric[Annotated[int, Field(ge=0, le=100000)]]
-Category = Storable[Annotated[str, limits(1, 60)]]
 Reference = Storable[Annotated[str, limits(1, 50)]]
 Purpose = Storable[Annotated[str, limits(1, 500)]]
 Subject = Storable[Annotated[str, limits(1, 500)]]
@@ -44,6 +45,10 @@ Summary = Storable[Annotated[str, limits(max_length=5000)]]
 Notes = Storable[Annotated[str, limits(max_length=10000)]]
 Name = Storable[Annotated[str, limits(max_length=200)]]
 Postcode = Storable[Annotated[str, limits(max_length=12)]]
+Resolution = Storable[Annotated[str, limits(max_length=2000)]]
+Reason = Storable[Annotated[str, limits(5, 1000)]]
+ActionText = Storable[Annotated[str, limits(1, 2000)]]
+Owner = Storable[Annotated[str, limits(1, 200)]]
 ReportUrl = Storable[Annotated[str, limits(max_length=300, prefix="https://")]]
 
 
@@ -111,22 +116,61 @@ class VisitIn(Input):
     officer_id: UserId | None = None
 
 
+class VisitUpdate(Input):
+    """A correction: only the fields given change."""
+
+    visited_on: Omissible[RecordDate] = None
+    kind: Omissible[VisitKind] = None
+    purpose: Omissible[Purpose] = None
+    outcome: Omissible[VisitOutcome] = None
+    notes: Omissible[Notes] = None
+    follow_up_actions: Omissible[Summary] = None
+    officer_id: Omissible[UserId] = None
+
+
+class VisitActionIn(Input):
+    """A follow-up action agreed at a visit."""
+
+    action: ActionText
+    owner: Owner
+    due_on: RecordDate
+    evidence: Summary = ""
+
+
+class VisitActionUpdate(Input):
+    """Only the fields given change; marking it done without a date dates it today."""
+
+    action: Omissible[ActionText] = None
+    owner: Omissible[Owner] = None
+    due_on: Omissible[RecordDate] = None
+    done: Omissible[Flag] = None
+    done_on: RecordDate | None = None
+    evidence: Omissible[Summary] = None
+
+
 class SafeguardingIn(Input):
     raised_on: RecordDate
-    category: Category
+    category: SafeguardingCategory
     reference: Reference
     summary: Summary = ""
     whole_service: Flag = False
     status: SafeguardingStatus = SafeguardingStatus.open
+    enquiry_started_on: RecordDate | None = None
 
 
 class SafeguardingUpdate(Input):
-    """Only the fields given change; null empties the outcome or the closing date."""
+    """Only the fields given change; null empties an outcome or a date. Moving to
+    enquiry dates the Section 42 enquiry today unless a date is given; closing needs the
+    outcome, and the risk outcome unless the concern was withdrawn."""
 
     status: Omissible[SafeguardingStatus] = None
+    enquiry_started_on: RecordDate | None = None
     outcome: SafeguardingOutcome | None = None
+    risk_outcome: RiskOutcome | None = None
     closed_on: RecordDate | None = None
-    category: Omissible[Category] = None
+    category: Omissible[SafeguardingCategory] = None
+    reference: Omissible[Reference] = None
+    raised_on: Omissible[RecordDate] = None
     summary: Omissible[Summary] = None
     whole_service: Omissible[Flag] = None
 
@@ -140,16 +184,26 @@ class ComplaintIn(Input):
 
 
 class ComplaintUpdate(Input):
-    """Only the fields given change; null empties the finding or the closing date."""
+    """Only the fields given change; null empties the finding or the closing date.
+    Closing needs the finding."""
 
     status: Omissible[CaseStatus] = None
     upheld: ComplaintUpheld | None = None
     closed_on: RecordDate | None = None
+    received_on: Omissible[RecordDate] = None
+    subject: Omissible[Subject] = None
 
 
 class ComplimentIn(Input):
     received_on: RecordDate
     summary: Praise
+
+
+class ComplimentUpdate(Input):
+    """A correction: only the fields given change."""
+
+    received_on: Omissible[RecordDate] = None
+    summary: Omissible[Praise] = None
 
 
 class FinancialAssuranceIn(Input):
@@ -162,6 +216,18 @@ class FinancialAssuranceIn(Input):
     notes: Summary = ""
 
 
+class FinancialAssuranceUpdate(Input):
+    """A correction: only the fields given change; null empties an optional field."""
+
+    assessed_on: Omissible[RecordDate] = None
+    risk: Omissible[FinancialRisk] = None
+    credit_check_passed: Flag | None = None
+    accounts_filed_on_time: Flag | None = None
+    insurance_expires_on: RecordDate | None = None
+    next_review_on: RecordDate | None = None
+    notes: Omissible[Summary] = None
+
+
 class ConcernIn(Input):
     raised_on: RecordDate
     description: Description
@@ -170,8 +236,19 @@ class ConcernIn(Input):
 
 
 class ConcernUpdate(Input):
-    """Only the fields given change; null empties the closing date."""
+    """Only the fields given change; null empties the closing date. Resolving (closing)
+    needs its outcome: how the concern was resolved."""
 
     status: Omissible[CaseStatus] = None
+    outcome: Omissible[Resolution] = None
     closed_on: RecordDate | None = None
     whole_service: Omissible[Flag] = None
+    raised_on: Omissible[RecordDate] = None
+    raised_by: Omissible[Name] = None
+    description: Omissible[Description] = None
+
+
+class EnteredInError(Input):
+    """Marks a record entered in error: it stays on record and no rule counts it."""
+
+    reason: Reason

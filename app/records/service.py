@@ -4,17 +4,18 @@ caller's transaction. Nothing here commits."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from app.clock import Clock
-from app.errors import Conflict, DomainError, NotFound
+from app.errors import Conflict, DomainError, Forbidden, NotFound
 from app.events import EVENT_TYPES, Actor, append_event
 from app.locks import lock_provider
 from app.models import (
@@ -26,9 +27,11 @@ from app.models import (
     LocationRating,
     Provider,
     ProviderLocality,
+    RecordChange,
     Safeguarding,
     User,
     Visit,
+    VisitAction,
 )
 from app.models.base import (
     KEY_QUESTIONS,
@@ -36,6 +39,7 @@ from app.models.base import (
     CaseStatus,
     MonitoringLevel,
     Rating,
+    SafeguardingOutcome,
     SafeguardingStatus,
 )
 from app.monitoring.escalation import Escalation, apply_rules_to
@@ -393,6 +397,90 @@ async def record_manual_rating(
 
 # Records ------------------------------------------------------------------------------
 
+# Each kind of record: its table, and the name its events and ids go by ("visit":
+# visit.recorded, visit.updated, ...; {"visit_id": 7}).
+RECORD_KINDS: dict[str, type[SQLModel]] = {
+    "visit": Visit,
+    "safeguarding": Safeguarding,
+    "complaint": Complaint,
+    "compliment": Compliment,
+    "financial_assurance": FinancialAssurance,
+    "concern": Concern,
+}
+KIND_OF: dict[type[SQLModel], str] = {model: kind for kind, model in RECORD_KINDS.items()}
+Record = Visit | Safeguarding | Complaint | Compliment | FinancialAssurance | Concern
+
+
+def _value_text(value: Any) -> str | None:
+    """A field's value as the change history keeps it: its JSON text."""
+    if value is None:
+        return None
+    plain = to_jsonable_python(value)
+    return plain if isinstance(plain, str) else json.dumps(plain)
+
+
+def _apply_changes(
+    session: AsyncSession,
+    ctx: WriteContext,
+    record: Any,
+    record_type: str,
+    changes: dict[str, Any],
+) -> list[str]:
+    """Set the fields that really change, each with its row in the change history (the
+    value before and after, who and when); returns their names."""
+    changed: list[str] = []
+    now = ctx.clock.now()
+    for key, value in changes.items():
+        old = getattr(record, key)
+        if old == value:
+            continue
+        session.add(
+            RecordChange(
+                provider_id=record.provider_id,
+                record_type=record_type,
+                record_id=record.id,
+                field=key,
+                old_value=_value_text(old),
+                new_value=_value_text(value),
+                changed_by=ctx.actor.user_id,
+                actor=ctx.actor.label,
+                changed_at=now,
+            )
+        )
+        setattr(record, key, value)
+        changed.append(key)
+    if not changed:
+        raise DomainError("body", "nothing would change: every value given is the one held")
+    if hasattr(record, "updated_at"):
+        record.updated_at = now
+    return sorted(changed)
+
+
+def _refuse_if_in_error(record: Record) -> None:
+    if record.entered_in_error_at is not None:
+        raise Conflict("id", "this record was marked entered in error and cannot change")
+
+
+async def _refresh_visit_dates(
+    session: AsyncSession, provider: Provider, ctx: WriteContext
+) -> None:
+    """The provider's last visit and next visit due, from the visits that count (after a
+    visit's date was corrected or a visit was marked entered in error). A provider with
+    no visit that counts is due one now."""
+    latest = await session.scalar(
+        select(func.max(Visit.visited_on)).where(
+            Visit.provider_id == provider.id, Visit.entered_in_error_at.is_(None)
+        )
+    )
+    if latest == provider.last_visit_on:
+        return
+    provider.last_visit_on = latest
+    provider.next_visit_due_on = (
+        ctx.policy.next_visit_due(provider.monitoring_level, latest)
+        if latest is not None
+        else ctx.clock.today()
+    )
+
 
 async def record_visit(
     session: AsyncSession, provider_id: int, data: schemas.VisitIn, ctx: WriteContext
@@ -429,6 +517,117 @@ async def record_visit(
     )
 
 
+async def update_visit(
+    session: AsyncSession, visit_id: int, data: schemas.VisitUpdate, ctx: WriteContext
+) -> WriteResult[Visit]:
+    """Correct a visit's fields; a corrected date moves the provider's visit dates."""
+    visit = await _get(session, Visit, visit_id, "visit_id")
+    _refuse_if_in_error(visit)
+    provider = await lock_provider(session, visit.provider_id)
+    changes = _non_null_changes(data, nullable=set())
+    _not_future("visited_on", changes.get("visited_on"), ctx.clock.today())
+    if "officer_id" in changes:
+        await _check_user(session, "officer_id", changes["officer_id"])
+    fields = _apply_changes(session, ctx, visit, "visit", changes)
+    if "visited_on" in fields:
+        await session.flush()
+        await _refresh_visit_dates(session, provider, ctx)
+    return await _finish(
+        session,
+        ctx,
+        provider,
+        visit,
+        "visit.updated",
+        {
+            "visit_id": visit.id,
+            "visited_on": visit.visited_on,
+            "outcome": visit.outcome,
+            "fields": fields,
+        },
+    )
+
+
+async def add_visit_action(
+    session: AsyncSession, visit_id: int, data: schemas.VisitActionIn, ctx: WriteContext
+) -> WriteResult[VisitAction]:
+    """A follow-up action agreed at a visit, due no earlier than the visit."""
+    visit = await _get(session, Visit, visit_id, "visit_id")
+    _refuse_if_in_error(visit)
+    _not_before("due_on", data.due_on, "the visit", visit.visited_on)
+    provider = await lock_provider(session, visit.provider_id)
+    now = ctx.clock.now()
+    action = VisitAction(
+        visit_id=visit_id,
+        provider_id=visit.provider_id,
+        **data.model_dump(),
+        created_by=ctx.actor.user_id,
+        created_at=now,
+        updated_at=now,
+    )
+    await _add(session, action)
+    return await _finish(
+        session,
+        ctx,
+        provider,
+        action,
+        "visit_action.added",
+        {"visit_id": visit_id, "visit_action_id": action.id, "due_on": data.due_on},
+    )
+
+
+async def update_visit_action(
+    session: AsyncSession, action_id: int, data: schemas.VisitActionUpdate, ctx: WriteContext
+) -> WriteResult[VisitAction]:
+    """Update a follow-up action or mark it done (dated today unless a date is given)."""
+    action = await _get(session, VisitAction, action_id, "visit_action_id")
+    visit = await _get(session, Visit, action.visit_id, "visit_id")
+    _refuse_if_in_error(visit)
+    provider = await lock_provider(session, action.provider_id)
+    changes = _non_null_changes(data, nullable={"done_on"})
+    today = ctx.clock.today()
+    done = changes.get("done", action.done)
+    if "done_on" not in changes:
+        if done and action.done_on is None:
+            changes["done_on"] = today
+        elif not done and "done" in changes:
+            changes["done_on"] = None
+    done_on = changes.get("done_on", action.done_on)
+    if not done and done_on is not None:
+        raise DomainError("done_on", "only a done action has a date done")
+    _not_future("done_on", done_on, today)
+    _not_before("done_on", done_on, "the visit", visit.visited_on)
+    _not_before("due_on", changes.get("due_on"), "the visit", visit.visited_on)
+    completing = done and not action.done
+    fields = _apply_changes(session, ctx, action, "visit_action", changes)
+    return await _finish(
+        session,
+        ctx,
+        provider,
+        action,
+        "visit_action.completed" if completing else "visit_action.updated",
+        {
+            "visit_id": visit.id,
+            "visit_action_id": action.id,
+            "due_on": action.due_on,
+            "done": action.done,
+            "fields": fields,
+        },
+    )
+
+
+def _check_enquiry(
+    status: str, enquiry_started_on: date | None, raised_on: date, today: date
+) -> None:
+    """A Section 42 enquiry's date lies between the raising and today, on a
+    safeguarding under enquiry or one closed after it."""
+    _not_future("enquiry_started_on", enquiry_started_on, today)
+    _not_before("enquiry_started_on", enquiry_started_on, "raised_on", raised_on)
+    if status == SafeguardingStatus.enquiry and enquiry_started_on is None:
+        raise DomainError("enquiry_started_on", "is required for a safeguarding under enquiry")
+    if status == SafeguardingStatus.open and enquiry_started_on is not None:
+        raise DomainError("enquiry_started_on", "only a safeguarding under enquiry has one")
+
+
 async def record_safeguarding(
     session: AsyncSession, provider_id: int, data: schemas.SafeguardingIn, ctx: WriteContext
 ) -> WriteResult[Safeguarding]:
@@ -436,11 +635,16 @@ async def record_safeguarding(
     _not_future("raised_on", data.raised_on, today)
     if data.status == SafeguardingStatus.closed:
         raise DomainError("status", "a new safeguarding cannot start closed; close it by update")
+    enquiry_on = data.enquiry_started_on
+    if data.status == SafeguardingStatus.enquiry and enquiry_on is None:
+        enquiry_on = today
+    _check_enquiry(data.status, enquiry_on, data.raised_on, today)
     provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
     safeguarding = Safeguarding(
         provider_id=provider_id,
-        **data.model_dump(),
+        **data.model_dump(exclude={"enquiry_started_on"}),
+        enquiry_started_on=enquiry_on,
         created_by=ctx.actor.user_id,
         created_at=now,
         updated_at=now,
@@ -468,28 +672,67 @@ async def update_safeguarding(
     data: schemas.SafeguardingUpdate,
     ctx: WriteContext,
 ) -> WriteResult[Safeguarding]:
+    """Move a safeguarding along open → enquiry → closed (or back), or correct a field.
+    Closing needs the outcome, and the risk outcome unless the concern was withdrawn; a
+    safeguarding re-opened loses its outcomes and closing date unless they are given."""
     safeguarding = await _get(session, Safeguarding, safeguarding_id, "safeguarding_id")
+    _refuse_if_in_error(safeguarding)
     provider = await lock_provider(session, safeguarding.provider_id)
-    changes = _non_null_changes(data, nullable={"outcome", "closed_on"})
+    changes = _non_null_changes(
+        data, nullable={"outcome", "risk_outcome", "closed_on", "enquiry_started_on"}
+    )
     today = ctx.clock.today()
-    closing = _open_or_close(safeguarding, changes, closed=SafeguardingStatus.closed, today=today)
+    _not_future("raised_on", changes.get("raised_on"), today)
     status = changes.get("status", safeguarding.status)
-    if status == SafeguardingStatus.closed and changes.get("outcome", safeguarding.outcome) is None:
-        raise DomainError("outcome", "is required to close a safeguarding")
-    for key, value in changes.items():
-        setattr(safeguarding, key, value)
-    safeguarding.updated_at = ctx.clock.now()
+    moving = "status" in changes and status != safeguarding.status
+    if moving and status == SafeguardingStatus.enquiry:
+        changes.setdefault("enquiry_started_on", safeguarding.enquiry_started_on or today)
+    if moving and status == SafeguardingStatus.open:
+        changes.setdefault("enquiry_started_on", None)
+    if moving and status != SafeguardingStatus.closed:
+        changes.setdefault("outcome", None)
+        changes.setdefault("risk_outcome", None)
+    closing = _open_or_close(safeguarding, changes, closed=SafeguardingStatus.closed, today=today)
+    _check_enquiry(
+        status,
+        changes.get("enquiry_started_on", safeguarding.enquiry_started_on),
+        changes.get("raised_on", safeguarding.raised_on),
+        today,
+    )
+    outcome = changes.get("outcome", safeguarding.outcome)
+    risk = changes.get("risk_outcome", safeguarding.risk_outcome)
+    if status == SafeguardingStatus.closed:
+        if outcome is None:
+            raise DomainError("outcome", "is required to close a safeguarding")
+        if risk is None and outcome != SafeguardingOutcome.withdrawn:
+            raise DomainError("risk_outcome", "is required to close a safeguarding")
+    else:
+        if outcome is not None:
+            raise DomainError("outcome", "only a closed safeguarding has an outcome")
+        if risk is not None:
+            raise DomainError("risk_outcome", "only a closed safeguarding has a risk outcome")
+    if "category" in changes:
+        changes["legacy_category"] = None  # chosen from the Care Act's types at last
+    fields = _apply_changes(session, ctx, safeguarding, "safeguarding", changes)
+    if closing:
+        event_type = "safeguarding.closed"
+    elif moving and status == SafeguardingStatus.enquiry:
+        event_type = "safeguarding.enquiry_started"
+    else:
+        event_type = "safeguarding.updated"
     return await _finish(
         session,
         ctx,
         provider,
         safeguarding,
-        "safeguarding.closed" if closing else "safeguarding.updated",
+        event_type,
         {
             "safeguarding_id": safeguarding.id,
             "status": safeguarding.status,
             "outcome": safeguarding.outcome,
-            "fields": sorted(changes),
+            "risk_outcome": safeguarding.risk_outcome,
+            "whole_service": safeguarding.whole_service,
+            "fields": fields,
         },
     )
 
@@ -502,6 +745,8 @@ async def record_complaint(
     _check_closing(
         data.status, data.closed_on, CaseStatus.closed, "received_on", data.received_on, today
     )
+    if data.status == CaseStatus.closed and data.upheld is None:
+        raise DomainError("upheld", "is required to close a complaint")
     provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
     closed_on = data.closed_on or (today if data.status == CaseStatus.closed else None)
@@ -527,20 +772,31 @@ async def record_complaint(
 async def update_complaint(
     session: AsyncSession, complaint_id: int, data: schemas.ComplaintUpdate, ctx: WriteContext
 ) -> WriteResult[Complaint]:
+    """Record a complaint's finding and close it (closing needs the finding), or correct
+    a field."""
     complaint = await _get(session, Complaint, complaint_id, "complaint_id")
+    _refuse_if_in_error(complaint)
     provider = await lock_provider(session, complaint.provider_id)
     changes = _non_null_changes(data, nullable={"upheld", "closed_on"})
-    _open_or_close(complaint, changes, closed=CaseStatus.closed, today=ctx.clock.today())
-    for key, value in changes.items():
-        setattr(complaint, key, value)
-    complaint.updated_at = ctx.clock.now()
+    today = ctx.clock.today()
+    _not_future("received_on", changes.get("received_on"), today)
+    closing = _open_or_close(complaint, changes, closed=CaseStatus.closed, today=today)
+    closed = changes.get("status", complaint.status) == CaseStatus.closed
+    if closed and changes.get("upheld", complaint.upheld) is None:
+        raise DomainError("upheld", "is required to close a complaint")
+    fields = _apply_changes(session, ctx, complaint, "complaint", changes)
     return await _finish(
         session,
         ctx,
         provider,
         complaint,
-        "complaint.updated",
-        {"complaint_id": complaint.id, "status": complaint.status, "upheld": complaint.upheld},
+        "complaint.closed" if closing else "complaint.updated",
+        {
+            "complaint_id": complaint.id,
+            "status": complaint.status,
+            "upheld": complaint.upheld,
+            "fields": fields,
+        },
     )
 
 
@@ -563,6 +819,25 @@ async def record_compliment(
         compliment,
         "compliment.received",
         {"compliment_id": compliment.id, "received_on": data.received_on},
+    )
+
+
+async def update_compliment(
+    session: AsyncSession, compliment_id: int, data: schemas.ComplimentUpdate, ctx: WriteContext
+) -> WriteResult[Compliment]:
+    compliment = await _get(session, Compliment, compliment_id, "compliment_id")
+    _refuse_if_in_error(compliment)
+    provider = await lock_provider(session, compliment.provider_id)
+    changes = _non_null_changes(data, nullable=set())
+    _not_future("received_on", changes.get("received_on"), ctx.clock.today())
+    fields = _apply_changes(session, ctx, compliment, "compliment", changes)
+    return await _finish(
+        session,
+        ctx,
+        provider,
+        compliment,
+        "compliment.updated",
+        {"compliment_id": compliment.id, "fields": fields},
     )
 
 
@@ -591,6 +866,46 @@ async def record_financial_assurance(
             "risk": data.risk,
             "next_review_on": data.next_review_on,
             "insurance_expires_on": data.insurance_expires_on,
+        },
+    )
+
+
+async def update_financial_assurance(
+    session: AsyncSession,
+    assurance_id: int,
+    data: schemas.FinancialAssuranceUpdate,
+    ctx: WriteContext,
+) -> WriteResult[FinancialAssurance]:
+    assurance = await _get(session, FinancialAssurance, assurance_id, "financial_assurance_id")
+    _refuse_if_in_error(assurance)
+    provider = await lock_provider(session, assurance.provider_id)
+    changes = _non_null_changes(
+        data,
+        nullable={
+            "credit_check_passed",
+            "accounts_filed_on_time",
+            "insurance_expires_on",
+            "next_review_on",
+        },
+    )
+    _not_future("assessed_on", changes.get("assessed_on"), ctx.clock.today())
+    _not_before(
+        "next_review_on",
+        changes.get("next_review_on", assurance.next_review_on),
+        "assessed_on",
+        changes.get("assessed_on", assurance.assessed_on),
+    )
+    fields = _apply_changes(session, ctx, assurance, "financial_assurance", changes)
+    return await _finish(
+        session,
+        ctx,
+        provider,
+        assurance,
+        "financial_assurance.updated",
+        {
+            "financial_assurance_id": assurance.id,
+            "risk": assurance.risk,
+            "fields": fields,
         },
     )
 
@@ -626,13 +941,20 @@ async def record_concern(
 async def update_concern(
     session: AsyncSession, concern_id: int, data: schemas.ConcernUpdate, ctx: WriteContext
 ) -> WriteResult[Concern]:
+    """Resolve a concern (closing needs how it was resolved), re-open it, or correct a
+    field. Resolving the last whole-service concern stops its rule firing, so a manager
+    may then step the provider down without an override."""
     concern = await _get(session, Concern, concern_id, "concern_id")
+    _refuse_if_in_error(concern)
     provider = await lock_provider(session, concern.provider_id)
     changes = _non_null_changes(data, nullable={"closed_on"})
-    closing = _open_or_close(concern, changes, closed=CaseStatus.closed, today=ctx.clock.today())
-    for key, value in changes.items():
-        setattr(concern, key, value)
-    concern.updated_at = ctx.clock.now()
+    today = ctx.clock.today()
+    _not_future("raised_on", changes.get("raised_on"), today)
+    closing = _open_or_close(concern, changes, closed=CaseStatus.closed, today=today)
+    closed = changes.get("status", concern.status) == CaseStatus.closed
+    if closed and not changes.get("outcome", concern.outcome):
+        raise DomainError("outcome", "is required to resolve a concern")
+    fields = _apply_changes(session, ctx, concern, "concern", changes)
     return await _finish(
         session,
         ctx,
@@ -643,7 +965,56 @@ async def update_concern(
             "concern_id": concern.id,
             "status": concern.status,
             "whole_service": concern.whole_service,
+            "fields": fields,
         },
+    )
+
+
+async def mark_entered_in_error(
+    session: AsyncSession,
+    kind: str,
+    record_id: int,
+    data: schemas.EnteredInError,
+    ctx: WriteContext,
+    *,
+    may_mark_others: bool,
+) -> WriteResult[Any]:
+    """Mark a record entered in error, with the reason: it stays on record, cannot
+    change after, and no rule counts it. Its author may, and whoever `may_mark_others`
+    (a manager: the caller decides from the permission table)."""
+    model = RECORD_KINDS[kind]
+    record: Any = await _get(session, model, record_id, f"{kind}_id")
+    if record.entered_in_error_at is not None:
+        raise Conflict("id", "this record is already marked entered in error")
+    if not may_mark_others and (
+        ctx.actor.user_id is None or record.created_by != ctx.actor.user_id
+    ):
+        raise Forbidden("id", "only the person who recorded it or a manager may mark it")
+    provider = await lock_provider(session, record.provider_id)
+    now = ctx.clock.now()
+    session.add(
+        RecordChange(
+            provider_id=record.provider_id,
+            record_type=kind,
+            record_id=record_id,
+            field="entered_in_error",
+            old_value=None,
+            new_value="true",
+            changed_by=ctx.actor.user_id,
+            actor=ctx.actor.label,
+            changed_at=now,
+        )
+    )
+    record.entered_in_error_at = now
+    record.entered_in_error_by = ctx.actor.user_id
+    record.entered_in_error_reason = data.reason
+    if hasattr(record, "updated_at"):
+        record.updated_at = now
+    if isinstance(record, Visit):
+        await session.flush()
+        await _refresh_visit_dates(session, provider, ctx)
+    return await _finish(
+        session, ctx, provider, record, f"{kind}.entered_in_error", {f"{kind}_id": record_id}
     )
 
 
@@ -678,10 +1049,10 @@ def _open_or_close(
         changes.get("closed_on", record.closed_on),
         closed,
         start_field,
-        getattr(record, start_field),
+        changes.get(start_field, getattr(record, start_field)),
         today,
     )
-    return status == closed and "status" in changes
+    return status == closed and record.status != closed
 
 
 def _check_closing(

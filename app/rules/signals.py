@@ -2,6 +2,9 @@
 grouped form (one query per source table, for the scheduled sweep) and one provider's
 form (one row, for the write path). A property test holds them equal on both engines.
 
+A record marked entered in error is never counted, in either form: every count and every
+"latest" read only the rows `_counts_here` admits.
+
 Dates are compared against cut-offs computed here, so the SQL is the same on SQLite and
 PostgreSQL; "days since" arithmetic happens in Python on the grouped results.
 """
@@ -157,16 +160,33 @@ LATEST: dict[str, tuple[Any, Any, Any]] = {
 }
 
 
+def _counts_here(model: Any) -> Any:
+    """Which rows of a table the rules read: none entered in error (None: every row)."""
+    column = getattr(model, "entered_in_error_at", None)
+    return None if column is None else column.is_(None)
+
+
+def _counted_condition(model: Any, condition: Any) -> Any:
+    here = _counts_here(model)
+    return condition if here is None else and_(condition, here)
+
+
 def _window_label(name: str, days: int) -> str:
     return f"w_{name}_{days}"
 
 
 def _counted(windows: dict[str, set[int]]) -> dict[str, tuple[Any, Any]]:
     """Every count these rules need: label -> (table, condition)."""
-    counted = dict(COUNTS)
+    counted = {
+        label: (model, _counted_condition(model, condition))
+        for label, (model, condition) in COUNTS.items()
+    }
     for name, (model, condition) in WINDOWED.items():
         for days in sorted(windows.get(name, ())):
-            counted[_window_label(name, days)] = (model, condition(days))
+            counted[_window_label(name, days)] = (
+                model,
+                _counted_condition(model, condition(days)),
+            )
     return counted
 
 
@@ -226,7 +246,7 @@ def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]
         ),
     ]
     for (model, order_column), columns in _latest_by_table().items():
-        latest = latest_per_provider(model, order_column, scope)
+        latest = latest_per_provider(model, order_column, scope, where=_counts_here(model))
         statements.append(
             select(
                 latest.c.provider_id,
@@ -259,7 +279,7 @@ def one_provider_statement(windows_key: WindowsKey) -> Select[Any]:
     ]
     latest = [
         select(*(column.label(label) for label, column in columns))
-        .where(model.provider_id == provider_id)
+        .where(_counted_condition(model, model.provider_id == provider_id))
         .order_by(order_column.desc(), model.id.desc())
         .limit(1)
         .subquery(f"latest_{model.__tablename__}")

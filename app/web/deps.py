@@ -112,9 +112,14 @@ async def _delivery_id(delivery_id: int) -> int:
     return in_range(delivery_id)
 
 
+async def _record_id(record_id: int) -> int:
+    return in_range(record_id)
+
+
 ProviderId = Annotated[int, Depends(_provider_id)]
 ActionId = Annotated[int, Depends(_action_id)]
 DeliveryId = Annotated[int, Depends(_delivery_id)]
+RecordId = Annotated[int, Depends(_record_id)]
 
 
 def choice(value: str | None, allowed: set[str]) -> str | None:
@@ -152,13 +157,20 @@ def redirect(url: str) -> RedirectResponse:
 
 
 def flash_redirect(
-    request: Request, services: Services, provider_id: int, message: str, result: Any = None
+    request: Request,
+    services: Services,
+    provider_id: int,
+    message: str,
+    result: Any = None,
+    *,
+    to: str | None = None,
 ) -> Response:
-    """Back to the provider's page, which shows the message (and any escalation) once."""
+    """Back to the provider's page (or the page `to`, a record's), which shows the
+    message (and any escalation) once."""
     escalation = getattr(result, "escalation", None)
     # Reasons carry their evidence (dates, counts): made JSON-safe for the signed cookie.
     banner = to_jsonable_python(escalation.summary()) if escalation is not None else None
-    response = redirect(f"/providers/{provider_id}")
+    response = redirect(to or f"/providers/{provider_id}")
     set_cookie(
         request,
         response,

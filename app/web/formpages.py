@@ -44,14 +44,21 @@ async def form_page(
     values: dict[str, str] | None = None,
     errors: FormErrors | None = None,
     status: int = 200,
+    back: tuple[str, str] | None = None,
 ) -> HTMLResponse:
+    """The form; `back` is the page it returns to, (url, name), the provider's unless
+    given (a record's own page)."""
+    name = await provider_name(services, provider_id)
+    back_url, back_name = back or (f"/providers/{provider_id}", name)
     return render(
         request,
         "form.html",
         {
             "spec": spec,
             "provider_id": provider_id,
-            "provider_name": await provider_name(services, provider_id),
+            "provider_name": name,
+            "back_url": back_url,
+            "back_name": back_name,
             "action": action,
             "values": values or {},
             "errors": errors or FormErrors(),
@@ -72,9 +79,11 @@ async def submit(
     provider_id: int,
     write: Write,
     done: str,
+    back: tuple[str, str] | None = None,
 ) -> Response:
     """Validate, write through the service function and commit; or show the form again
-    with the GOV.UK error summary and nothing stored."""
+    with the GOV.UK error summary and nothing stored. Success returns to `back` (a
+    record's page) or the provider's, with the banner."""
     values = forms.form_values(spec, form)
     data, errors = forms.parse(spec, values, services.clock.today())
     result: Any = None
@@ -97,5 +106,8 @@ async def submit(
             values=values,
             errors=errors,
             status=400,
+            back=back,
         )
-    return flash_redirect(request, services, provider_id, done, result)
+    return flash_redirect(
+        request, services, provider_id, done, result, to=back[0] if back else None
+    )

@@ -21,6 +21,9 @@ from app.models.base import (
     ComplaintUpheld,
     FinancialRisk,
     MonitoringLevel,
+    RiskOutcome,
+    SafeguardingCategory,
+    SafeguardingOutcome,
     VisitKind,
     VisitOutcome,
 )
@@ -92,6 +95,10 @@ class FormSpec:
     submit: str = "Save"
     intro: str = ""
     audited: bool = False  # a safeguarding: its creation goes on the access audit trail
+    # Values the form sends without asking (closing a complaint: status closed).
+    fixed: tuple[tuple[str, Any], ...] = ()
+    # A correction: an optional field left empty empties it (on a new record it is left out).
+    blank_clears: bool = False
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -136,6 +143,15 @@ class FormErrors:
         )
 
 
+SAFEGUARDING_CATEGORIES = choices(
+    SafeguardingCategory,
+    {
+        "financial_or_material": "Financial or material",
+        "neglect": "Neglect and acts of omission",
+        "self_neglect": "Self-neglect",
+    },
+)
+
 # The record forms; app/web/records.py pairs each with its service function.
 VISIT_FORM = FormSpec(
     kind="visit",
@@ -179,8 +195,9 @@ SAFEGUARDING_FORM = FormSpec(
         Field(
             "category",
             "Category",
-            hint="For example, neglect, medication, financial abuse",
-            width="20",
+            "select",
+            hint="The type of abuse or neglect, as the Care Act 2014 guidance names them",
+            options=(Choice("", "Choose a category"), *SAFEGUARDING_CATEGORIES),
         ),
         Field(
             "summary",
@@ -260,6 +277,7 @@ CONCERN_FORM = FormSpec(
     title="Raise a concern",
     noun="concern",
     schema=schemas.ConcernIn,
+    permission=Permission.write_safeguardings,  # as the API's permission table says
     fields=(
         Field("raised_on", "Date raised", "date", not_future=True),
         Field(
@@ -277,6 +295,202 @@ CONCERN_FORM = FormSpec(
             hint="A whole-service concern puts the provider into intensive monitoring.",
             required=False,
         ),
+    ),
+)
+
+# The forms of a record's own page; app/web/records.py pairs each with its service function.
+UPHELD_LABELS = {"upheld": "Upheld", "partly_upheld": "Partly upheld", "not_upheld": "Not upheld"}
+
+SAFEGUARDING_ENQUIRY_FORM = FormSpec(
+    kind="enquiry",
+    title="Record the Section 42 enquiry",
+    noun="safeguarding",
+    schema=schemas.SafeguardingUpdate,
+    permission=Permission.write_safeguardings,
+    audited=True,
+    fixed=(("status", "enquiry"),),
+    submit="Save the enquiry",
+    fields=(Field("enquiry_started_on", "Date the enquiry started", "date", not_future=True),),
+)
+
+SAFEGUARDING_CLOSE_FORM = FormSpec(
+    kind="close",
+    title="Close the safeguarding",
+    noun="safeguarding",
+    schema=schemas.SafeguardingUpdate,
+    permission=Permission.write_safeguardings,
+    audited=True,
+    fixed=(("status", "closed"),),
+    submit="Close the safeguarding",
+    fields=(
+        Field(
+            "outcome",
+            "Outcome",
+            "radios",
+            options=choices(SafeguardingOutcome),
+        ),
+        Field(
+            "risk_outcome",
+            "Risk outcome",
+            "radios",
+            hint="What is left of the risk. Not needed when the concern was withdrawn",
+            options=choices(RiskOutcome),
+            required=False,
+        ),
+        Field("closed_on", "Date closed", "date", not_future=True),
+    ),
+)
+
+SAFEGUARDING_CORRECT_FORM = FormSpec(
+    kind="correct",
+    title="Correct the safeguarding",
+    noun="safeguarding",
+    schema=schemas.SafeguardingUpdate,
+    permission=Permission.write_safeguardings,
+    audited=True,
+    blank_clears=True,
+    intro="Do not enter the names of the people the service supports.",
+    submit="Save the correction",
+    fields=tuple(
+        item
+        for item in SAFEGUARDING_FORM.fields
+        if item.name in ("raised_on", "reference", "category", "summary", "whole_service")
+    ),
+)
+
+COMPLAINT_CLOSE_FORM = FormSpec(
+    kind="close",
+    title="Record the finding and close the complaint",
+    noun="complaint",
+    schema=schemas.ComplaintUpdate,
+    fixed=(("status", "closed"),),
+    submit="Close the complaint",
+    fields=(
+        Field("upheld", "Finding", "radios", options=choices(ComplaintUpheld, UPHELD_LABELS)),
+        Field("closed_on", "Date closed", "date", not_future=True),
+    ),
+)
+
+COMPLAINT_CORRECT_FORM = FormSpec(
+    kind="correct",
+    title="Correct the complaint",
+    noun="complaint",
+    schema=schemas.ComplaintUpdate,
+    blank_clears=True,
+    submit="Save the correction",
+    fields=COMPLAINT_FORM.fields[:2],
+)
+
+CONCERN_RESOLVE_FORM = FormSpec(
+    kind="resolve",
+    title="Resolve the concern",
+    noun="concern",
+    schema=schemas.ConcernUpdate,
+    permission=Permission.write_safeguardings,
+    fixed=(("status", "closed"),),
+    submit="Resolve the concern",
+    fields=(
+        Field(
+            "outcome",
+            "How it was resolved",
+            "textarea",
+            hint="What was done and what was checked, without names",
+        ),
+        Field("closed_on", "Date resolved", "date", not_future=True),
+    ),
+)
+
+CONCERN_CORRECT_FORM = FormSpec(
+    kind="correct",
+    title="Correct the concern",
+    noun="concern",
+    schema=schemas.ConcernUpdate,
+    permission=Permission.write_safeguardings,
+    blank_clears=True,
+    submit="Save the correction",
+    fields=CONCERN_FORM.fields,
+)
+
+VISIT_CORRECT_FORM = FormSpec(
+    kind="correct",
+    title="Correct the visit",
+    noun="visit",
+    schema=schemas.VisitUpdate,
+    blank_clears=True,
+    submit="Save the correction",
+    fields=tuple(
+        Field(item.name, "Follow-up notes", item.kind, required=False)
+        if item.name == "follow_up_actions"
+        else item
+        for item in VISIT_FORM.fields
+    ),
+)
+
+COMPLIMENT_CORRECT_FORM = FormSpec(
+    kind="correct",
+    title="Correct the compliment",
+    noun="compliment",
+    schema=schemas.ComplimentUpdate,
+    blank_clears=True,
+    submit="Save the correction",
+    fields=COMPLIMENT_FORM.fields,
+)
+
+FINANCIAL_CORRECT_FORM = FormSpec(
+    kind="correct",
+    title="Correct the financial check",
+    noun="financial check",
+    schema=schemas.FinancialAssuranceUpdate,
+    blank_clears=True,
+    submit="Save the correction",
+    fields=FINANCIAL_FORM.fields,
+)
+
+ENTERED_IN_ERROR_FORM = FormSpec(
+    kind="entered-in-error",
+    title="Mark as entered in error",
+    noun="record",
+    schema=schemas.EnteredInError,
+    submit="Mark as entered in error",
+    intro="The record stays on file, struck through, and no rule counts it. It cannot be"
+    " changed after.",
+    fields=(
+        Field(
+            "reason",
+            "Why it was entered in error",
+            "textarea",
+            hint="At least 5 characters, for example: logged against the wrong provider",
+        ),
+    ),
+)
+
+VISIT_ACTION_FORM = FormSpec(
+    kind="visit-action",
+    title="Add a follow-up action",
+    noun="follow-up action",
+    schema=schemas.VisitActionIn,
+    submit="Add the action",
+    fields=(
+        Field("action", "What is to be done", "textarea"),
+        Field("owner", "Owner", hint="A role at the provider, for example registered manager"),
+        Field("due_on", "Due", "date"),
+        Field("evidence", "Evidence so far", "textarea", required=False),
+    ),
+)
+
+VISIT_ACTION_UPDATE_FORM = FormSpec(
+    kind="visit-action-update",
+    title="Update the follow-up action",
+    noun="follow-up action",
+    schema=schemas.VisitActionUpdate,
+    blank_clears=True,
+    submit="Save the action",
+    fields=(
+        Field("action", "What is to be done", "textarea"),
+        Field("owner", "Owner", hint="A role at the provider, for example registered manager"),
+        Field("due_on", "Due", "date"),
+        Field("done", "This action is done", "checkbox", required=False),
+        Field("evidence", "Evidence", "textarea", required=False),
     ),
 )
 
@@ -416,7 +630,7 @@ def parse(
     spec: FormSpec, values: Mapping[str, str], today: date
 ) -> tuple[BaseModel | None, FormErrors]:
     """Turn the form's strings into the schema's input, or name everything that is wrong."""
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = dict(spec.fixed)
     errors = FormErrors()
     for item in spec.fields:
         raw = values.get(item.name, "")
@@ -424,7 +638,7 @@ def parse(
             parsed = parse_date(item, values, today)
             if isinstance(parsed, DateProblem):
                 errors.add(item.name, parsed.message, parsed.parts)
-            elif parsed is not None:
+            elif parsed is not None or spec.blank_clears:
                 data[item.name] = parsed
         elif item.kind == "checkbox":
             data[item.name] = raw in ("yes", "true", "on")
@@ -432,6 +646,8 @@ def parse(
             data[item.name] = {"yes": True, "no": False}.get(raw)
         elif raw != "":
             data[item.name] = raw
+        elif spec.blank_clears and not item.required and item.kind in ("text", "textarea"):
+            data[item.name] = ""
         elif item.required:
             data[item.name] = None  # so the schema reports it missing, with the others
     try:

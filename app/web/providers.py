@@ -18,7 +18,7 @@ from app.models import Safeguarding
 from app.records import dashboard, queries
 from app.web import forms
 from app.web.deps import PageError, ProviderId, Reader, ServicesDep, int_param, render
-from app.web.records import RECORD_FORMS
+from app.web.records import RECORD_FORMS, record_path
 from app.web.sessions import FLASH_COOKIE, codec
 
 router = APIRouter(include_in_schema=False)
@@ -48,6 +48,7 @@ async def provider_page(
             session, provider_id, TIMELINE_PAGE_SIZE, (timeline_page - 1) * TIMELINE_PAGE_SIZE
         )
         counts = await dashboard.safeguarding_counts(session, provider_id, today)
+        visit_actions = await queries.visit_actions(session, provider_id=provider_id)
         safeguardings: list[Any] = []
         if detail:
             safeguardings = (
@@ -97,6 +98,8 @@ async def provider_page(
             "safeguarding_counts": counts,
             "flash": flash,
             "record_forms": [entry.spec for entry in RECORD_FORMS],
+            "record_path": record_path,
+            "visit_actions": visit_actions,
             "today": today,
             "action_update_form": forms.ACTION_UPDATE_FORM,
             "agree_field": forms.AGREE_FORM.fields[0],

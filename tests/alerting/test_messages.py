@@ -49,6 +49,7 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     },
     "visit.overdue": {"level": "enhanced", "due_on": date(2026, 11, 1), "days_overdue": 3},
     "improvement_action.overdue": {"due_on": date(2026, 11, 1), "days_overdue": 3},
+    "visit_action.overdue": {"due_on": date(2026, 11, 1), "days_overdue": 3},
     "improvement_plan.not_agreed": {"agree_by_on": date(2026, 11, 1), "days_late": 3},
     "financial_review.due": {"next_review_on": date(2026, 11, 1)},
     "insurance.expiring": {"insurance_expires_on": date(2026, 12, 1), "days_left": 10},

@@ -137,14 +137,24 @@ async def test_closing_a_safeguarding_and_reading_it_back(world: World) -> None:
     provider = await world.provider()
     raised = await world.post(
         f"/providers/{provider['id']}/safeguardings",
-        {"raised_on": "2026-11-01", "category": "financial", "reference": "SG-7", "summary": "x"},
+        {
+            "raised_on": "2026-11-01",
+            "category": "financial_or_material",
+            "reference": "SG-7",
+            "summary": "x",
+        },
         role="safeguarding",
     )
     assert raised.status_code == 201, raised.text
     sid = raised.json()["id"]
     closed = await world.patch(
         f"/safeguardings/{sid}",
-        {"status": "closed", "outcome": "substantiated", "closed_on": "2026-11-15"},
+        {
+            "status": "closed",
+            "outcome": "substantiated",
+            "risk_outcome": "risk_reduced",
+            "closed_on": "2026-11-15",
+        },
         role="safeguarding",
     )
     assert closed.status_code == 200, closed.text

@@ -16,6 +16,14 @@ from tests.web.test_permissions import WEB_RULES
 P = Permission
 PUBLIC = "public"
 LOGGED_IN = "logged_in"  # any valid token, whatever its role
+RECORD_WRITERS = {
+    "visits": P.write_records,
+    "safeguardings": P.write_safeguardings,
+    "complaints": P.write_records,
+    "compliments": P.write_records,
+    "financial-assurances": P.write_records,
+    "concerns": P.write_safeguardings,
+}
 RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
@@ -54,12 +62,21 @@ RULES: dict[tuple[str, str], Permission | str] = {
             "concerns",
         )
     },
-    ("GET", "/api/v1/safeguardings/{safeguarding_id}"): P.read,
-    ("PATCH", "/api/v1/safeguardings/{safeguarding_id}"): P.write_safeguardings,
-    ("GET", "/api/v1/complaints/{complaint_id}"): P.read,
-    ("PATCH", "/api/v1/complaints/{complaint_id}"): P.write_records,
-    ("GET", "/api/v1/concerns/{concern_id}"): P.read,
-    ("PATCH", "/api/v1/concerns/{concern_id}"): P.write_safeguardings,
+    # Each record by id: read it and its changes; update or mark it entered in error with
+    # the permission that records it.
+    **{
+        rule: permission
+        for kind, writer in RECORD_WRITERS.items()
+        for rule, permission in {
+            ("GET", f"/api/v1/{kind}/{{record_id}}"): P.read,
+            ("GET", f"/api/v1/{kind}/{{record_id}}/changes"): P.read,
+            ("PATCH", f"/api/v1/{kind}/{{record_id}}"): writer,
+            ("POST", f"/api/v1/{kind}/{{record_id}}/entered-in-error"): writer,
+        }.items()
+    },
+    ("GET", "/api/v1/providers/{provider_id}/visit-actions"): P.read,
+    ("POST", "/api/v1/visits/{visit_id}/actions"): P.write_records,
+    ("PATCH", "/api/v1/visit-actions/{action_id}"): P.write_records,
     ("GET", "/api/v1/providers/{provider_id}/monitoring"): P.read,
     ("POST", "/api/v1/providers/{provider_id}/monitoring/de-escalate"): P.manage_monitoring,
     ("POST", "/api/v1/providers/{provider_id}/monitoring/placements"): P.manage_monitoring,
@@ -123,9 +140,8 @@ async def test_each_role_gets_what_the_table_says(world: World, method: str, pat
     url = path.replace("{", "").replace("}", "")
     for name in (
         "provider_id",
-        "safeguarding_id",
-        "complaint_id",
-        "concern_id",
+        "record_id",
+        "visit_id",
         "action_id",
         "user_id",
         "token_id",

@@ -129,7 +129,10 @@ async def test_an_acknowledgement_lapses_at_the_write_that_stops_its_rule_firing
     assert set(await _acknowledged(services, provider.id)) == {"whole-service-concern"}
     async with services.database.transaction() as session:
         closed = await records.update_concern(
-            session, concern.record.id, schemas.ConcernUpdate(status="closed"), f.context(services)
+            session,
+            concern.record.id,
+            schemas.ConcernUpdate(status="closed", outcome="Resolved"),
+            f.context(services),
         )
     assert closed.escalation is None and closed.monitoring_level == "enhanced"
     assert await _acknowledged(services, provider.id) == {}
@@ -162,7 +165,10 @@ async def test_de_escalation_blocked_by_open_plan_actions(
             now=services.clock.now(),
         )
         await records.update_concern(
-            session, concern.record.id, schemas.ConcernUpdate(status="closed"), f.context(services)
+            session,
+            concern.record.id,
+            schemas.ConcernUpdate(status="closed", outcome="Resolved"),
+            f.context(services),
         )
     with pytest.raises(DeEscalationRefused) as refused:
         await _de_escalate(

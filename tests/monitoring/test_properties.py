@@ -85,7 +85,9 @@ async def _scenario(database_url: str, steps: list[tuple[int, tuple[str, Any, in
                     await records.update_safeguarding(
                         session,
                         target,
-                        schemas.SafeguardingUpdate(status="closed", outcome=value),
+                        schemas.SafeguardingUpdate(
+                            status="closed", outcome=value, risk_outcome="risk_reduced"
+                        ),
                         f.context(services),
                     )
             elif kind == "complaint":
@@ -101,7 +103,10 @@ async def _scenario(database_url: str, steps: list[tuple[int, tuple[str, Any, in
                 target = concerns[which][number % len(concerns[which])]
                 async with services.database.transaction() as session:
                     await records.update_concern(
-                        session, target, schemas.ConcernUpdate(status="closed"), f.context(services)
+                        session,
+                        target,
+                        schemas.ConcernUpdate(status="closed", outcome="Resolved"),
+                        f.context(services),
                     )
             elif kind == "rating":
                 await f.rating(

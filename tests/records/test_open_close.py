@@ -19,10 +19,14 @@ KINDS: dict[str, tuple[Any, Any, dict[str, Any]]] = {
     "safeguarding": (
         records.update_safeguarding,
         schemas.SafeguardingUpdate,
-        {"outcome": "substantiated"},
+        {"outcome": "substantiated", "risk_outcome": "risk_removed"},
     ),
-    "complaint": (records.update_complaint, schemas.ComplaintUpdate, {}),
-    "concern": (records.update_concern, schemas.ConcernUpdate, {}),
+    "complaint": (records.update_complaint, schemas.ComplaintUpdate, {"upheld": "not_upheld"}),
+    "concern": (
+        records.update_concern,
+        schemas.ConcernUpdate,
+        {"outcome": "Rota fixed; checked at the next visit"},
+    ),
 }
 
 
@@ -50,7 +54,7 @@ async def test_closing_and_reopening(services: Services, kind: str) -> None:
 
     for bad_date in (factories.days_ago(services, 11), factories.days_ago(services, -1)):
         with pytest.raises(DomainError) as refused:
-            await _update(services, kind, record_id, status="closed", closed_on=bad_date)
+            await _update(services, kind, record_id, status="closed", closed_on=bad_date, **closing)
         assert refused.value.field == "closed_on"
     with pytest.raises(DomainError) as refused:
         await _update(services, kind, record_id, closed_on=factories.days_ago(services, 2))

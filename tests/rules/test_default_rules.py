@@ -115,7 +115,9 @@ async def test_substantiated_safeguardings(services: Services) -> None:
             result = await records.update_safeguarding(
                 session,
                 record_id,
-                schemas.SafeguardingUpdate(status="closed", outcome="substantiated"),
+                schemas.SafeguardingUpdate(
+                    status="closed", outcome="substantiated", risk_outcome="risk_remains"
+                ),
                 f.context(services),
             )
         levels.append(str(result.monitoring_level))

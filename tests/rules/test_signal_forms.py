@@ -57,7 +57,10 @@ async def test_one_providers_signals_equal_the_sweeps(services: Services) -> Non
                         session,
                         result.record.id,
                         schemas.SafeguardingUpdate(
-                            status="closed", outcome="substantiated", closed_on=ago
+                            status="closed",
+                            outcome="substantiated",
+                            risk_outcome="risk_removed",
+                            closed_on=ago,
                         ),
                         factories.context(services),
                     )

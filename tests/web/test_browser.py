@@ -208,7 +208,7 @@ async def test_an_officers_day_in_the_browser(
     await page.goto(provider_url)
     await page.get_by_role("link", name="Record a safeguarding concern").click()
     await page.get_by_label("Reference in the safeguarding system").fill("SG-BROWSER-77")
-    await page.get_by_label("Category").fill("medication")
+    await page.get_by_label("Category").select_option("neglect")
     await page.get_by_label("Summary (optional)").fill("Browser test: missed medication")
     await page.get_by_role("button", name="Save").click()
     await expect(page.get_by_text("The safeguarding was saved.")).to_be_visible()

@@ -34,8 +34,8 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
     ("POST", "/providers/{provider_id:int}/record/compliment"): P.write_records,
     ("GET", "/providers/{provider_id:int}/record/financial"): P.write_records,
     ("POST", "/providers/{provider_id:int}/record/financial"): P.write_records,
-    ("GET", "/providers/{provider_id:int}/record/concern"): P.write_records,
-    ("POST", "/providers/{provider_id:int}/record/concern"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/record/concern"): P.write_safeguardings,
+    ("POST", "/providers/{provider_id:int}/record/concern"): P.write_safeguardings,
     ("GET", "/providers/{provider_id:int}/plan/actions/new"): P.write_records,
     ("POST", "/providers/{provider_id:int}/plan/actions"): P.write_records,
     ("POST", "/providers/{provider_id:int}/plan/actions/{action_id:int}"): P.write_records,
@@ -44,11 +44,27 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
     ("POST", "/providers/{provider_id:int}/de-escalate"): P.manage_monitoring,
     ("GET", "/providers/{provider_id:int}/placements"): P.manage_monitoring,
     ("POST", "/providers/{provider_id:int}/placements"): P.manage_monitoring,
+    # Each record's own page, and the forms on it, with the permission that records it.
+    **{
+        (method, f"/{kind}/{{record_id:int}}{form}"): (P.read if form == "" else writer)
+        for kind, writer, forms in (
+            ("visits", P.write_records, ("/correct", "/actions/new")),
+            ("safeguardings", P.write_safeguardings, ("/enquiry", "/close", "/correct")),
+            ("complaints", P.write_records, ("/close", "/correct")),
+            ("compliments", P.write_records, ("/correct",)),
+            ("financial-assurances", P.write_records, ("/correct",)),
+            ("concerns", P.write_safeguardings, ("/resolve", "/correct")),
+        )
+        for form in ("", *forms, "/entered-in-error")
+        for method in (("GET",) if form == "" else ("GET", "POST"))
+    },
+    ("GET", "/visit-actions/{record_id:int}"): P.write_records,
+    ("POST", "/visit-actions/{record_id:int}"): P.write_records,
 }
 
 
 def concrete(path: str) -> str:
-    for name in ("provider_id", "action_id", "delivery_id"):
+    for name in ("provider_id", "action_id", "delivery_id", "record_id"):
         path = path.replace(f"{{{name}:int}}", "999999")
     return path
 
