@@ -3,7 +3,7 @@ issuer and subject of their ID token, and the council directory (SCIM) keeps its
 id for the accounts it provisions.
 
 Revision ID: d5e8a1c4b7f3
-Revises: c3a9e5f17d20
+Revises: 6ce2dbc1e9ab
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d5e8a1c4b7f3"
-down_revision: str | None = "c3a9e5f17d20"
+down_revision: str | None = "6ce2dbc1e9ab"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
