@@ -19,6 +19,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Iterator
+from datetime import tzinfo
 from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
@@ -26,6 +27,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
@@ -39,9 +41,26 @@ from app.alerting.channel import (
     RenderedMessage,
     TransientSendError,
 )
+from app.clock import DEFAULT_TIMEZONE, written_date, written_instant
 from app.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+def words(value: object) -> str:
+    """An enumeration's value as words: "requires_improvement" is "requires improvement"."""
+    return "" if value is None else str(getattr(value, "value", value)).replace("_", " ")
+
+
+def add_officer_filters(environment: Environment, zone: tzinfo | str) -> None:
+    """Dates, times and labels as officers read them, in the council's time zone:
+    `long_date` ("1 December 2026"), `instant` ("1 December 2026 at 3:30pm"), `words`."""
+    council = ZoneInfo(zone) if isinstance(zone, str) else zone
+    environment.filters.update(
+        long_date=lambda value: written_date(value, council),
+        instant=lambda value: written_instant(value, council),
+        words=words,
+    )
 
 
 class EmailRenderer:
@@ -49,7 +68,7 @@ class EmailRenderer:
     Templates are read once per process (no reload check per message): they ship with
     the release, and a burst of alerts should not stat three files per message."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, zone: tzinfo | str = DEFAULT_TIMEZONE) -> None:
         self.root = templates_dir / "email"
         self.environment = Environment(
             loader=FileSystemLoader(str(self.root)),
@@ -58,6 +77,7 @@ class EmailRenderer:
             keep_trailing_newline=True,
             auto_reload=False,
         )
+        add_officer_filters(self.environment, zone)
         self._templates: dict[str, tuple[Template, Template, Template]] = {}
 
     def has_template(self, event_type: str) -> bool:

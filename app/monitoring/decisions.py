@@ -6,7 +6,7 @@ Every function works inside the caller's transaction and never commits."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ async def de_escalate(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    today: date,
 ) -> Provider:
     """Step a provider down: a manager's decision, refused while evidence says otherwise
     unless explicitly overridden with a reason. Both outcomes are on record."""
@@ -40,9 +41,7 @@ async def de_escalate(
     current = MonitoringLevel(provider.monitoring_level)
     if LEVEL_RANK[to] >= LEVEL_RANK[current]:
         raise DomainError("to", f"must be below the current level ({current.value})")
-    firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
-        provider.id, []
-    )
+    firings = (await current_firings(session, policy, today, [provider.id])).get(provider.id, [])
     blocking = [f for f in firings if LEVEL_RANK[f.level] > LEVEL_RANK[to]]
     blockers = [f"rule {f.rule_id} still fires ({f.as_reason()['detail']})" for f in blocking]
     plan = await open_plan(session, provider.id)
@@ -83,7 +82,7 @@ async def de_escalate(
             **(provider.acknowledged_firings or {}),
             **{f.rule_id: acknowledgement(f) for f in blocking},
         }
-    provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or now.date())
+    provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or today)
     provider.updated_at = now
     if plan is not None and to != MonitoringLevel.intensive:
         plan.status = PlanStatus.closed
@@ -113,6 +112,7 @@ async def set_placements_suspended(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    today: date,
 ) -> Provider:
     """A manager suspends or lifts new placements; lifting acknowledges the rules that
     suspended them, so the same evidence does not suspend again at the next write."""
@@ -125,7 +125,7 @@ async def set_placements_suspended(
     provider.placements_suspended = suspended
     provider.updated_at = now
     if not suspended:
-        firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
+        firings = (await current_firings(session, policy, today, [provider.id])).get(
             provider.id, []
         )
         provider.acknowledged_firings = {

@@ -133,6 +133,7 @@ async def _finish(
         policy=ctx.policy,
         actor=ctx.actor,
         now=ctx.clock.now(),
+        today=ctx.clock.today(),
         trigger=trigger_of(event_type, data),
     )
     level = MonitoringLevel(provider.monitoring_level)
@@ -166,7 +167,7 @@ async def create_provider(
         created_at=now,
         updated_at=now,
         monitoring_level=MonitoringLevel.routine,
-        next_visit_due_on=now.date(),  # a new contract is visited at once
+        next_visit_due_on=ctx.clock.today(),  # a new contract is visited at once
     )
     session.add(provider)
     await session.flush()
@@ -332,6 +333,7 @@ async def record_rating(
         policy=ctx.policy,
         actor=ctx.actor,
         now=now,
+        today=ctx.clock.today(),
         trigger=trigger_of(event_type, data),
     )
     level = MonitoringLevel(provider.monitoring_level)

@@ -56,6 +56,7 @@ async def de_escalate_submit(
                 policy=services.policy,
                 actor=viewer.principal.actor,
                 now=services.clock.now(),
+                today=services.clock.today(),
             )
         except DeEscalationRefused:
             await session.commit()  # the refusal itself is on record, as through the API
@@ -106,6 +107,7 @@ async def placements_submit(
             policy=services.policy,
             actor=viewer.principal.actor,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
 
     return await submit(

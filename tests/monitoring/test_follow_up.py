@@ -49,6 +49,7 @@ async def _de_escalate(
             policy=services.policy,
             actor=manager,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
 
 
@@ -176,6 +177,7 @@ async def test_de_escalation_blocked_by_open_plan_actions(
             data=plans.ActionUpdate(status="complete", evidence="Two carers started"),
             actor=manager,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
         await de_escalate(
             session,
@@ -186,6 +188,7 @@ async def test_de_escalation_blocked_by_open_plan_actions(
             policy=services.policy,
             actor=manager,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
     assert await f.level_of(services, provider.id) == "routine"
 
