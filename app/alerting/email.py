@@ -274,6 +274,16 @@ class SmtpMailer:
             client.close()
 
 
+# The reference a message written to a file is recorded with (the delivery's message_id),
+# so the alerts page can tell "written to a file" apart from "sent".
+FILE_REFERENCE_PREFIX = "file:"
+
+
+def written_to_file(reference: str | None) -> bool:
+    """Whether a delivery's recorded reference says it went to an .eml file, not a server."""
+    return reference is not None and reference.startswith(FILE_REFERENCE_PREFIX)
+
+
 class FileMailer:
     """The embedded default: each message becomes an .eml file under var/outbox/."""
 
@@ -284,12 +294,12 @@ class FileMailer:
 
     async def send(self, outgoing: Outgoing) -> str:
         message = make_message(outgoing, sender=self.sender, domain=self.domain)
-        reference = str(message["Message-ID"])
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / (reference.strip("<>").replace("@", "_at_") + ".eml")
+        name = str(message["Message-ID"]).strip("<>").replace("@", "_at_") + ".eml"
+        path = self.folder / name
         await asyncio.to_thread(path.write_bytes, message.as_bytes())
         log.info("alert written to outbox file %s", path.name)
-        return reference
+        return FILE_REFERENCE_PREFIX + name
 
     async def close_idle(self) -> None:
         """Nothing is held open between messages."""
