@@ -121,6 +121,7 @@ def build_services(
         clock=clock,
         base_url=settings.base_url,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
+        safeguarding_mailbox=str(settings.safeguarding_email),
     )
     services = Services(
         settings,

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from app.clock import Clock
+from app.clock import Clock, long_date
 from app.errors import Conflict, DomainError, NotFound
 from app.events import EVENT_TYPES, Actor, append_event
 from app.locks import lock_provider
@@ -95,9 +95,18 @@ def _not_future(field: str, value: date | None, today: date) -> None:
         raise DomainError(field, "cannot be in the future")
 
 
+# The dates a later one is checked against, as a refusal names them to an officer.
+_DATE_IN_WORDS = {
+    "raised_on": "the date it was raised",
+    "received_on": "the date it was received",
+    "assessed_on": "the date of the assessment",
+}
+
+
 def _not_before(field: str, value: date | None, other_field: str, other: date) -> None:
     if value is not None and value < other:
-        raise DomainError(field, f"cannot be before {other_field} ({other.isoformat()})")
+        words = _DATE_IN_WORDS.get(other_field, "the date it began")
+        raise DomainError(field, f"must be on or after {words}, {long_date(other)}")
 
 
 async def _check_user(session: AsyncSession, field: str, user_id: int | None) -> None:
@@ -437,7 +446,9 @@ async def record_safeguarding(
     today = ctx.clock.today()
     _not_future("raised_on", data.raised_on, today)
     if data.status == SafeguardingStatus.closed:
-        raise DomainError("status", "a new safeguarding cannot start closed; close it by update")
+        raise DomainError(
+            "status", "cannot be closed on a new safeguarding: record it, then close it"
+        )
     provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
     safeguarding = Safeguarding(
@@ -477,7 +488,7 @@ async def update_safeguarding(
     closing = _open_or_close(safeguarding, changes, closed=SafeguardingStatus.closed, today=today)
     status = changes.get("status", safeguarding.status)
     if status == SafeguardingStatus.closed and changes.get("outcome", safeguarding.outcome) is None:
-        raise DomainError("outcome", "is required to close a safeguarding")
+        raise DomainError("outcome", "must be chosen to close a safeguarding")
     for key, value in changes.items():
         setattr(safeguarding, key, value)
     safeguarding.updated_at = ctx.clock.now()
@@ -693,7 +704,7 @@ def _check_closing(
     _not_future("closed_on", closed_on, today)
     _not_before("closed_on", closed_on, start_field, start)
     if status != closed and closed_on is not None:
-        raise DomainError("closed_on", "only a closed record has a closing date")
+        raise DomainError("closed_on", "can only be given when the status is closed")
 
 
 def _non_null_changes(data: schemas.Input, *, nullable: set[str]) -> dict[str, Any]:
