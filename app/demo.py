@@ -317,9 +317,9 @@ def market_benchmark(now: datetime) -> CqcBenchmark:
 
 async def seed_demo(settings: Settings, *, force: bool = False) -> int:
     services = build_services(settings)
-    now = SystemClock().now()
-    today = now.date()
-    clock = FakeClock(now - timedelta(days=HISTORY_DAYS + 7))
+    real = SystemClock(settings.timezone)
+    now, today = real.now(), real.today()
+    clock = FakeClock(now - timedelta(days=HISTORY_DAYS + 7), settings.timezone)
     password = os.environ.get("CAREWATCH_DEMO_PASSWORD", "demo-password-change-me")
     try:
         async with services.database.transaction() as session:

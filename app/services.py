@@ -91,7 +91,7 @@ def build_services(
 ) -> Services:
     policy, routes = load_policy(settings)
     database = database or Database.from_url(settings.database_url)
-    clock = clock or SystemClock()
+    clock = clock or SystemClock(settings.timezone)
     wake_up = WakeUp()
     metrics = ProcessMetrics()
 
@@ -110,17 +110,18 @@ def build_services(
         on_events=count_events,
         texts=settings.texts_enabled,
     )
-    renderer = EmailRenderer(TEMPLATES_DIR)
+    renderer = EmailRenderer(TEMPLATES_DIR, settings.timezone)
     notify: NotifyChannel | None = None
     if mailer is None:
         mailer, notify = channels_for(settings)
     dispatcher = Dispatcher(
         database=database,
         mailer=mailer,
-        renderer=MessageRenderer(renderer, SmsRenderer(TEMPLATES_DIR)),
+        renderer=MessageRenderer(renderer, SmsRenderer(TEMPLATES_DIR, settings.timezone)),
         clock=clock,
         base_url=settings.base_url,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
+        safeguarding_mailbox=str(settings.safeguarding_email),
     )
     services = Services(
         settings,

@@ -188,8 +188,11 @@ class Dispatcher:
         batch_size: int = 50,
         concurrency: int = 8,
         retry: RetryPolicy | None = None,
+        safeguarding_mailbox: str | None = None,
     ) -> None:
         self.database = database
+        # Messages to this address are written for the safeguarding team, not the officer.
+        self.safeguarding_mailbox = safeguarding_mailbox
         self.mailer = mailer
         self.renderer = renderer
         self.clock = clock
@@ -324,7 +327,12 @@ class Dispatcher:
             )
         try:
             rendered = self.renderer.render(
-                context["event"]["type"], {**context, "channel": claim.channel}
+                context["event"]["type"],
+                {
+                    **context,
+                    "channel": claim.channel,
+                    "to_safeguarding_team": claim.recipient == self.safeguarding_mailbox,
+                },
             )
             outgoing = Outgoing(
                 delivery_id=claim.id,

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Iterator
+from datetime import tzinfo
 from email import policy
 from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
@@ -26,6 +27,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
@@ -39,9 +41,26 @@ from app.alerting.channel import (
     RenderedMessage,
     TransientSendError,
 )
+from app.clock import DEFAULT_TIMEZONE, written_date, written_instant
 from app.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+def words(value: object) -> str:
+    """An enumeration's value as words: "requires_improvement" is "requires improvement"."""
+    return "" if value is None else str(getattr(value, "value", value)).replace("_", " ")
+
+
+def add_officer_filters(environment: Environment, zone: tzinfo | str) -> None:
+    """Dates, times and labels as officers read them, in the council's time zone:
+    `long_date` ("1 December 2026"), `instant` ("1 December 2026 at 3:30pm"), `words`."""
+    council = ZoneInfo(zone) if isinstance(zone, str) else zone
+    environment.filters.update(
+        long_date=lambda value: written_date(value, council),
+        instant=lambda value: written_instant(value, council),
+        words=words,
+    )
 
 
 class EmailRenderer:
@@ -49,7 +68,7 @@ class EmailRenderer:
     Templates are read once per process (no reload check per message): they ship with
     the release, and a burst of alerts should not stat three files per message."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, zone: tzinfo | str = DEFAULT_TIMEZONE) -> None:
         self.root = templates_dir / "email"
         self.environment = Environment(
             loader=FileSystemLoader(str(self.root)),
@@ -58,6 +77,7 @@ class EmailRenderer:
             keep_trailing_newline=True,
             auto_reload=False,
         )
+        add_officer_filters(self.environment, zone)
         self._templates: dict[str, tuple[Template, Template, Template]] = {}
 
     def has_template(self, event_type: str) -> bool:
@@ -254,6 +274,16 @@ class SmtpMailer:
             client.close()
 
 
+# The reference a message written to a file is recorded with (the delivery's message_id),
+# so the alerts page can tell "written to a file" apart from "sent".
+FILE_REFERENCE_PREFIX = "file:"
+
+
+def written_to_file(reference: str | None) -> bool:
+    """Whether a delivery's recorded reference says it went to an .eml file, not a server."""
+    return reference is not None and reference.startswith(FILE_REFERENCE_PREFIX)
+
+
 class FileMailer:
     """The embedded default: each message becomes an .eml file under var/outbox/."""
 
@@ -264,12 +294,12 @@ class FileMailer:
 
     async def send(self, outgoing: Outgoing) -> str:
         message = make_message(outgoing, sender=self.sender, domain=self.domain)
-        reference = str(message["Message-ID"])
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / (reference.strip("<>").replace("@", "_at_") + ".eml")
+        name = str(message["Message-ID"]).strip("<>").replace("@", "_at_") + ".eml"
+        path = self.folder / name
         await asyncio.to_thread(path.write_bytes, message.as_bytes())
         log.info("alert written to outbox file %s", path.name)
-        return reference
+        return FILE_REFERENCE_PREFIX + name
 
     async def close_idle(self) -> None:
         """Nothing is held open between messages."""

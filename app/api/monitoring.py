@@ -69,6 +69,7 @@ async def de_escalate(
             policy=services.policy,
             actor=principal.actor,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
     except DeEscalationRefused:
         await session.commit()  # the refusal itself is on record
@@ -103,6 +104,7 @@ async def change_placements(
         policy=services.policy,
         actor=principal.actor,
         now=services.clock.now(),
+        today=services.clock.today(),
     )
     await session.commit()
     return await _named(
@@ -140,6 +142,7 @@ async def agree_plan(
         agreed_on=body.agreed_on,
         actor=principal.actor,
         now=services.clock.now(),
+        today=services.clock.today(),
     )
     await session.commit()
     return await queries.plan_view(session, provider_id)
@@ -179,7 +182,12 @@ async def update_action(
 ) -> ImprovementAction:
     """Update an action, or complete it with `status: complete` and its evidence."""
     action = await plans.update_action(
-        session, action_id=action_id, data=body, actor=principal.actor, now=services.clock.now()
+        session,
+        action_id=action_id,
+        data=body,
+        actor=principal.actor,
+        now=services.clock.now(),
+        today=services.clock.today(),
     )
     await session.commit()
     return action

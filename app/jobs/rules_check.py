@@ -45,7 +45,9 @@ async def run_check(settings: Settings, out: object = None) -> int:
             return 0
         async with database.sessions() as session:
             policy = MonitoringPolicy(rules=rules)
-            firings = await current_firings(session, policy, SystemClock().today(), None)
+            firings = await current_firings(
+                session, policy, SystemClock(settings.timezone).today(), None
+            )
             providers = {p.id: p for p in (await session.execute(select(Provider))).scalars()}
             for rule in rules.rules:
                 moved = []

@@ -26,10 +26,12 @@ async def evaluate_time_rules(services: Services) -> TimeRulesResult:
     """The scheduled sweep: apply every rule to every provider (signals that changed with
     time alone, such as an expiring window or an overdue visit), then raise the time-based
     follow-up events, each once per occurrence and again weekly while unresolved."""
-    now = services.clock.now()
+    now, today = services.clock.now(), services.clock.today()
     async with services.database.transaction() as session:
-        escalations = await apply_rules(session, policy=services.policy, actor=TIME_RULES, now=now)
-        raised = await raise_time_based_events(session, actor=TIME_RULES, now=now)
+        escalations = await apply_rules(
+            session, policy=services.policy, actor=TIME_RULES, now=now, today=today
+        )
+        raised = await raise_time_based_events(session, actor=TIME_RULES, now=now, today=today)
     result = TimeRulesResult(escalated=sorted(escalations), events=raised.raised)
     log.info("time rules: %d escalations, events %s", len(result.escalated), result.events)
     return result

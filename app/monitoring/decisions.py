@@ -6,20 +6,22 @@ Every function works inside the caller's transaction and never commits."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clock import long_date
 from app.errors import Conflict, DomainError
 from app.events import Actor, append_event
 from app.locks import lock_provider
-from app.models import ImprovementAction, Provider
+from app.models import Concern, ImprovementAction, Provider, Safeguarding
 from app.models.base import LEVEL_RANK, ActionStatus, MonitoringLevel, PlanStatus
 from app.monitoring.errors import DeEscalationRefused
 from app.monitoring.escalation import acknowledgement, current_firings, switch_episode
 from app.monitoring.plans import open_plan
 from app.monitoring.policy import MonitoringPolicy
+from app.rules.engine import Firing
 
 
 async def de_escalate(
@@ -32,6 +34,7 @@ async def de_escalate(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    today: date,
 ) -> Provider:
     """Step a provider down: a manager's decision, refused while evidence says otherwise
     unless explicitly overridden with a reason. Both outcomes are on record."""
@@ -39,12 +42,10 @@ async def de_escalate(
     assert provider.id is not None
     current = MonitoringLevel(provider.monitoring_level)
     if LEVEL_RANK[to] >= LEVEL_RANK[current]:
-        raise DomainError("to", f"must be below the current level ({current.value})")
-    firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
-        provider.id, []
-    )
+        raise DomainError("to", f"must be below the current level, {current.value} monitoring")
+    firings = (await current_firings(session, policy, today, [provider.id])).get(provider.id, [])
     blocking = [f for f in firings if LEVEL_RANK[f.level] > LEVEL_RANK[to]]
-    blockers = [f"rule {f.rule_id} still fires ({f.as_reason()['detail']})" for f in blocking]
+    blockers = [phrase for f in blocking for phrase in await _still_holds(session, provider.id, f)]
     plan = await open_plan(session, provider.id)
     if plan is not None and to != MonitoringLevel.intensive:
         open_actions = await session.scalar(
@@ -56,7 +57,11 @@ async def de_escalate(
             )
         )
         if open_actions:
-            blockers.append(f"{open_actions} improvement action(s) still open")
+            blockers.append(
+                "one improvement action is still open"
+                if open_actions == 1
+                else f"{open_actions} improvement actions are still open"
+            )
     if blockers and not override:
         await append_event(
             session,
@@ -83,7 +88,7 @@ async def de_escalate(
             **(provider.acknowledged_firings or {}),
             **{f.rule_id: acknowledgement(f) for f in blocking},
         }
-    provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or now.date())
+    provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or today)
     provider.updated_at = now
     if plan is not None and to != MonitoringLevel.intensive:
         plan.status = PlanStatus.closed
@@ -104,6 +109,32 @@ async def de_escalate(
     return provider
 
 
+async def _still_holds(session: AsyncSession, provider_id: int, firing: Firing) -> list[str]:
+    """Why a rule still holds, in an officer's words: the whole-service concerns and
+    safeguardings still open, each with the day it was raised; otherwise what the rule
+    says (never its id or its signals' names)."""
+    if "whole_service_concerns_open" in firing.evidence:
+        phrases = []
+        for kind, model in (("concern", Concern), ("safeguarding", Safeguarding)):
+            raised = await session.execute(
+                select(model.raised_on)
+                .where(
+                    model.provider_id == provider_id,
+                    model.whole_service.is_(True),
+                    model.status != "closed",
+                )
+                .order_by(model.raised_on)
+            )
+            phrases += [
+                f"the whole-service {kind} raised on {long_date(day)} is still open"
+                for day in raised.scalars()
+            ]
+        if phrases:
+            return phrases
+    description = firing.description.rstrip(".")
+    return [f"{description[:1].lower()}{description[1:]} (this still holds)"]
+
+
 async def set_placements_suspended(
     session: AsyncSession,
     *,
@@ -113,6 +144,7 @@ async def set_placements_suspended(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    today: date,
 ) -> Provider:
     """A manager suspends or lifts new placements; lifting acknowledges the rules that
     suspended them, so the same evidence does not suspend again at the next write."""
@@ -125,7 +157,7 @@ async def set_placements_suspended(
     provider.placements_suspended = suspended
     provider.updated_at = now
     if not suspended:
-        firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
+        firings = (await current_firings(session, policy, today, [provider.id])).get(
             provider.id, []
         )
         provider.acknowledged_firings = {

@@ -8,5 +8,5 @@ from app.errors import Conflict
 
 class DeEscalationRefused(Conflict):
     def __init__(self, blockers: list[str]) -> None:
-        super().__init__("to", "de-escalation refused: " + "; ".join(blockers))
+        super().__init__("to", "Cannot step down yet: " + "; ".join(blockers))
         self.blockers = blockers

@@ -60,21 +60,21 @@ async def current_firings(
 
 
 async def apply_rules(
-    session: AsyncSession, *, policy: MonitoringPolicy, actor: Actor, now: datetime
+    session: AsyncSession, *, policy: MonitoringPolicy, actor: Actor, now: datetime, today: date
 ) -> dict[int, Escalation]:
     """The sweep: evaluate the rules for every provider and raise any whose level a firing
     rule exceeds. Returns the escalations made, by provider id.
 
     Every provider is read once without a lock; only one whose firings would change
     something is then locked (and read again under the lock) and changed."""
-    firings_by_provider = await current_firings(session, policy, now.date(), None)
+    firings_by_provider = await current_firings(session, policy, today, None)
     providers = {p.id: p for p in (await session.execute(select(Provider))).scalars()}
     changed: dict[int, Escalation] = {}
     for provider_id, firings in firings_by_provider.items():
         if not _Weighed.of(providers[provider_id], firings):
             continue
         provider = await lock_provider(session, provider_id)
-        escalation = await _apply(session, provider, firings, policy, actor, now, None)
+        escalation = await _apply(session, provider, firings, policy, actor, now, today, None)
         if escalation is not None:
             changed[provider_id] = escalation
     return changed
@@ -87,15 +87,14 @@ async def apply_rules_to(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    today: date,
     trigger: dict[str, Any] | None = None,
 ) -> Escalation | None:
     """Evaluate the rules for one provider its writer has locked, and raise its level if
     a firing rule exceeds it. `trigger` is the write that set the rules off."""
     assert provider.id is not None
-    firings = (await current_firings(session, policy, now.date(), [provider.id])).get(
-        provider.id, []
-    )
-    return await _apply(session, provider, firings, policy, actor, now, trigger)
+    firings = (await current_firings(session, policy, today, [provider.id])).get(provider.id, [])
+    return await _apply(session, provider, firings, policy, actor, now, today, trigger)
 
 
 @dataclass(frozen=True)
@@ -143,6 +142,7 @@ async def _apply(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    today: date,
     trigger: dict[str, Any] | None,
 ) -> Escalation | None:
     assert provider.id is not None
@@ -157,7 +157,15 @@ async def _apply(
     escalation: Escalation | None = None
     if weighed.escalate_to is not None:
         escalation = await _escalate(
-            session, provider, weighed.escalate_to, weighed.fresh, policy, actor, now, trigger
+            session,
+            provider,
+            weighed.escalate_to,
+            weighed.fresh,
+            policy,
+            actor,
+            now,
+            today,
+            trigger,
         )
     if weighed.suspending:
         provider.placements_suspended = True
@@ -230,10 +238,10 @@ async def _escalate(
     policy: MonitoringPolicy,
     actor: Actor,
     now: datetime,
+    today: date,
     trigger: dict[str, Any] | None = None,
 ) -> Escalation:
     assert provider.id is not None
-    today = now.date()
     previous = MonitoringLevel(provider.monitoring_level)
     reasons = [f.as_reason() for f in firings]
     episode = await switch_episode(

@@ -46,9 +46,9 @@ class TimeBasedResult:
 
 
 async def raise_time_based_events(
-    session: AsyncSession, *, actor: Actor, now: datetime
+    session: AsyncSession, *, actor: Actor, now: datetime, today: date
 ) -> TimeBasedResult:
-    today = now.date()
+    """`today` is the council's calendar day (the clock's today), not `now`'s UTC date."""
     result = TimeBasedResult()
     drafts: list[EventDraft] = []
 

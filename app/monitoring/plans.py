@@ -105,7 +105,13 @@ async def add_action(
 
 
 async def update_action(
-    session: AsyncSession, *, action_id: int, data: ActionUpdate, actor: Actor, now: datetime
+    session: AsyncSession,
+    *,
+    action_id: int,
+    data: ActionUpdate,
+    actor: Actor,
+    now: datetime,
+    today: date,
 ) -> ImprovementAction:
     action = await session.get(ImprovementAction, action_id)
     if action is None:
@@ -120,7 +126,7 @@ async def update_action(
         setattr(action, key, value)
     completed = changes.get("status") == ActionStatus.complete
     if completed and action.completed_on is None:
-        action.completed_on = now.date()
+        action.completed_on = today
     elif "status" in changes and not completed:
         action.completed_on = None
     action.updated_at = now
@@ -136,13 +142,19 @@ async def update_action(
 
 
 async def agree_plan(
-    session: AsyncSession, *, provider_id: int, agreed_on: date, actor: Actor, now: datetime
+    session: AsyncSession,
+    *,
+    provider_id: int,
+    agreed_on: date,
+    actor: Actor,
+    now: datetime,
+    today: date,
 ) -> ImprovementPlan:
     await lock_provider(session, provider_id)
     plan = await plan_for(session, provider_id)
     if plan.status == PlanStatus.agreed:
         raise Conflict("status", "the plan is already agreed")
-    if agreed_on > now.date():
+    if agreed_on > today:
         raise DomainError("agreed_on", "cannot be in the future")
     plan.status = PlanStatus.agreed
     plan.agreed_on = agreed_on

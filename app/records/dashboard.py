@@ -1,11 +1,13 @@
 """The dashboard's provider table: one row per provider with the figures an officer scans
 (level, embargo, worst CQC rating and its age, safeguardings, complaints, compliments,
-finances, visits), filtered and sorted in SQL so a page of a large market stays fast."""
+finances, visits), filtered and sorted in SQL so a page of a large market stays fast; the
+totals of the filtered providers; and the tiles, each counting the providers its link
+lists (one condition for both, so a tile's number is the length of its list)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select
@@ -16,13 +18,22 @@ from app.models import (
     Compliment,
     CqcBenchmark,
     FinancialAssurance,
+    ImprovementAction,
+    ImprovementPlan,
     Location,
     Provider,
     ProviderLocality,
     Safeguarding,
     User,
 )
-from app.models.base import RATING_SEVERITY, ComplaintUpheld, Rating, SafeguardingStatus
+from app.models.base import (
+    RATING_SEVERITY,
+    ActionStatus,
+    ComplaintUpheld,
+    PlanStatus,
+    Rating,
+    SafeguardingStatus,
+)
 from app.sql import latest_per_provider, rating_of_severity, rating_severity
 
 RECENT_DAYS = 90
@@ -49,12 +60,49 @@ SORT_KEYS = (
 )
 
 
+# The tiles that count providers, each with the condition its count and its list share.
+TILES = ("visits_overdue", "actions_overdue", "safeguardings_open")
+
+
+def tile_condition(tile: str, today: date) -> Any:
+    """Which providers a tile counts, and its link lists."""
+    if tile == "visits_overdue":
+        return Provider.next_visit_due_on < today
+    if tile == "actions_overdue":
+        return Provider.id.in_(
+            select(ImprovementAction.provider_id)
+            .join(ImprovementPlan, ImprovementPlan.id == ImprovementAction.plan_id)
+            .where(
+                ImprovementAction.status != ActionStatus.complete,
+                ImprovementAction.due_on < today,
+                ImprovementPlan.status != PlanStatus.closed,
+            )
+        )
+    if tile == "safeguardings_open":
+        return Provider.id.in_(
+            select(Safeguarding.provider_id).where(Safeguarding.status != SafeguardingStatus.closed)
+        )
+    raise ValueError(f"no tile {tile!r}")
+
+
+async def tile_counts(session: AsyncSession, today: date) -> dict[str, int]:
+    """Each tile's number of providers, across the whole market."""
+    counts = {}
+    for tile in TILES:
+        counted = await session.scalar(
+            select(func.count()).select_from(Provider).where(tile_condition(tile, today))
+        )
+        counts[tile] = int(counted or 0)
+    return counts
+
+
 @dataclass
 class TableFilters:
     officer_id: int | None = None
     locality: str | None = None
     level: str | None = None
     rating: Rating | None = None
+    tile: str | None = None  # one of TILES: only the providers that tile counts
     sort: str = "name"
     descending: bool = False
     limit: int = 100
@@ -66,6 +114,9 @@ class ProviderTable:
     rows: list[dict[str, Any]]
     total: int
     localities: list[str] = field(default_factory=list)
+    # Of every provider the filters select (not only this page).
+    weekly_hours: float = 0.0
+    people_supported: int = 0
 
 
 def counted_figures(today: date) -> dict[str, tuple[Any, tuple[Any, ...]]]:
@@ -211,6 +262,8 @@ async def provider_table(
     if filters.rating is not None:
         joins.append((everyone.worst, everyone.worst.c.provider_id == Provider.id))
         conditions.append(everyone.worst.c.severity == RATING_SEVERITY[filters.rating])
+    if filters.tile is not None:
+        conditions.append(tile_condition(filters.tile, today))
 
     sort_columns = everyone.sort_columns()
     sort_column, sort_joins = sort_columns.get(filters.sort, sort_columns["name"])
@@ -228,10 +281,16 @@ async def provider_table(
             await session.execute(page_query.limit(filters.limit).offset(filters.offset))
         ).scalars()
     ]
-    count_query = select(func.count()).select_from(Provider)
+    count_query = select(
+        func.count(),
+        func.coalesce(func.sum(Provider.weekly_hours), 0),
+        func.coalesce(func.sum(Provider.people_supported), 0),
+    ).select_from(Provider)
     for target, onclause in _unique(joins):
         count_query = count_query.outerjoin(target, onclause)
-    total = await session.scalar(count_query.where(*conditions))
+    total, weekly_hours, people_supported = (
+        await session.execute(count_query.where(*conditions))
+    ).one()
     rows = await _rows(session, today, ids)
     all_localities = [
         str(value)
@@ -241,7 +300,13 @@ async def provider_table(
             )
         ).scalars()
     ]
-    return ProviderTable(rows, int(total or 0), all_localities)
+    return ProviderTable(
+        rows,
+        int(total or 0),
+        all_localities,
+        weekly_hours=float(weekly_hours or 0),
+        people_supported=int(people_supported or 0),
+    )
 
 
 def _unique(joins: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -341,6 +406,23 @@ async def national_distribution(session: AsyncSession) -> dict[str, Any] | None:
     if benchmark is None:
         return None
     return {"finished_at": benchmark.finished_at, **benchmark.distribution}
+
+
+# A count running for longer than this was interrupted (a restart): it may be resumed.
+BENCHMARK_STALE_AFTER = timedelta(hours=6)
+
+
+async def benchmark_running_since(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the count of England's ratings now under way started (None if none is)."""
+    started: datetime | None = await session.scalar(
+        select(CqcBenchmark.started_at)
+        .where(CqcBenchmark.status == "running")
+        .order_by(CqcBenchmark.id.desc())
+        .limit(1)
+    )
+    if started is None or started < now - BENCHMARK_STALE_AFTER:
+        return None
+    return started
 
 
 async def user_names(session: AsyncSession, user_ids: set[int]) -> dict[int, str]:

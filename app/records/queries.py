@@ -313,6 +313,16 @@ async def list_deliveries(
     return await _page(session, query, limit, offset)
 
 
+async def provider_names(session: AsyncSession, provider_ids: set[int]) -> dict[int, str]:
+    """The names of the providers a page mentions (the alerts page), in one query."""
+    if not provider_ids:
+        return {}
+    rows = await session.execute(
+        select(Provider.id, Provider.name).where(Provider.id.in_(provider_ids))
+    )
+    return {int(provider_id): str(name) for provider_id, name in rows}
+
+
 async def monitoring_view(
     session: AsyncSession, provider_id: int, policy: MonitoringPolicy, today: date
 ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
-from app.clock import Clock
+from app.clock import Clock, long_date
 from app.errors import Conflict, DomainError, Forbidden, NotFound
 from app.events import EVENT_TYPES, Actor, append_event
 from app.locks import lock_provider
@@ -99,9 +99,18 @@ def _not_future(field: str, value: date | None, today: date) -> None:
         raise DomainError(field, "cannot be in the future")
 
 
+# The dates a later one is checked against, as a refusal names them to an officer.
+_DATE_IN_WORDS = {
+    "raised_on": "the date it was raised",
+    "received_on": "the date it was received",
+    "assessed_on": "the date of the assessment",
+}
+
+
 def _not_before(field: str, value: date | None, other_field: str, other: date) -> None:
     if value is not None and value < other:
-        raise DomainError(field, f"cannot be before {other_field} ({other.isoformat()})")
+        words = _DATE_IN_WORDS.get(other_field, "the date it began")
+        raise DomainError(field, f"must be on or after {words}, {long_date(other)}")
 
 
 async def _check_user(session: AsyncSession, field: str, user_id: int | None) -> None:
@@ -137,6 +146,7 @@ async def _finish(
         policy=ctx.policy,
         actor=ctx.actor,
         now=ctx.clock.now(),
+        today=ctx.clock.today(),
         trigger=trigger_of(event_type, data),
     )
     level = MonitoringLevel(provider.monitoring_level)
@@ -170,7 +180,7 @@ async def create_provider(
         created_at=now,
         updated_at=now,
         monitoring_level=MonitoringLevel.routine,
-        next_visit_due_on=now.date(),  # a new contract is visited at once
+        next_visit_due_on=ctx.clock.today(),  # a new contract is visited at once
     )
     session.add(provider)
     await session.flush()
@@ -336,6 +346,7 @@ async def record_rating(
         policy=ctx.policy,
         actor=ctx.actor,
         now=now,
+        today=ctx.clock.today(),
         trigger=trigger_of(event_type, data),
     )
     level = MonitoringLevel(provider.monitoring_level)
@@ -634,7 +645,9 @@ async def record_safeguarding(
     today = ctx.clock.today()
     _not_future("raised_on", data.raised_on, today)
     if data.status == SafeguardingStatus.closed:
-        raise DomainError("status", "a new safeguarding cannot start closed; close it by update")
+        raise DomainError(
+            "status", "cannot be closed on a new safeguarding: record it, then close it"
+        )
     enquiry_on = data.enquiry_started_on
     if data.status == SafeguardingStatus.enquiry and enquiry_on is None:
         enquiry_on = today
@@ -1062,7 +1075,7 @@ def _check_closing(
     _not_future("closed_on", closed_on, today)
     _not_before("closed_on", closed_on, start_field, start)
     if status != closed and closed_on is not None:
-        raise DomainError("closed_on", "only a closed record has a closing date")
+        raise DomainError("closed_on", "can only be given when the status is closed")
 
 
 def _non_null_changes(data: schemas.Input, *, nullable: set[str]) -> dict[str, Any]:

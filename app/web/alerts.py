@@ -1,5 +1,6 @@
-"""The alerts page: every alert email and where it stands, and a manager's retry of a
-failed one."""
+"""The alerts page: every alert email and text, to which provider, and where it stands
+(sent, or written to a file when no SMTP server is configured), and a manager's retry of
+a failed one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from math import ceil
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.alerting.email import written_to_file
 from app.alerting.retry import retry_delivery
 from app.errors import DomainError
 from app.models.base import DeliveryStatus
@@ -42,11 +44,16 @@ async def alerts_page(request: Request, viewer: Reader, services: ServicesDep) -
             offset=(page_number - 1) * DELIVERIES_PAGE_SIZE,
         )
         by_status = await queries.delivery_counts(session)
+        names = await queries.provider_names(
+            session, {d.provider_id for d in page.items if d.provider_id is not None}
+        )
     return render(
         request,
         "alerts.html",
         {
             "deliveries": page.items,
+            "provider_names": names,
+            "to_file": {d.id for d in page.items if written_to_file(d.message_id)},
             "total": page.total,
             "status": status or "",
             "statuses": [s.value for s in DeliveryStatus],

@@ -1,5 +1,7 @@
-"""The intelligence dashboard: the tiles, the CQC ratings beside England's, and the table
-of providers with its filters, sorting and pages."""
+"""The intelligence dashboard: the tiles (each links to the providers it counts), the CQC
+ratings beside England's with when those were last fetched (a manager can fetch them
+again from the page), and the table of providers with its filters, totals, sorting and
+pages."""
 
 from __future__ import annotations
 
@@ -7,12 +9,24 @@ from math import ceil
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
+from app.cqc.sync import run_market_benchmark
 from app.models.base import MonitoringLevel, Rating
 from app.records import dashboard, queries
-from app.web.deps import MAX_ID, Reader, ServicesDep, choice, int_param, render
+from app.web.deps import (
+    MAX_ID,
+    FormDep,
+    MonitoringManager,
+    PageError,
+    Reader,
+    ServicesDep,
+    choice,
+    int_param,
+    redirect,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -35,6 +49,7 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
         locality=(params.get("locality") or None),
         level=choice(params.get("level"), {m.value for m in MonitoringLevel}),
         rating=Rating(rating) if rating else None,
+        tile=choice(params.get("show"), set(dashboard.TILES)),
         sort=choice(params.get("sort"), set(dashboard.SORT_KEYS)) or "name",
         descending=params.get("order") == "desc",
         limit=TABLE_PAGE_SIZE,
@@ -44,14 +59,17 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
     today = services.clock.today()
     async with services.database.sessions() as session:
         counts = await queries.dashboard_counts(session, today)
+        tiles = await dashboard.tile_counts(session, today)
         table = await dashboard.provider_table(session, today, filters)
         national = await dashboard.national_distribution(session)
         officers = await dashboard.officers(session)
+        counting = await dashboard.benchmark_running_since(session, services.clock.now())
     selected = {
         "officer": "all" if officer_id is None else str(officer_id),
         "locality": filters.locality or "",
         "level": filters.level or "",
         "rating": rating or "",
+        "show": filters.tile or "",
     }
 
     def link(**changes: Any) -> str:
@@ -64,7 +82,11 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
         "dashboard.html",
         {
             "counts": counts,
+            "tiles": tiles,
             "table": table,
+            "cqc_enabled": services.cqc_context() is not None,
+            "counting_since": counting,
+            "fetching": params.get("fetching") == "1",
             "chart": _rating_chart(counts["providers_by_rating"], national),
             "national": national,
             "officers": officers,
@@ -78,6 +100,34 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
         },
         viewer=viewer,
     )
+
+
+@router.post("/")
+async def fetch_national_figures(
+    viewer: MonitoringManager,
+    services: ServicesDep,
+    _form: FormDep,
+    background: BackgroundTasks,
+) -> Response:
+    """A manager fetches England's figures now: the market benchmark the scheduler runs
+    weekly, started after the answer (it pages through every home care location)."""
+    context = services.cqc_context()
+    if context is None:
+        raise PageError(
+            409,
+            "Cannot fetch the national figures",
+            "The CQC connection is not set up: ask an administrator to add the CQC "
+            "subscription key.",
+        )
+    async with services.database.sessions() as session:
+        if await dashboard.benchmark_running_since(session, services.clock.now()) is not None:
+            raise PageError(
+                409,
+                "Cannot fetch the national figures",
+                "A count of England's figures is already under way.",
+            )
+    background.add_task(run_market_benchmark, context)
+    return redirect("/?fetching=1")
 
 
 def _rating_chart(council: dict[str, int], national: dict[str, Any] | None) -> list[dict[str, Any]]:

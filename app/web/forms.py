@@ -7,7 +7,7 @@ tied to its field. Dates are GOV.UK date inputs: `<name>-day`, `<name>-month` an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from app.auth.permissions import Permission
 from app.inputs import DATE_FLOOR, FORM
 from app.models.base import (
+    LEVEL_RANK,
     ActionStatus,
     ComplaintUpheld,
     FinancialRisk,
@@ -539,15 +540,34 @@ DE_ESCALATE_FORM = FormSpec(
     permission=Permission.manage_monitoring,
     fields=(
         Field("to", "New level", "radios", options=choices(MonitoringLevel)),
-        REASON,
+        Field(
+            "reason",
+            "Your reason for stepping down, as the manager",
+            "textarea",
+            hint="Your decision, kept on record with your name; the evidence stays on the "
+            "provider's page. At least 5 characters.",
+        ),
         Field(
             "override",
-            "Step down even though rules still fire",
+            "Step down although the evidence for closer monitoring still holds",
             "checkbox",
             required=False,
         ),
     ),
 )
+
+
+def de_escalate_form(current: MonitoringLevel) -> FormSpec:
+    """The step-down form for a provider at `current`: it offers only the levels below."""
+    below = [level for level in MonitoringLevel if LEVEL_RANK[level] < LEVEL_RANK[current]]
+    levels = Field(
+        "to",
+        "New level",
+        "radios",
+        options=tuple(Choice(level.value, f"{level.value.title()} monitoring") for level in below),
+    )
+    return replace(DE_ESCALATE_FORM, fields=(levels, *DE_ESCALATE_FORM.fields[1:]))
+
 
 PLACEMENTS_FORM = FormSpec(
     kind="placements",

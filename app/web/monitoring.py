@@ -11,11 +11,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models.base import MonitoringLevel
 from app.monitoring import decisions as monitoring
 from app.monitoring.errors import DeEscalationRefused
 from app.monitoring.schemas import DeEscalation, PlacementsChange
+from app.records import queries
+from app.services import Services
 from app.web import forms
-from app.web.deps import FormDep, MonitoringManager, ProviderId, ServicesDep
+from app.web.deps import FormDep, MonitoringManager, PageError, ProviderId, ServicesDep
 from app.web.formpages import form_page, submit
 
 router = APIRouter(include_in_schema=False)
@@ -29,10 +32,23 @@ async def de_escalate_form(
         request,
         viewer,
         services,
-        forms.DE_ESCALATE_FORM,
+        await _step_down_form(services, provider_id),
         provider_id=provider_id,
         action=request.url.path,
     )
+
+
+async def _step_down_form(services: Services, provider_id: int) -> forms.FormSpec:
+    """The form for this provider's level: only the levels below it are offered."""
+    async with services.database.sessions() as session:
+        current = MonitoringLevel(
+            (await queries.get_provider(session, provider_id))["monitoring_level"]
+        )
+    if current == MonitoringLevel.routine:
+        raise PageError(
+            409, "Cannot step down", "This provider is at routine monitoring, the lowest level."
+        )
+    return forms.de_escalate_form(current)
 
 
 @router.post("/providers/{provider_id:int}/de-escalate")
@@ -56,6 +72,7 @@ async def de_escalate_submit(
                 policy=services.policy,
                 actor=viewer.principal.actor,
                 now=services.clock.now(),
+                today=services.clock.today(),
             )
         except DeEscalationRefused:
             await session.commit()  # the refusal itself is on record, as through the API
@@ -65,7 +82,7 @@ async def de_escalate_submit(
         request,
         viewer,
         services,
-        forms.DE_ESCALATE_FORM,
+        await _step_down_form(services, provider_id),
         form,
         provider_id=provider_id,
         write=write,
@@ -106,6 +123,7 @@ async def placements_submit(
             policy=services.policy,
             actor=viewer.principal.actor,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
 
     return await submit(

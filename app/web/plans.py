@@ -83,6 +83,7 @@ async def action_update(
             data=data,
             actor=viewer.principal.actor,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
         if action.provider_id != provider_id:
             raise NotFound("action_id", "this provider has no such improvement action")
@@ -117,6 +118,7 @@ async def plan_agree(
             agreed_on=data.agreed_on,
             actor=viewer.principal.actor,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
 
     return await submit(

@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 
 from app.auth.audit import access_context, add_access_rows, audit_reads
 from app.auth.permissions import Permission
+from app.clock import long_date
 from app.models import (
     Complaint,
     Compliment,
@@ -49,7 +50,6 @@ from app.web.deps import (
 from app.web.formpages import form_page, submit
 from app.web.forms import FormSpec, humanise
 from app.web.sessions import FLASH_COOKIE, codec
-from app.web.templating import day_month_year
 
 router = APIRouter(include_in_schema=False)
 
@@ -337,7 +337,7 @@ def _shown_value(field: str, text: str | None, detail: bool, record_type: str) -
         return CATEGORY_LABELS.get(text, text)
     if len(text) == 10 and text[4] == "-" and text[7] == "-":
         try:
-            return day_month_year(date.fromisoformat(text))
+            return long_date(date.fromisoformat(text))
         except ValueError:
             return text
     if field in ("status", "outcome", "risk_outcome", "upheld", "kind", "risk") and (
@@ -365,7 +365,7 @@ async def _load(services: Any, model: type[SQLModel], record_id: int) -> Any:
 
 
 def _record_title(kind: RecordKind, record: Any) -> str:
-    return f"{kind.date_label} {day_month_year(getattr(record, kind.date_field))}"
+    return f"{kind.date_label} {long_date(getattr(record, kind.date_field))}"
 
 
 def _register_page(kind: RecordKind) -> None:

@@ -4,7 +4,7 @@ in the council's time zone), labels for enumerations, and the colour of each tag
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from app.clock import DEFAULT_TIMEZONE, written_date, written_instant
 from app.events import EVENT_TYPES
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "web"
@@ -48,9 +49,6 @@ STATUS_TAGS = {
 }
 
 
-DEFAULT_TIMEZONE = "Europe/London"
-
-
 def _zone(context: Context) -> tzinfo:
     """The council's time zone, from the settings of the app serving the page."""
     request = context.get("request")
@@ -59,58 +57,16 @@ def _zone(context: Context) -> tzinfo:
     return ZoneInfo(name)
 
 
-def _moment(value: Any) -> date | datetime | None:
-    """A date or datetime, also from its ISO text (dates inside an event's data)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-        except ValueError:
-            return None
-    return value if isinstance(value, date) else None
-
-
-def _local(value: datetime, zone: tzinfo) -> datetime:
-    """A stored instant (UTC; naive ones are UTC too) as the council's wall-clock time."""
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    return aware.astimezone(zone)
-
-
-def day_month_year(value: date) -> str:
-    return f"{value.day} {value.strftime('%B %Y')}"
-
-
-def clock_time(value: datetime) -> str:
-    """3:30pm, 10am, midday, midnight: the GOV.UK style for times."""
-    if value.minute == 0 and value.hour in (0, 12):
-        return "midnight" if value.hour == 0 else "midday"
-    hour = value.hour % 12 or 12
-    minutes = f":{value.minute:02d}" if value.minute else ""
-    return f"{hour}{minutes}{'am' if value.hour < 12 else 'pm'}"
-
-
 @pass_context
 def govuk_date(context: Context, value: Any) -> str:
     """1 December 2026 (an instant: the day it was in the council's time zone)."""
-    moment = _moment(value)
-    if moment is None:
-        return ""
-    if isinstance(moment, datetime):
-        moment = _local(moment, _zone(context)).date()
-    return day_month_year(moment)
+    return written_date(value, _zone(context))
 
 
 @pass_context
 def instant(context: Context, value: Any) -> str:
     """1 December 2026 at 3:30pm, in the council's time zone."""
-    moment = _moment(value)
-    if moment is None:
-        return ""
-    if not isinstance(moment, datetime):
-        return day_month_year(moment)
-    local = _local(moment, _zone(context))
-    return f"{day_month_year(local)} at {clock_time(local)}"
+    return written_instant(value, _zone(context))
 
 
 def label(value: Any) -> str:

@@ -78,7 +78,7 @@ async def test_escalation_plan_and_de_escalation_through_the_api(world: World) -
         f"/providers/{pid}/monitoring/de-escalate", step_down, role="manager"
     )
     assert refused.status_code == 409
-    assert any("whole-service-concern" in b for b in refused.json()["blockers"])
+    assert any("the whole-service concern raised on " in b for b in refused.json()["blockers"])
     events = (
         await world.get("/events", provider_id=pid, type="monitoring.de_escalation_refused")
     ).json()

@@ -49,6 +49,7 @@ async def _de_escalate(
             policy=services.policy,
             actor=manager,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
 
 
@@ -69,7 +70,11 @@ async def test_de_escalation_is_refused_then_overridden(services: Services, mana
         await _de_escalate(
             services, manager, provider.id, MonitoringLevel.routine, "Provider says it is fixed"
         )
-    assert any("whole-service-concern" in b for b in refused.value.blockers)
+    assert any(
+        b.startswith("the whole-service concern raised on ") and b.endswith(" is still open")
+        for b in refused.value.blockers
+    )
+    assert not any("_" in b or "whole-service-concern" in b for b in refused.value.blockers)
     assert await f.level_of(services, provider.id) == "intensive"
 
     await _de_escalate(
@@ -174,7 +179,7 @@ async def test_de_escalation_blocked_by_open_plan_actions(
         await _de_escalate(
             services, manager, provider.id, MonitoringLevel.routine, "Concern closed"
         )
-    assert refused.value.blockers == ["1 improvement action(s) still open"]
+    assert refused.value.blockers == ["one improvement action is still open"]
     async with services.database.transaction() as session:
         await plans.update_action(
             session,
@@ -182,6 +187,7 @@ async def test_de_escalation_blocked_by_open_plan_actions(
             data=plans.ActionUpdate(status="complete", evidence="Two carers started"),
             actor=manager,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
         await de_escalate(
             session,
@@ -192,6 +198,7 @@ async def test_de_escalation_blocked_by_open_plan_actions(
             policy=services.policy,
             actor=manager,
             now=services.clock.now(),
+            today=services.clock.today(),
         )
     assert await f.level_of(services, provider.id) == "routine"
 

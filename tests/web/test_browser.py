@@ -160,6 +160,18 @@ async def test_an_officers_day_in_the_browser(
     screenshots.mkdir(parents=True, exist_ok=True)
     await page.goto(live_site + "/?officer=all")
     await page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+    # A council laptop's width, with the demo's providers: no sideways scrolling, of the
+    # page or of the provider table inside its wrapper.
+    widths = await page.evaluate(
+        """() => ({
+            page: document.documentElement.scrollWidth,
+            viewport: document.documentElement.clientWidth,
+            tables: [...document.querySelectorAll('.cw-table-wrapper')].map(
+                (wrapper) => wrapper.scrollWidth - wrapper.clientWidth),
+        })"""
+    )
+    assert widths["page"] <= widths["viewport"] <= 1280, widths
+    assert widths["tables"] and all(extra <= 0 for extra in widths["tables"]), widths
 
     # Filter to routine monitoring, sort by worst rating, and open the provider at the top.
     await page.get_by_label("Monitoring level").select_option("routine")

@@ -10,11 +10,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from app.clock import FakeClock
+from app.clock import FakeClock, SystemClock, clock_time
 from app.config import Settings
 from app.main import create_app
-from app.services import Services
-from app.web.templating import clock_time
+from app.services import build_services
 from tests.conftest import World
 from tests.web.conftest import SignIn, csrf_of, date_input, sign_in
 
@@ -22,11 +21,11 @@ from tests.web.conftest import SignIn, csrf_of, date_input, sign_in
 LATE_EVENING_UTC = datetime(2027, 6, 30, 23, 30, tzinfo=UTC)
 
 
-async def _log_a_visit(browser: httpx.AsyncClient, provider_id: int) -> None:
+async def _log_a_visit(browser: httpx.AsyncClient, provider_id: int, today: int) -> None:
     path = f"/providers/{provider_id}/record/visit"
     page = await browser.get(path)
-    # The form starts on today's date, in three inputs.
-    assert 'name="visited_on-day" type="text" inputmode="numeric" value="30"' in page.text
+    # The form starts on the council's today, in three inputs.
+    assert f'name="visited_on-day" type="text" inputmode="numeric" value="{today}"' in page.text
     saved = await browser.post(
         path,
         data={
@@ -46,7 +45,7 @@ async def test_times_are_shown_in_the_councils_time_zone(
     provider = await world.provider()
     clock.set(LATE_EVENING_UTC)
     officer = await signed_in("officer")
-    await _log_a_visit(officer, provider["id"])
+    await _log_a_visit(officer, provider["id"], today=1)  # 1 July in London
     page = (await officer.get(f"/providers/{provider['id']}")).text
     timeline = page.split('id="timeline"')[1]
     assert "1 July 2027 at 12:30am, by Officer Person" in timeline
@@ -56,17 +55,22 @@ async def test_times_are_shown_in_the_councils_time_zone(
     assert not re.search(r"\b\d{4}-\d{2}-\d{2}\b", main), "an ISO date on the page"
 
 
-async def test_another_time_zone_is_a_setting(
-    settings: Settings, services: Services, world: World, clock: FakeClock
-) -> None:
+async def test_another_time_zone_is_a_setting(settings: Settings, world: World) -> None:
     provider = await world.provider()
-    clock.set(LATE_EVENING_UTC)
-    utc_app = create_app(settings.model_copy(update={"timezone": "UTC"}), services)
-    transport = httpx.ASGITransport(app=utc_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as browser:
-        assert (await sign_in(browser, world.users["officer"].email)).status_code == 303
-        await _log_a_visit(browser, provider["id"])
-        page = (await browser.get(f"/providers/{provider['id']}")).text
+    in_utc = settings.model_copy(update={"timezone": "UTC"})
+    # The services' clock and the pages both follow the setting.
+    utc_services = build_services(in_utc)
+    assert isinstance(utc_services.clock, SystemClock) and str(utc_services.clock.zone) == "UTC"
+    await utc_services.database.dispose()
+    utc_services = build_services(in_utc, clock=FakeClock(LATE_EVENING_UTC, in_utc.timezone))
+    transport = httpx.ASGITransport(app=create_app(in_utc, utc_services))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as browser:
+            assert (await sign_in(browser, world.users["officer"].email)).status_code == 303
+            await _log_a_visit(browser, provider["id"], today=30)  # still 30 June in UTC
+            page = (await browser.get(f"/providers/{provider['id']}")).text
+    finally:
+        await utc_services.database.dispose()
     assert "30 June 2027 at 11:30pm, by Officer Person" in page.split('id="timeline"')[1]
 
 

@@ -512,7 +512,7 @@ async def test_the_rating_chart_says_when_the_national_figures_are_missing(
     world: World, signed_in: SignIn, services: Services
 ) -> None:
     officer = await signed_in("officer")
-    assert "The national distribution is missing" in (await officer.get("/")).text
+    assert "have not been fetched from CQC yet" in (await officer.get("/")).text
     async with services.database.transaction() as session:
         session.add(
             CqcBenchmark(
@@ -523,7 +523,8 @@ async def test_the_rating_chart_says_when_the_national_figures_are_missing(
             )
         )
     page = (await officer.get("/")).text
-    assert "The national distribution is missing" not in page
+    assert "have not been fetched from CQC yet" not in page
+    assert "last fetched from CQC on 20 November 2026 at 10am" in page
     good_row = page.split('<th scope="row" class="govuk-table__header">Good</th>')[1]
     assert "75%" in good_row.split("</tr>")[0]
 

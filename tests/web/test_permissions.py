@@ -21,6 +21,7 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/login/oidc/callback"): PUBLIC,
     ("POST", "/logout"): SIGNED_IN,
     ("GET", "/"): P.read,
+    ("POST", "/"): P.manage_monitoring,  # fetch England's CQC figures now
     ("GET", "/alerts"): P.read,
     ("POST", "/alerts/{delivery_id:int}/retry"): P.manage_monitoring,
     ("GET", "/providers/{provider_id:int}"): P.read,

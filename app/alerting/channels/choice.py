@@ -4,14 +4,15 @@ text message of at most two SMS fragments)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from app.alerting.channel import Channel, Outgoing, PermanentSendError, RenderedMessage
-from app.alerting.email import EmailRenderer
+from app.alerting.email import EmailRenderer, add_officer_filters
+from app.clock import DEFAULT_TIMEZONE
 
 SMS_LIMIT = 306  # two concatenated SMS fragments of the GSM 7-bit alphabet
 # Characters a name may carry that would push a text into UCS-2 (67 characters a
@@ -19,12 +20,6 @@ SMS_LIMIT = 306  # two concatenated SMS fragments of the GSM 7-bit alphabet
 _GSM_LOOKALIKES = str.maketrans(
     {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"}
 )
-
-
-def long_date(value: object) -> str:
-    """ "1 December 2026", from a date or its ISO form (as event data keeps it)."""
-    day = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-    return f"{day.day} {day:%B %Y}"
 
 
 class SmsTooLong(ValueError):
@@ -35,7 +30,7 @@ class SmsRenderer:
     """templates/sms/<event type>.txt, one line or a few: what happened, to which
     provider, and a link. No personal data: officers' and people's names never appear."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, zone: tzinfo | str = DEFAULT_TIMEZONE) -> None:
         self.root = templates_dir / "sms"
         self.environment = Environment(
             loader=FileSystemLoader(str(self.root)),
@@ -43,7 +38,7 @@ class SmsRenderer:
             autoescape=False,
             auto_reload=False,
         )
-        self.environment.filters["long_date"] = long_date
+        add_officer_filters(self.environment, zone)
         self._templates: dict[str, Template] = {}
 
     def has_template(self, event_type: str) -> bool:

@@ -113,12 +113,16 @@ async def test_the_day_before_an_intensive_visit_is_due_the_officer_is_texted_on
     clock.advance(timedelta(days=days_until - 2))
     for _ in range(2):  # two days before: nothing; then the day before, twice: one text
         async with services.database.transaction() as session:
-            await raise_time_based_events(session, actor=Actor.job("tests"), now=clock.now())
+            await raise_time_based_events(
+                session, actor=Actor.job("tests"), now=clock.now(), today=clock.today()
+            )
         await services.dispatcher.drain()
         clock.advance(timedelta(days=1))
     clock.advance(timedelta(hours=-23))
     async with services.database.transaction() as session:
-        await raise_time_based_events(session, actor=Actor.job("tests"), now=clock.now())
+        await raise_time_based_events(
+            session, actor=Actor.job("tests"), now=clock.now(), today=clock.today()
+        )
     await services.dispatcher.drain()
 
     new = fake_notify.notifications[before:]
