@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, DomainError
 from app.events import Actor, append_event
 from app.locks import lock_provider
-from app.models import ImprovementAction, Provider
-from app.models.base import LEVEL_RANK, ActionStatus, MonitoringLevel, PlanStatus
+from app.models import Provider
+from app.models.base import LEVEL_RANK, MonitoringLevel
 from app.monitoring.errors import DeEscalationRefused
 from app.monitoring.escalation import acknowledgement, current_firings, switch_episode
-from app.monitoring.plans import open_plan
+from app.monitoring.plans import close, open_action_count, open_plan
 from app.monitoring.policy import MonitoringPolicy
 
 
@@ -45,18 +44,6 @@ async def de_escalate(
     )
     blocking = [f for f in firings if LEVEL_RANK[f.level] > LEVEL_RANK[to]]
     blockers = [f"rule {f.rule_id} still fires ({f.as_reason()['detail']})" for f in blocking]
-    plan = await open_plan(session, provider.id)
-    if plan is not None and to != MonitoringLevel.intensive:
-        open_actions = await session.scalar(
-            select(func.count())
-            .select_from(ImprovementAction)
-            .where(
-                ImprovementAction.plan_id == plan.id,
-                ImprovementAction.status != ActionStatus.complete,
-            )
-        )
-        if open_actions:
-            blockers.append(f"{open_actions} improvement action(s) still open")
     if blockers and not override:
         await append_event(
             session,
@@ -85,8 +72,12 @@ async def de_escalate(
         }
     provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or now.date())
     provider.updated_at = now
-    if plan is not None and to != MonitoringLevel.intensive:
-        plan.status = PlanStatus.closed
+    # Stepping down never hides work: a plan with open actions carries on at the new
+    # level until they are complete or a manager closes it; one with none is done.
+    plan = await open_plan(session, provider.id)
+    open_actions = await open_action_count(session, plan.id) if plan is not None else 0
+    if plan is not None and not open_actions:
+        await close(session, plan, reason=f"stepped down to {to.value}", actor=actor, now=now)
     await append_event(
         session,
         type="monitoring.de_escalated",
@@ -99,6 +90,7 @@ async def de_escalate(
             "reason": reason,
             "override": bool(blockers),
             "overridden": blockers,
+            "plan_open_actions": open_actions,
         },
     )
     return provider

@@ -6,6 +6,7 @@ error summary and nothing stored."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -24,6 +25,16 @@ from app.web.forms import FormErrors, FormSpec
 Write = Callable[[AsyncSession, BaseModel], Awaitable[Any]]
 
 
+@dataclass(frozen=True)
+class Back:
+    """Where a form's back and cancel links lead, and the caption above its title, for a
+    form that is not about one provider (a new provider, a user account)."""
+
+    url: str
+    text: str
+    caption: str = ""
+
+
 async def provider_name(services: Services, provider_id: int) -> str:
     async with services.database.sessions() as session:
         try:
@@ -39,19 +50,24 @@ async def form_page(
     services: Services,
     spec: FormSpec,
     *,
-    provider_id: int,
+    provider_id: int | None,
     action: str,
     values: dict[str, str] | None = None,
     errors: FormErrors | None = None,
     status: int = 200,
+    back: Back | None = None,
 ) -> HTMLResponse:
+    if back is None:
+        assert provider_id is not None
+        name = await provider_name(services, provider_id)
+        back = Back(f"/providers/{provider_id}", f"Back to {name}", name)
     return render(
         request,
         "form.html",
         {
             "spec": spec,
             "provider_id": provider_id,
-            "provider_name": await provider_name(services, provider_id),
+            "back": back,
             "action": action,
             "values": values or {},
             "errors": errors or FormErrors(),
@@ -69,12 +85,16 @@ async def submit(
     spec: FormSpec,
     form: dict[str, str],
     *,
-    provider_id: int,
+    provider_id: int | None,
     write: Write,
     done: str,
+    back: Back | None = None,
+    done_url: Callable[[Any], str] | None = None,
+    after: Callable[[Any], Awaitable[str]] | None = None,
 ) -> Response:
     """Validate, write through the service function and commit; or show the form again
-    with the GOV.UK error summary and nothing stored."""
+    with the GOV.UK error summary and nothing stored. `after` runs once the write is
+    committed (fetching from CQC, say) and gives the banner's message."""
     values = forms.form_values(spec, form)
     data, errors = forms.parse(spec, values, services.clock.today())
     result: Any = None
@@ -97,5 +117,9 @@ async def submit(
             values=values,
             errors=errors,
             status=400,
+            back=back,
         )
-    return flash_redirect(request, services, provider_id, done, result)
+    if after is not None:
+        done = await after(result)
+    url = done_url(result) if done_url is not None else None
+    return flash_redirect(request, services, provider_id, done, result, url=url)
