@@ -74,6 +74,18 @@ def route_pending_events(
     by_role: dict[str, list[tuple[str, str | None]]] = {}
     channels = ("email", "sms") if texts else ("email",)
 
+    def people_with_role(role: str) -> list[tuple[str, str | None]]:
+        if role not in by_role:
+            by_role[role] = [
+                (row[0], row[1])
+                for row in session.execute(
+                    select(User.email, User.mobile_number).where(
+                        User.role == role, User.active.is_(True)
+                    )
+                )
+            ]
+        return by_role[role]
+
     def resolve(event: Event, channel: str) -> list[str]:
         people: list[tuple[str, str | None]] = []
         addresses: list[str] = []
@@ -82,17 +94,12 @@ def route_pending_events(
             if spec == "contract_officer":
                 if event.provider_id in officers:
                     people.append(officers[event.provider_id])
+                elif event.provider_id is not None:
+                    # No active officer (a leaver not yet replaced): the managers are told
+                    # meanwhile, so a provider's alert never goes to no one.
+                    people.extend(people_with_role("manager"))
             elif kind == "role":
-                if name not in by_role:
-                    by_role[name] = [
-                        (row[0], row[1])
-                        for row in session.execute(
-                            select(User.email, User.mobile_number).where(
-                                User.role == name, User.active.is_(True)
-                            )
-                        )
-                    ]
-                people.extend(by_role[name])
+                people.extend(people_with_role(name))
             else:
                 addresses.append(mailboxes.address(name))
         if channel == "sms":

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.common import Id
 from app.api.deps import MonitoringManager, Reader, RecordWriter, ServicesDep, SessionDep
 from app.api.errors import SIGNED_IN, errors
+from app.api.listing import ListQuery, page_of_all
 from app.api.names import with_names
-from app.api.schemas import ActionRead, MonitoringRead, PlanRead
+from app.api.schemas import ActionRead, MonitoringRead, Page, PlanHistoryRead, PlanRead
 from app.models import ImprovementAction
 from app.monitoring import decisions as monitoring
 from app.monitoring import plans
 from app.monitoring.errors import DeEscalationRefused
-from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement
+from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement, PlanClosure
 from app.records import queries
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"], responses=SIGNED_IN)
@@ -122,6 +123,45 @@ async def change_placements(
 )
 async def get_plan(provider_id: Id, _principal: Reader, session: SessionDep) -> dict[str, Any]:
     return await queries.plan_view(session, provider_id)
+
+
+@router.get(
+    "/providers/{provider_id}/improvement-plans",
+    response_model=Page[PlanHistoryRead],
+    responses=errors(400, 404, 422),
+)
+async def list_plans(
+    provider_id: Id, _principal: Reader, session: SessionDep, query: Annotated[ListQuery, Query()]
+) -> Page[Any]:
+    """Every improvement plan the provider has had, newest first, closed ones with why."""
+    await queries.require_provider(session, provider_id)
+    return page_of_all(await plans.plan_history(session, provider_id), query)
+
+
+@router.post(
+    "/providers/{provider_id}/improvement-plan/close",
+    response_model=PlanHistoryRead,
+    responses=errors(400, 404, 409, 413, 422),
+)
+async def close_plan(
+    provider_id: Id,
+    body: PlanClosure,
+    principal: MonitoringManager,
+    services: ServicesDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """A manager closes the open plan with a reason (refused in intensive monitoring).
+    A plan also closes by itself when its last action is complete outside intensive."""
+    plan = await plans.close_plan(
+        session,
+        provider_id=provider_id,
+        reason=body.reason,
+        actor=principal.actor,
+        now=services.clock.now(),
+    )
+    await session.commit()
+    history = await plans.plan_history(session, provider_id)
+    return next(item for item in history if item["id"] == plan.id)
 
 
 @router.post(

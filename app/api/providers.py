@@ -123,6 +123,25 @@ async def add_location(
     return {**location.model_dump(), "cqc_fetch": fetch}
 
 
+@router.delete(
+    "/providers/{provider_id}/locations/{location_id}",
+    status_code=204,
+    responses=errors(404, 422),
+)
+async def remove_location(
+    provider_id: Id,
+    location_id: Id,
+    principal: ProviderManager,
+    services: ServicesDep,
+    session: SessionDep,
+) -> None:
+    """Take a CQC location off the provider's contract (its ratings no longer count)."""
+    await records.remove_location(
+        session, provider_id, location_id, write_context(services, principal)
+    )
+    await session.commit()
+
+
 @router.get(
     "/providers/{provider_id}/locations",
     response_model=Page[LocationRead],

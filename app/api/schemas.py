@@ -334,6 +334,20 @@ class PlanRead(BaseModel):
     actions: list[ActionRead]
 
 
+class PlanHistoryRead(BaseModel):
+    """A plan, open or closed, with its actions: the provider's plan history."""
+
+    id: int
+    status: str
+    agree_by_on: date
+    agreed_on: date | None
+    created_at: datetime
+    closed_at: datetime | None
+    closed_by: str | None = Field(description="user:<id> or job:<name>; null while open")
+    close_reason: str | None
+    actions: list[ActionRead]
+
+
 class EventRead(Read):
     id: int
     type: str

@@ -398,6 +398,25 @@ async def list_users(session: AsyncSession, limit: int, offset: int) -> tuple[li
     return list(users), int(total or 0)
 
 
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user_id", f"no user with id {user_id}")
+    return user
+
+
+async def last_sign_ins(session: AsyncSession, user_ids: list[int]) -> dict[int, datetime]:
+    """When each user last signed in: their newest session (page or API sign-in)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(ApiToken.user_id, func.max(ApiToken.created_at))
+        .where(ApiToken.user_id.in_(user_ids), ApiToken.kind == "session")
+        .group_by(ApiToken.user_id)
+    )
+    return {row[0]: row[1] for row in rows.all()}
+
+
 async def issue_personal_token(
     session: AsyncSession, user: User, *, now: datetime, ttl: timedelta, scope: str, name: str
 ) -> tuple[str, ApiToken]:

@@ -48,6 +48,11 @@ class ImprovementPlan(SQLModel, table=True):
     agreed_on: date | None = None
     agreed_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = instant()
+    # A plan closes when its last action is complete outside intensive monitoring, or
+    # when a manager closes it with a reason; closed, it stays readable in the history.
+    closed_at: datetime | None = instant(nullable=True)
+    closed_by: str | None = Field(default=None, max_length=100)
+    close_reason: str | None = Field(default=None, max_length=2000)
 
 
 class ImprovementAction(SQLModel, table=True):

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clock import long_date
 from app.errors import Conflict, DomainError
 from app.events import Actor, append_event
 from app.locks import lock_provider
-from app.models import Concern, ImprovementAction, Provider, Safeguarding
-from app.models.base import LEVEL_RANK, ActionStatus, MonitoringLevel, PlanStatus
+from app.models import Concern, Provider, Safeguarding
+from app.models.base import LEVEL_RANK, MonitoringLevel
 from app.monitoring.errors import DeEscalationRefused
 from app.monitoring.escalation import acknowledgement, current_firings, switch_episode
-from app.monitoring.plans import open_plan
+from app.monitoring.plans import close, open_action_count, open_plan
 from app.monitoring.policy import MonitoringPolicy
 from app.rules.engine import Firing
 
@@ -46,22 +46,6 @@ async def de_escalate(
     firings = (await current_firings(session, policy, today, [provider.id])).get(provider.id, [])
     blocking = [f for f in firings if LEVEL_RANK[f.level] > LEVEL_RANK[to]]
     blockers = [phrase for f in blocking for phrase in await _still_holds(session, provider.id, f)]
-    plan = await open_plan(session, provider.id)
-    if plan is not None and to != MonitoringLevel.intensive:
-        open_actions = await session.scalar(
-            select(func.count())
-            .select_from(ImprovementAction)
-            .where(
-                ImprovementAction.plan_id == plan.id,
-                ImprovementAction.status != ActionStatus.complete,
-            )
-        )
-        if open_actions:
-            blockers.append(
-                "one improvement action is still open"
-                if open_actions == 1
-                else f"{open_actions} improvement actions are still open"
-            )
     if blockers and not override:
         await append_event(
             session,
@@ -90,8 +74,12 @@ async def de_escalate(
         }
     provider.next_visit_due_on = policy.next_visit_due(to, provider.last_visit_on or today)
     provider.updated_at = now
-    if plan is not None and to != MonitoringLevel.intensive:
-        plan.status = PlanStatus.closed
+    # Stepping down never hides work: a plan with open actions carries on at the new
+    # level until they are complete or a manager closes it; one with none is done.
+    plan = await open_plan(session, provider.id)
+    open_actions = await open_action_count(session, plan.id) if plan is not None else 0
+    if plan is not None and not open_actions:
+        await close(session, plan, reason=f"stepped down to {to.value}", actor=actor, now=now)
     await append_event(
         session,
         type="monitoring.de_escalated",
@@ -104,6 +92,7 @@ async def de_escalate(
             "reason": reason,
             "override": bool(blockers),
             "overridden": blockers,
+            "plan_open_actions": open_actions,
         },
     )
     return provider

@@ -267,6 +267,9 @@ async def _escalate(
                 )
             )
         else:
+            # Work resumes on the plan still open from before (its actions not all
+            # done), under the new episode, rather than on an empty one.
+            plan.episode_id = episode.id
             agree_by = plan.agree_by_on
     await append_event(
         session,

@@ -1,13 +1,17 @@
 """Service improvement plans: actions with issue, owner, due date, status and evidence,
-and the plan's agreement. Each change is an event on the provider's timeline."""
+and the plan's agreement. Each change is an event on the provider's timeline.
+
+A plan outlives a step-down: it stays open, under any level, while it has open actions,
+and closes when the last of them is complete outside intensive monitoring or when a
+manager closes it with a reason. Closed plans keep their actions and stay readable."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, DomainError, NotFound
@@ -15,7 +19,7 @@ from app.events import Actor, append_event
 from app.inputs import Omissible, RecordDate, Storable, drop_null_defaults, limits
 from app.locks import lock_provider
 from app.models import ImprovementAction, ImprovementPlan
-from app.models.base import ActionStatus, PlanStatus
+from app.models.base import ActionStatus, MonitoringLevel, PlanStatus
 
 Issue = Storable[Annotated[str, limits(1, 2000)]]
 Owner = Storable[Annotated[str, limits(1, 200)]]
@@ -78,6 +82,75 @@ async def list_actions(session: AsyncSession, plan_id: int) -> list[ImprovementA
     return list((await session.execute(query)).scalars())
 
 
+async def open_action_count(session: AsyncSession, plan_id: int) -> int:
+    """How many of the plan's actions are not yet complete."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(ImprovementAction)
+        .where(
+            ImprovementAction.plan_id == plan_id,
+            ImprovementAction.status != ActionStatus.complete,
+        )
+    )
+    return int(count or 0)
+
+
+async def close(
+    session: AsyncSession, plan: ImprovementPlan, *, reason: str, actor: Actor, now: datetime
+) -> None:
+    """Close the plan, saying why; its actions stay with it."""
+    plan.status = PlanStatus.closed
+    plan.closed_at = now
+    plan.closed_by = actor.label
+    plan.close_reason = reason
+    await append_event(
+        session,
+        type="improvement_plan.closed",
+        provider_id=plan.provider_id,
+        actor=actor,
+        at=now,
+        data={"plan_id": plan.id, "reason": reason},
+    )
+
+
+async def close_plan(
+    session: AsyncSession, *, provider_id: int, reason: str, actor: Actor, now: datetime
+) -> ImprovementPlan:
+    """A manager closes the open plan with a reason, open actions or not; refused while
+    the provider is in intensive monitoring, which always works to a plan."""
+    provider = await lock_provider(session, provider_id)
+    plan = await plan_for(session, provider_id)
+    if provider.monitoring_level == MonitoringLevel.intensive:
+        raise Conflict(
+            "reason", "the provider is in intensive monitoring, which needs its improvement plan"
+        )
+    await close(session, plan, reason=reason, actor=actor, now=now)
+    return plan
+
+
+async def plan_history(session: AsyncSession, provider_id: int) -> list[dict[str, Any]]:
+    """Every plan the provider has had, newest first, each with its actions."""
+    plans = list(
+        (
+            await session.execute(
+                select(ImprovementPlan)
+                .where(ImprovementPlan.provider_id == provider_id)
+                .order_by(ImprovementPlan.created_at.desc(), ImprovementPlan.id.desc())
+            )
+        ).scalars()
+    )
+    actions: dict[int, list[ImprovementAction]] = {plan.id or 0: [] for plan in plans}
+    if plans:
+        rows = await session.execute(
+            select(ImprovementAction)
+            .where(ImprovementAction.plan_id.in_(list(actions)))
+            .order_by(ImprovementAction.due_on, ImprovementAction.id)
+        )
+        for action in rows.scalars():
+            actions[action.plan_id].append(action)
+    return [{**plan.model_dump(), "actions": actions[plan.id or 0]} for plan in plans]
+
+
 async def add_action(
     session: AsyncSession, *, provider_id: int, data: ActionIn, actor: Actor, now: datetime
 ) -> ImprovementAction:
@@ -116,7 +189,7 @@ async def update_action(
     action = await session.get(ImprovementAction, action_id)
     if action is None:
         raise NotFound("action_id", f"no improvement action with id {action_id}")
-    await lock_provider(session, action.provider_id)
+    provider = await lock_provider(session, action.provider_id)
     changes = data.model_dump(exclude_unset=True)
     if "status" in changes and changes["status"] is None:
         raise DomainError("status", "cannot be null")
@@ -138,6 +211,15 @@ async def update_action(
         at=now,
         data={"action_id": action.id, "status": action.status, "fields": sorted(changes)},
     )
+    if completed and provider.monitoring_level != MonitoringLevel.intensive:
+        plan = await session.get(ImprovementPlan, action.plan_id)
+        await session.flush()
+        if (
+            plan is not None
+            and plan.status != PlanStatus.closed
+            and not await open_action_count(session, action.plan_id)
+        ):
+            await close(session, plan, reason="every action is complete", actor=actor, now=now)
     return action
 
 

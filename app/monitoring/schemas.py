@@ -29,3 +29,10 @@ class PlacementsChange(BaseModel):
 class PlanAgreement(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agreed_on: RecordDate
+
+
+class PlanClosure(BaseModel):
+    """A manager closes an improvement plan outside intensive monitoring, with a reason."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: Reason

@@ -22,6 +22,7 @@ from app.models import (
     Complaint,
     Compliment,
     Concern,
+    CqcUnreadableLocation,
     FinancialAssurance,
     Location,
     LocationRating,
@@ -39,6 +40,7 @@ from app.models.base import (
     CaseStatus,
     MonitoringLevel,
     Rating,
+    Role,
     SafeguardingOutcome,
     SafeguardingStatus,
 )
@@ -121,6 +123,21 @@ async def _check_user(session: AsyncSession, field: str, user_id: int | None) ->
         raise DomainError(field, f"no active user with id {user_id}")
 
 
+# Who may hold a provider's contract: the roles that visit and answer for providers.
+CONTRACT_OFFICER_ROLES = frozenset({Role.officer, Role.manager})
+
+
+async def _check_contract_officer(session: AsyncSession, user_id: int | None) -> None:
+    """A contract officer must be an active user with the officer or manager role."""
+    await _check_user(session, "contract_officer_id", user_id)
+    if user_id is None:
+        return
+    user = await session.get(User, user_id)
+    assert user is not None
+    if user.role not in CONTRACT_OFFICER_ROLES:
+        raise DomainError("contract_officer_id", "must be an officer or a manager")
+
+
 async def _finish(
     session: AsyncSession,
     ctx: WriteContext,
@@ -173,7 +190,7 @@ async def _set_localities(session: AsyncSession, provider_id: int, localities: l
 async def create_provider(
     session: AsyncSession, data: schemas.ProviderIn, ctx: WriteContext
 ) -> Provider:
-    await _check_user(session, "contract_officer_id", data.contract_officer_id)
+    await _check_contract_officer(session, data.contract_officer_id)
     now = ctx.clock.now()
     provider = Provider(
         **data.model_dump(exclude={"localities"}),
@@ -206,7 +223,7 @@ async def update_provider(
         if required in changes and changes[required] is None:
             raise DomainError(required, "cannot be null")
     if "contract_officer_id" in changes:
-        await _check_user(session, "contract_officer_id", changes["contract_officer_id"])
+        await _check_contract_officer(session, changes["contract_officer_id"])
     localities = changes.pop("localities", None)
     for key, value in changes.items():
         setattr(provider, key, value)
@@ -247,6 +264,38 @@ async def add_location(
         data={"cqc_location_id": data.cqc_location_id, "location_id": location.id},
     )
     return location
+
+
+async def remove_location(
+    session: AsyncSession, provider_id: int, location_id: int, ctx: WriteContext
+) -> None:
+    """Take a CQC location off the provider's contract. Its rating history goes with it
+    (it is CQC's, and the sync stops following it); the event keeps what it was, and the
+    events of its past ratings stay on the timeline. Levels never fall by themselves, so
+    no rule runs."""
+    await lock_provider(session, provider_id)
+    location = await session.get(Location, location_id)
+    if location is None or location.provider_id != provider_id:
+        raise NotFound("location_id", "this provider has no such CQC location")
+    data = {
+        "cqc_location_id": location.cqc_location_id,
+        "location_name": location.name,
+        "overall_rating": location.overall_rating,
+    }
+    await session.execute(delete(LocationRating).where(LocationRating.location_id == location_id))
+    await session.execute(
+        delete(CqcUnreadableLocation).where(CqcUnreadableLocation.location_id == location_id)
+    )
+    await session.delete(location)
+    await session.flush()
+    await append_event(
+        session,
+        type="location.removed",
+        provider_id=provider_id,
+        actor=ctx.actor,
+        at=ctx.clock.now(),
+        data=data,
+    )
 
 
 def rating_direction(previous: str | None, new: str) -> str:

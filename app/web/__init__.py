@@ -11,11 +11,33 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.auth.oidc import CouncilSignIn
 from app.config import Settings
-from app.web import alerts, dashboard, login, monitoring, plans, providers, records
+from app.web import (
+    alerts,
+    contracts,
+    dashboard,
+    decisions,
+    login,
+    mywork,
+    plans,
+    providers,
+    records,
+    users,
+)
 from app.web.errors import install_page_errors
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-PAGE_AREAS = (login, dashboard, providers, records, plans, monitoring, alerts)
+PAGE_AREAS = (
+    login,
+    dashboard,
+    providers,
+    contracts,
+    records,
+    plans,
+    decisions,
+    alerts,
+    users,
+    mywork,
+)
 
 
 def install_web(app: FastAPI) -> None:

@@ -159,18 +159,18 @@ def redirect(url: str) -> RedirectResponse:
 def flash_redirect(
     request: Request,
     services: Services,
-    provider_id: int,
+    provider_id: int | None,
     message: str,
     result: Any = None,
     *,
-    to: str | None = None,
+    url: str | None = None,
 ) -> Response:
-    """Back to the provider's page (or the page `to`, a record's), which shows the
-    message (and any escalation) once."""
+    """Back to the provider's page (or `url`: a user's list, a new provider's page), which
+    shows the message (and any escalation) once."""
     escalation = getattr(result, "escalation", None)
     # Reasons carry their evidence (dates, counts): made JSON-safe for the signed cookie.
     banner = to_jsonable_python(escalation.summary()) if escalation is not None else None
-    response = redirect(to or f"/providers/{provider_id}")
+    response = redirect(url or f"/providers/{provider_id}")
     set_cookie(
         request,
         response,

@@ -6,6 +6,7 @@ error summary and nothing stored."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -24,6 +25,16 @@ from app.web.forms import FormErrors, FormSpec
 Write = Callable[[AsyncSession, BaseModel], Awaitable[Any]]
 
 
+@dataclass(frozen=True)
+class Back:
+    """Where a form's back and cancel links lead, and the caption above its title, for a
+    form that is not about one provider (a new provider, a user account)."""
+
+    url: str
+    text: str
+    caption: str = ""
+
+
 async def provider_name(services: Services, provider_id: int) -> str:
     async with services.database.sessions() as session:
         try:
@@ -39,26 +50,24 @@ async def form_page(
     services: Services,
     spec: FormSpec,
     *,
-    provider_id: int,
+    provider_id: int | None,
     action: str,
     values: dict[str, str] | None = None,
     errors: FormErrors | None = None,
     status: int = 200,
-    back: tuple[str, str] | None = None,
+    back: Back | None = None,
 ) -> HTMLResponse:
-    """The form; `back` is the page it returns to, (url, name), the provider's unless
-    given (a record's own page)."""
-    name = await provider_name(services, provider_id)
-    back_url, back_name = back or (f"/providers/{provider_id}", name)
+    if back is None:
+        assert provider_id is not None
+        name = await provider_name(services, provider_id)
+        back = Back(f"/providers/{provider_id}", f"Back to {name}", name)
     return render(
         request,
         "form.html",
         {
             "spec": spec,
             "provider_id": provider_id,
-            "provider_name": name,
-            "back_url": back_url,
-            "back_name": back_name,
+            "back": back,
             "action": action,
             "values": values or {},
             "errors": errors or FormErrors(),
@@ -76,14 +85,16 @@ async def submit(
     spec: FormSpec,
     form: dict[str, str],
     *,
-    provider_id: int,
+    provider_id: int | None,
     write: Write,
     done: str,
-    back: tuple[str, str] | None = None,
+    back: Back | None = None,
+    done_url: Callable[[Any], str] | None = None,
+    after: Callable[[Any], Awaitable[str]] | None = None,
 ) -> Response:
     """Validate, write through the service function and commit; or show the form again
-    with the GOV.UK error summary and nothing stored. Success returns to `back` (a
-    record's page) or the provider's, with the banner."""
+    with the GOV.UK error summary and nothing stored. `after` runs once the write is
+    committed (fetching from CQC, say) and gives the banner's message."""
     values = forms.form_values(spec, form)
     data, errors = forms.parse(spec, values, services.clock.today())
     result: Any = None
@@ -108,6 +119,7 @@ async def submit(
             status=400,
             back=back,
         )
-    return flash_redirect(
-        request, services, provider_id, done, result, to=back[0] if back else None
-    )
+    if after is not None:
+        done = await after(result)
+    url = done_url(result) if done_url is not None else None
+    return flash_redirect(request, services, provider_id, done, result, url=url)

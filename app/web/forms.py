@@ -29,7 +29,7 @@ from app.models.base import (
     VisitOutcome,
 )
 from app.monitoring.plans import ActionIn, ActionUpdate
-from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement
+from app.monitoring.schemas import DeEscalation, PlacementsChange, PlanAgreement, PlanClosure
 from app.records import schemas
 
 DATE_PARTS = ("day", "month", "year")
@@ -56,7 +56,8 @@ YES_NO_UNKNOWN = (Choice("yes", "Yes"), Choice("no", "No"), Choice("", "Not know
 
 @dataclass(frozen=True)
 class Field:
-    """One form field. kind: date, text, textarea, radios, select, checkbox or tristate."""
+    """One form field. kind: date, text, textarea, lines (a textarea read as a list, one
+    item a line), password, radios, select, checkbox or tristate."""
 
     name: str
     label: str
@@ -520,6 +521,24 @@ ACTION_UPDATE_FORM = FormSpec(
     ),
 )
 
+PLAN_CLOSE_FORM = FormSpec(
+    kind="plan_close",
+    title="Close the improvement plan",
+    noun="plan",
+    schema=PlanClosure,
+    permission=Permission.manage_monitoring,
+    intro="Its actions stay on record with it, in the provider's plan history.",
+    fields=(
+        Field(
+            "reason",
+            "Reason",
+            "textarea",
+            hint="Why the plan can close with actions still open. At least 5 characters",
+        ),
+    ),
+    submit="Close the plan",
+)
+
 AGREE_FORM = FormSpec(
     kind="agree",
     title="Mark the improvement plan agreed",
@@ -664,6 +683,8 @@ def parse(
             data[item.name] = raw in ("yes", "true", "on")
         elif item.kind == "tristate":
             data[item.name] = {"yes": True, "no": False}.get(raw)
+        elif item.kind == "lines":
+            data[item.name] = [line.strip() for line in raw.splitlines() if line.strip()]
         elif raw != "":
             data[item.name] = raw
         elif spec.blank_clears and not item.required and item.kind in ("text", "textarea"):

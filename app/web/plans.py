@@ -1,5 +1,6 @@
-"""The improvement plan's forms on a provider's page: add an action, update one, and mark
-the plan agreed with the provider."""
+"""Updating an improvement action from the plan's table on the provider's page (each row
+carries its own small form). The plan's other forms are pages of their own, registered in
+app/web/decisions.py."""
 
 from __future__ import annotations
 
@@ -12,57 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound
 from app.monitoring import plans
-from app.monitoring.schemas import PlanAgreement
 from app.web import forms
 from app.web.deps import ActionId, FormDep, PlanWriter, ProviderId, ServicesDep
-from app.web.formpages import form_page, submit
+from app.web.formpages import submit
 
 router = APIRouter(include_in_schema=False)
-
-
-@router.get("/providers/{provider_id:int}/plan/actions/new")
-async def action_form(
-    request: Request, provider_id: ProviderId, viewer: PlanWriter, services: ServicesDep
-) -> Response:
-    return await form_page(
-        request,
-        viewer,
-        services,
-        forms.ACTION_FORM,
-        provider_id=provider_id,
-        action=f"/providers/{provider_id}/plan/actions",
-    )
-
-
-@router.post("/providers/{provider_id:int}/plan/actions")
-async def action_add(
-    request: Request,
-    provider_id: ProviderId,
-    viewer: PlanWriter,
-    services: ServicesDep,
-    form: FormDep,
-) -> Response:
-
-    async def write(session: AsyncSession, data: BaseModel) -> Any:
-        assert isinstance(data, plans.ActionIn)
-        return await plans.add_action(
-            session,
-            provider_id=provider_id,
-            data=data,
-            actor=viewer.principal.actor,
-            now=services.clock.now(),
-        )
-
-    return await submit(
-        request,
-        viewer,
-        services,
-        forms.ACTION_FORM,
-        form,
-        provider_id=provider_id,
-        write=write,
-        done="The improvement action was added",
-    )
 
 
 @router.post("/providers/{provider_id:int}/plan/actions/{action_id:int}")
@@ -98,36 +53,4 @@ async def action_update(
         provider_id=provider_id,
         write=write,
         done="The improvement action was updated",
-    )
-
-
-@router.post("/providers/{provider_id:int}/plan/agree")
-async def plan_agree(
-    request: Request,
-    provider_id: ProviderId,
-    viewer: PlanWriter,
-    services: ServicesDep,
-    form: FormDep,
-) -> Response:
-
-    async def write(session: AsyncSession, data: BaseModel) -> Any:
-        assert isinstance(data, PlanAgreement)
-        return await plans.agree_plan(
-            session,
-            provider_id=provider_id,
-            agreed_on=data.agreed_on,
-            actor=viewer.principal.actor,
-            now=services.clock.now(),
-            today=services.clock.today(),
-        )
-
-    return await submit(
-        request,
-        viewer,
-        services,
-        forms.AGREE_FORM,
-        form,
-        provider_id=provider_id,
-        write=write,
-        done="The improvement plan was marked agreed",
     )

@@ -15,6 +15,8 @@ from app.auth.audit import audit_reads
 from app.auth.permissions import Permission
 from app.errors import NotFound
 from app.models import Safeguarding
+from app.models.base import PlanStatus
+from app.monitoring import plans
 from app.records import dashboard, queries
 from app.web import forms
 from app.web.deps import PageError, ProviderId, Reader, ServicesDep, int_param, render
@@ -43,6 +45,11 @@ async def provider_page(
             plan: dict[str, Any] | None = await queries.plan_view(session, provider_id)
         except NotFound:
             plan = None
+        past_plans = [
+            past
+            for past in await plans.plan_history(session, provider_id)
+            if past["status"] == PlanStatus.closed
+        ]
         locations = await queries.list_locations(session, provider_id)
         events, records_by_event = await queries.timeline(
             session, provider_id, TIMELINE_PAGE_SIZE, (timeline_page - 1) * TIMELINE_PAGE_SIZE
@@ -60,6 +67,11 @@ async def provider_page(
             for episode in view["episodes"]
             for label in (episode.started_by, episode.ended_by)
             if label and label.startswith("user:") and label[5:].isdigit()
+        }
+        user_ids |= {
+            int(past["closed_by"][5:])
+            for past in past_plans
+            if (past["closed_by"] or "").startswith("user:") and past["closed_by"][5:].isdigit()
         }
         if provider["contract_officer_id"]:
             user_ids.add(provider["contract_officer_id"])
@@ -87,6 +99,7 @@ async def provider_page(
             "officer_name": names.get(provider["contract_officer_id"] or 0),
             "view": view,
             "plan": plan,
+            "past_plans": past_plans,
             "locations": locations,
             "events": events,
             "records_by_event": records_by_event,

@@ -47,7 +47,7 @@ from app.web.deps import (
     render,
     require,
 )
-from app.web.formpages import form_page, submit
+from app.web.formpages import Back, form_page, submit
 from app.web.forms import FormSpec, humanise
 from app.web.sessions import FLASH_COOKIE, codec
 
@@ -499,7 +499,7 @@ def _register_form(
     path: str,
     spec: FormSpec,
     model: type[SQLModel],
-    load_back: Callable[[Any], tuple[str, str]],
+    load_back: Callable[[Any], Back],
     write_one: Callable[[AsyncSession, int, BaseModel, WriteContext, Viewer], Awaitable[Any]],
     prefill: bool,
     applies: Shown = _always,
@@ -555,6 +555,7 @@ def _register_form(
         form: FormDep,
     ) -> Response:
         record = await _load(services, model, record_id)
+        back = load_back(record)
         context = WriteContext(
             actor=viewer.principal.actor, clock=services.clock, policy=services.policy
         )
@@ -582,16 +583,17 @@ def _register_form(
             provider_id=record.provider_id,
             write=write,
             done=done,
-            back=load_back(record),
+            back=back,
+            done_url=lambda _result: back.url,
         )
 
     router.add_api_route(path, show, methods=["GET"], name=f"{name}_form")
     router.add_api_route(path, save, methods=["POST"], name=f"{name}_submit")
 
 
-def _back_to(kind: RecordKind) -> Callable[[Any], tuple[str, str]]:
-    def back(record: Any) -> tuple[str, str]:
-        return (f"/{kind.path}/{record.id}", f"the {kind.noun}")
+def _back_to(kind: RecordKind) -> Callable[[Any], Back]:
+    def back(record: Any) -> Back:
+        return Back(f"/{kind.path}/{record.id}", f"Back to the {kind.noun}")
 
     return back
 
@@ -669,8 +671,8 @@ def _register_visit_actions() -> None:
         done="The follow-up action was added",
     )
 
-    def back_to_visit(action: Any) -> tuple[str, str]:
-        return (f"/visits/{action.visit_id}", "the visit")
+    def back_to_visit(action: Any) -> Back:
+        return Back(f"/visits/{action.visit_id}", "Back to the visit")
 
     _register_form(
         path="/visit-actions/{record_id:int}",

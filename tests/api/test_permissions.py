@@ -43,6 +43,7 @@ RULES: dict[tuple[str, str], Permission | str] = {
     ("PATCH", "/api/v1/providers/{provider_id}"): P.manage_providers,
     ("POST", "/api/v1/providers/{provider_id}/locations"): P.manage_providers,
     ("GET", "/api/v1/providers/{provider_id}/locations"): P.read,
+    ("DELETE", "/api/v1/providers/{provider_id}/locations/{location_id}"): P.manage_providers,
     ("POST", "/api/v1/providers/{provider_id}/ratings"): P.write_records,
     ("GET", "/api/v1/providers/{provider_id}/ratings"): P.read,
     **{
@@ -81,6 +82,8 @@ RULES: dict[tuple[str, str], Permission | str] = {
     ("POST", "/api/v1/providers/{provider_id}/monitoring/de-escalate"): P.manage_monitoring,
     ("POST", "/api/v1/providers/{provider_id}/monitoring/placements"): P.manage_monitoring,
     ("GET", "/api/v1/providers/{provider_id}/improvement-plan"): P.read,
+    ("GET", "/api/v1/providers/{provider_id}/improvement-plans"): P.read,
+    ("POST", "/api/v1/providers/{provider_id}/improvement-plan/close"): P.manage_monitoring,
     ("POST", "/api/v1/providers/{provider_id}/improvement-plan/agree"): P.write_records,
     ("POST", "/api/v1/providers/{provider_id}/improvement-plan/actions"): P.write_records,
     ("PATCH", "/api/v1/improvement-actions/{action_id}"): P.write_records,
@@ -146,6 +149,7 @@ async def test_each_role_gets_what_the_table_says(world: World, method: str, pat
         "user_id",
         "token_id",
         "delivery_id",
+        "location_id",
     ):
         url = url.replace(name, "999999")
     for role in [None, *Role]:

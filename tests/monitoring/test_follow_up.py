@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -150,9 +151,14 @@ async def _acknowledged(services: Services, provider_id: int) -> dict[str, objec
     return dict(stored.acknowledged_firings or {})
 
 
-async def test_de_escalation_blocked_by_open_plan_actions(
-    services: Services, manager: Actor
-) -> None:
+async def _plans(services: Services, provider_id: int) -> list[dict[str, Any]]:
+    async with services.database.sessions() as session:
+        return await plans.plan_history(session, provider_id)
+
+
+async def _intensive_with_action(services: Services, manager: Actor) -> tuple[int, int, int]:
+    """A provider put into intensive monitoring by a whole-service concern, its plan given
+    one action, and the concern then closed: (provider id, action id, concern id)."""
     provider = await f.provider(services)
     assert provider.id is not None
     concern = await f.write(services, "concern", provider.id, whole_service=True)
@@ -175,32 +181,104 @@ async def test_de_escalation_blocked_by_open_plan_actions(
             schemas.ConcernUpdate(status="closed", outcome="Resolved"),
             f.context(services),
         )
-    with pytest.raises(DeEscalationRefused) as refused:
-        await _de_escalate(
-            services, manager, provider.id, MonitoringLevel.routine, "Concern closed"
-        )
-    assert refused.value.blockers == ["one improvement action is still open"]
+    assert action.id is not None
+    return provider.id, action.id, concern.record.id
+
+
+async def test_a_plan_with_open_actions_outlives_the_step_down(
+    services: Services, manager: Actor
+) -> None:
+    provider_id, action_id, _ = await _intensive_with_action(services, manager)
+    # Open actions do not block the step-down; they carry on under enhanced monitoring.
+    await _de_escalate(services, manager, provider_id, MonitoringLevel.enhanced, "Concern closed")
+    assert await f.level_of(services, provider_id) == "enhanced"
+    [plan] = await _plans(services, provider_id)
+    assert plan["status"] == "awaiting_agreement" and plan["closed_at"] is None
+    assert [a.id for a in plan["actions"]] == [action_id]
+    # Completing the last action outside intensive closes the plan, which stays readable.
     async with services.database.transaction() as session:
         await plans.update_action(
             session,
-            action_id=action.id or 0,
+            action_id=action_id,
             data=plans.ActionUpdate(status="complete", evidence="Two carers started"),
             actor=manager,
             now=services.clock.now(),
             today=services.clock.today(),
         )
-        await de_escalate(
+    [plan] = await _plans(services, provider_id)
+    assert plan["status"] == "closed" and plan["close_reason"] == "every action is complete"
+    assert plan["actions"][0].status == "complete"
+    assert len(await _events(services, "improvement_plan.closed")) == 1
+    await _de_escalate(services, manager, provider_id, MonitoringLevel.routine, "All done now")
+    assert await f.level_of(services, provider_id) == "routine"
+
+
+async def test_re_escalation_resumes_the_plan_with_open_actions(
+    services: Services, manager: Actor
+) -> None:
+    provider_id, action_id, _ = await _intensive_with_action(services, manager)
+    await _de_escalate(services, manager, provider_id, MonitoringLevel.routine, "Concern closed")
+    await f.write(services, "concern", provider_id, whole_service=True)
+    assert await f.level_of(services, provider_id) == "intensive"
+    [plan] = await _plans(services, provider_id)  # the same plan, not a new empty one
+    assert plan["status"] != "closed" and [a.id for a in plan["actions"]] == [action_id]
+    async with services.database.sessions() as session:
+        episode = (
+            await session.execute(
+                select(MonitoringEpisode).where(
+                    MonitoringEpisode.provider_id == provider_id,
+                    MonitoringEpisode.ended_at.is_(None),
+                )
+            )
+        ).scalar_one()
+    assert plan["episode_id"] == episode.id
+    # Completing the action while intensive leaves the plan open: intensive needs one.
+    async with services.database.transaction() as session:
+        await plans.update_action(
             session,
-            provider_id=provider.id,
-            to=MonitoringLevel.routine,
-            reason="All actions complete",
-            override=False,
-            policy=services.policy,
+            action_id=action_id,
+            data=plans.ActionUpdate(status="complete"),
             actor=manager,
             now=services.clock.now(),
             today=services.clock.today(),
         )
-    assert await f.level_of(services, provider.id) == "routine"
+    [plan] = await _plans(services, provider_id)
+    assert plan["status"] != "closed"
+
+
+async def test_a_manager_closes_a_plan_with_a_reason_but_not_in_intensive(
+    services: Services, manager: Actor
+) -> None:
+    from app.errors import Conflict
+
+    provider_id, action_id, _ = await _intensive_with_action(services, manager)
+    with pytest.raises(Conflict):
+        async with services.database.transaction() as session:
+            await plans.close_plan(
+                session,
+                provider_id=provider_id,
+                reason="Superseded",
+                actor=manager,
+                now=services.clock.now(),
+            )
+    await _de_escalate(services, manager, provider_id, MonitoringLevel.enhanced, "Concern closed")
+    async with services.database.transaction() as session:
+        await plans.close_plan(
+            session,
+            provider_id=provider_id,
+            reason="Actions moved to the contract review",
+            actor=manager,
+            now=services.clock.now(),
+        )
+    [plan] = await _plans(services, provider_id)
+    assert plan["status"] == "closed" and plan["closed_by"] == manager.label
+    assert plan["close_reason"] == "Actions moved to the contract review"
+    assert plan["actions"][0].status == "open"  # kept, with the plan, in the history
+    # A later escalation starts a new plan: the closed one is history.
+    await f.write(services, "concern", provider_id, whole_service=True)
+    history = await _plans(services, provider_id)
+    assert [p["status"] for p in history] == ["awaiting_agreement", "closed"]
+    assert history[0]["actions"] == []
 
 
 async def test_overdue_visit_fires_once_per_occurrence_and_again_a_week_later(

@@ -281,13 +281,13 @@ async def test_a_due_date_may_be_in_the_future_but_not_before_1990(
     token = csrf_of((await officer.get(f"{base}/plan/actions/new")).text)
     action = {"issue": "Missed calls", "action": "Recruit", "owner": "Registered manager"}
     early = await officer.post(
-        f"{base}/plan/actions",
+        f"{base}/plan/actions/new",
         data={"csrf_token": token, **action, **date_input("due_on", "1989-12-31")},
     )
     assert early.status_code == 400
     assert "Due must be the same as or after 1 January 1990" in early.text
     later = await officer.post(
-        f"{base}/plan/actions",
+        f"{base}/plan/actions/new",
         data={"csrf_token": token, **action, **date_input("due_on", "2027-03-01")},
     )
     assert later.status_code == 303
@@ -449,8 +449,9 @@ async def test_the_improvement_plan_through_the_forms(world: World, signed_in: S
     officer = await signed_in("officer")
     await _whole_service_concern(officer, base)
     page = await officer.get(f"{base}/plan/actions/new")
+    assert f'action="{base}/plan/actions/new"' in page.text  # posts to the page showing it
     added = await officer.post(
-        f"{base}/plan/actions",
+        f"{base}/plan/actions/new",
         data={
             "csrf_token": csrf_of(page.text),
             "issue": "Missed calls",

@@ -38,9 +38,12 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/providers/{provider_id:int}/record/concern"): P.write_safeguardings,
     ("POST", "/providers/{provider_id:int}/record/concern"): P.write_safeguardings,
     ("GET", "/providers/{provider_id:int}/plan/actions/new"): P.write_records,
-    ("POST", "/providers/{provider_id:int}/plan/actions"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/plan/actions/new"): P.write_records,
     ("POST", "/providers/{provider_id:int}/plan/actions/{action_id:int}"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/plan/agree"): P.write_records,
     ("POST", "/providers/{provider_id:int}/plan/agree"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/plan/close"): P.manage_monitoring,
+    ("POST", "/providers/{provider_id:int}/plan/close"): P.manage_monitoring,
     ("GET", "/providers/{provider_id:int}/de-escalate"): P.manage_monitoring,
     ("POST", "/providers/{provider_id:int}/de-escalate"): P.manage_monitoring,
     ("GET", "/providers/{provider_id:int}/placements"): P.manage_monitoring,
@@ -61,11 +64,31 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
     },
     ("GET", "/visit-actions/{record_id:int}"): P.write_records,
     ("POST", "/visit-actions/{record_id:int}"): P.write_records,
+    ("GET", "/providers/new"): P.manage_providers,
+    ("POST", "/providers/new"): P.manage_providers,
+    ("GET", "/providers/{provider_id:int}/edit"): P.manage_providers,
+    ("POST", "/providers/{provider_id:int}/edit"): P.manage_providers,
+    ("GET", "/providers/{provider_id:int}/officer"): P.manage_providers,
+    ("POST", "/providers/{provider_id:int}/officer"): P.manage_providers,
+    ("GET", "/providers/{provider_id:int}/locations/new"): P.manage_providers,
+    ("POST", "/providers/{provider_id:int}/locations/new"): P.manage_providers,
+    ("GET", "/providers/{provider_id:int}/locations/{location_id:int}/remove"): (
+        P.manage_providers
+    ),
+    ("POST", "/providers/{provider_id:int}/locations/{location_id:int}/remove"): (
+        P.manage_providers
+    ),
+    ("GET", "/users"): P.manage_users,
+    ("GET", "/users/new"): P.manage_users,
+    ("POST", "/users/new"): P.manage_users,
+    ("GET", "/users/{user_id:int}"): P.manage_users,
+    ("POST", "/users/{user_id:int}"): P.manage_users,
+    ("GET", "/my-work"): P.read,
 }
 
 
 def concrete(path: str) -> str:
-    for name in ("provider_id", "action_id", "delivery_id", "record_id"):
+    for name in ("provider_id", "action_id", "delivery_id", "record_id", "location_id", "user_id"):
         path = path.replace(f"{{{name}:int}}", "999999")
     return path
 

@@ -1,0 +1,391 @@
+"""The workplace pages over HTTP: onboarding a provider and editing its contract, giving
+it to an officer, adding and removing CQC locations (the fake CQC answers), user accounts
+for admins with a leaver's providers listed and their alerts routed to the managers, and
+an officer's week at /my-work. Each checks what the page shows and what the API then
+returns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from aiolimiter import AsyncLimiter
+from sqlalchemy import select
+
+from app.clock import FakeClock
+from app.config import Settings
+from app.models import Delivery, SafeguardingAudit
+from app.services import Services, build_services
+from tests import factories
+from tests.conftest import PASSWORD, World
+from tests.fakes.cqc_server import FakeCqc
+from tests.web.conftest import SignIn, csrf_of, sign_in
+
+CQC_KEY = "test-key-workplace"
+
+
+@pytest.fixture
+def fake_cqc() -> FakeCqc:
+    return FakeCqc.from_fixtures(api_key=CQC_KEY)
+
+
+@pytest.fixture
+async def services(
+    settings: Settings, clock: FakeClock, fake_cqc: FakeCqc
+) -> AsyncIterator[Services]:
+    """The app's services with CQC polling on, answered by the fake CQC in-process."""
+    from pydantic import SecretStr
+
+    with_cqc = settings.model_copy(
+        update={
+            "cqc_api_key": SecretStr(CQC_KEY),
+            "cqc_base_url": "http://cqc.test/public/v1",
+            "cqc_requests_per_minute": 2000,
+        }
+    )
+    built = build_services(
+        with_cqc, clock=clock, cqc_transport=httpx.ASGITransport(app=fake_cqc.app())
+    )
+    assert built.cqc_client is not None
+    built.cqc_client.limiter = AsyncLimiter(1000, 1)
+    yield built
+    await built.close()
+
+
+async def _post_form(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> httpx.Response:
+    page = await client.get(path)
+    assert page.status_code == 200, page.text
+    assert f'action="{path}"' in page.text  # the form posts to the page that shows it
+    return await client.post(path, data={**data, "csrf_token": csrf_of(page.text)})
+
+
+async def _banner(client: httpx.AsyncClient, response: httpx.Response) -> str:
+    assert response.status_code == 303, response.text
+    page = await client.get(response.headers["location"])
+    assert page.status_code == 200
+    return page.text
+
+
+async def test_a_manager_onboards_a_provider_and_edits_its_contract(
+    world: World, signed_in: SignIn
+) -> None:
+    browser = await signed_in("manager")
+    officer = world.users["officer"]
+    created = await _post_form(
+        browser,
+        "/providers/new",
+        {
+            "name": "Estuary Care Ltd",
+            "cqc_provider_id": "1-101728337",
+            "contract_type": "block",
+            "partner_role": "locality_partner",
+            "localities": "North\nCoast\n",
+            "weekly_hours": "350",
+            "people_supported": "41",
+            "contract_officer_id": str(officer.id),
+        },
+    )
+    provider_id = int(created.headers["location"].rsplit("/", 1)[1])
+    page = await _banner(browser, created)
+    assert "The provider was added." in page and "Estuary Care Ltd" in page
+    provider = (await world.get(f"/providers/{provider_id}")).json()
+    assert provider["contract_type"] == "block" and provider["partner_role"] == "locality_partner"
+    assert sorted(provider["localities"]) == ["Coast", "North"]
+    assert provider["weekly_hours"] == 350 and provider["people_supported"] == 41
+    assert provider["contract_officer_id"] == officer.id
+
+    edit = await browser.get(f"/providers/{provider_id}/edit")
+    assert "Estuary Care Ltd" in edit.text and "350" in edit.text
+    saved = await _post_form(
+        browser,
+        f"/providers/{provider_id}/edit",
+        {
+            "name": "Estuary Care Ltd",
+            "cqc_provider_id": "1-101728337",
+            "contract_type": "framework",
+            "partner_role": "",
+            "localities": "Coast",
+            "weekly_hours": "380.5",
+            "people_supported": "",
+        },
+    )
+    assert "The contract was saved." in await _banner(browser, saved)
+    provider = (await world.get(f"/providers/{provider_id}")).json()
+    assert provider["contract_type"] == "framework" and provider["partner_role"] is None
+    assert provider["localities"] == ["Coast"] and provider["weekly_hours"] == 380.5
+    assert provider["people_supported"] is None
+
+
+async def test_a_bad_provider_form_names_the_fields_and_stores_nothing(
+    world: World, signed_in: SignIn
+) -> None:
+    browser = await signed_in("manager")
+    before = (await world.get("/providers")).json()["total"]
+    refused = await _post_form(
+        browser,
+        "/providers/new",
+        {
+            "name": "",
+            "contract_type": "spot",
+            "weekly_hours": "lots",
+            "localities": "x" * 101,
+            "contract_officer_id": str(world.users["viewer"].id),
+        },
+    )
+    assert refused.status_code == 400
+    assert "govuk-error-summary" in refused.text
+    assert "Enter provider name" in refused.text
+    assert "Contracted hours a week" in refused.text
+    assert "Localities must be 100 characters or fewer" in refused.text
+    # A viewer is not offered as an officer, and is refused if posted anyway.
+    assert f'value="{world.users["viewer"].id}"' not in refused.text
+    only_officer = await _post_form(
+        browser,
+        "/providers/new",
+        {
+            "name": "Valley Care",
+            "contract_type": "spot",
+            "weekly_hours": "10",
+            "contract_officer_id": str(world.users["viewer"].id),
+        },
+    )
+    assert only_officer.status_code == 400
+    assert "Contract officer must be an officer or a manager" in only_officer.text
+    assert (await world.get("/providers")).json()["total"] == before
+
+
+async def test_the_api_gives_contracts_only_to_active_officers_and_managers(
+    world: World,
+) -> None:
+    provider = await world.provider()
+    for role in ("viewer", "safeguarding", "admin"):
+        refused = await world.patch(
+            f"/providers/{provider['id']}", {"contract_officer_id": world.users[role].id}
+        )
+        assert refused.status_code == 422, role
+        assert "contract_officer_id" in refused.text
+    manager = await world.patch(
+        f"/providers/{provider['id']}", {"contract_officer_id": world.users["manager"].id}
+    )
+    assert manager.status_code == 200
+    await world.patch(f"/users/{world.users['officer'].id}", {"active": False}, role="admin")
+    gone = await world.patch(
+        f"/providers/{provider['id']}",
+        {"contract_officer_id": world.users["officer"].id},
+        role="manager",
+    )
+    assert gone.status_code == 422 and "contract_officer_id" in gone.text
+
+
+async def test_a_location_shows_its_cqc_rating_at_once_and_can_be_removed(
+    world: World, signed_in: SignIn, fake_cqc: FakeCqc
+) -> None:
+    provider = await world.provider()
+    browser = await signed_in("officer")
+    fake_cqc.add_location("1-555000111", name="Estuary Branch", rating="requires_improvement")
+    added = await _post_form(
+        browser,
+        f"/providers/{provider['id']}/locations/new",
+        {"cqc_location_id": "1-555000111"},
+    )
+    page = await _banner(browser, added)
+    assert "Estuary Branch (1-555000111) was added. CQC rates it requires improvement" in page
+    locations = (await world.get(f"/providers/{provider['id']}/locations")).json()["items"]
+    assert [loc["cqc_location_id"] for loc in locations] == ["1-555000111"]
+    assert locations[0]["overall_rating"] == "requires_improvement"
+    # The rating is evidence like any other: the rule raised the provider.
+    assert (await world.get(f"/providers/{provider['id']}")).json()[
+        "monitoring_level"
+    ] == "enhanced"
+
+    unknown = await _post_form(
+        browser,
+        f"/providers/{provider['id']}/locations/new",
+        {"cqc_location_id": "1-999999123"},
+    )
+    assert "CQC does not know this location ID" in await _banner(browser, unknown)
+
+    bad = await _post_form(
+        browser, f"/providers/{provider['id']}/locations/new", {"cqc_location_id": "12345"}
+    )
+    assert bad.status_code == 400 and "CQC location ID" in bad.text
+
+    location_id = locations[0]["id"]
+    removed = await _post_form(
+        browser, f"/providers/{provider['id']}/locations/{location_id}/remove", {}
+    )
+    assert "was removed from the contract" in await _banner(browser, removed)
+    left = (await world.get(f"/providers/{provider['id']}/locations")).json()["items"]
+    assert [loc["cqc_location_id"] for loc in left] == ["1-999999123"]
+    events = (await world.get("/events", provider_id=provider["id"], limit=50)).json()["items"]
+    assert "location.removed" in [event["type"] for event in events]
+    # The API removes the same way, and only the provider's own locations.
+    other = await world.provider(name="Other Care")
+    assert (
+        await world.client.delete(
+            f"/api/v1/providers/{other['id']}/locations/{left[0]['id']}",
+            headers=world.headers["officer"],
+        )
+    ).status_code == 404
+    gone = await world.client.delete(
+        f"/api/v1/providers/{provider['id']}/locations/{left[0]['id']}",
+        headers=world.headers["officer"],
+    )
+    assert gone.status_code == 204
+    viewer = await world.client.delete(
+        f"/api/v1/providers/{provider['id']}/locations/1", headers=world.headers["viewer"]
+    )
+    assert viewer.status_code == 403
+
+
+async def test_contract_pages_are_refused_to_roles_without_the_permission(
+    world: World, signed_in: SignIn
+) -> None:
+    provider = await world.provider()
+    for role in ("viewer", "safeguarding"):
+        browser = await signed_in(role)
+        for path in (
+            "/providers/new",
+            f"/providers/{provider['id']}/edit",
+            f"/providers/{provider['id']}/officer",
+            f"/providers/{provider['id']}/locations/new",
+            "/users",
+            "/users/new",
+        ):
+            assert (await browser.get(path)).status_code == 403, (role, path)
+
+
+async def test_an_admin_manages_accounts_and_a_leaver_stops_at_once(
+    world: World, signed_in: SignIn, services: Services
+) -> None:
+    admin = await signed_in("admin")
+    created = await _post_form(
+        admin,
+        "/users/new",
+        {
+            "name": "Ada Leaver",
+            "email": "ada.leaver@council.gov.uk",
+            "role": "officer",
+            "password": PASSWORD,
+        },
+    )
+    page = await _banner(admin, created)
+    assert "The account was created." in page and "Ada Leaver" in page
+    users = (await world.get("/users", role="admin")).json()["items"]
+    ada = next(u for u in users if u["email"] == "ada.leaver@council.gov.uk")
+    assert ada["role"] == "officer" and ada["active"] is True
+    assert "Never" in page  # Ada has not signed in yet
+
+    short = await _post_form(
+        admin,
+        "/users/new",
+        {"name": "Bo", "email": "not-an-email", "role": "officer", "password": "short"},
+    )
+    assert short.status_code == 400 and "Password must be at least 12 characters" in short.text
+    assert "Email address" in short.text
+
+    async with httpx.AsyncClient(
+        transport=world.client._transport, base_url="http://test"
+    ) as ada_browser:
+        assert (await sign_in(ada_browser, "ada.leaver@council.gov.uk")).status_code == 303
+        provider = await world.provider(name="Ada's Provider", contract_officer_id=ada["id"])
+        token = (
+            await world.client.post(
+                "/api/v1/auth/token",
+                data={"username": "ada.leaver@council.gov.uk", "password": PASSWORD},
+            )
+        ).json()["access_token"]
+        listed = await admin.get("/users")
+        assert "Never" not in listed.text.split("Ada Leaver")[1].split("</tr>")[0]
+
+        promoted = await _post_form(
+            admin, f"/users/{ada['id']}", {"role": "manager", "active": "true"}
+        )
+        assert "The account of Ada Leaver was saved." in await _banner(admin, promoted)
+        assert (await world.get("/users", role="admin")).json()["items"][-1]["role"] == "manager"
+
+        left = await _post_form(
+            admin, f"/users/{ada['id']}", {"role": "manager", "active": "false"}
+        )
+        page = await _banner(admin, left)
+        assert "Providers to reassign" in page and "Ada&#39;s Provider" in page
+        # Her page session and her API token stop at the very next request.
+        assert (await ada_browser.get("/")).status_code == 303
+        me = await world.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401
+
+    # Meanwhile the provider's alerts go to the managers, never to no one.
+    await factories.write(services, "safeguarding", provider["id"])
+    async with services.database.sessions() as session:
+        recipients = {
+            d.recipient
+            for d in (
+                await session.execute(
+                    select(Delivery).where(
+                        Delivery.provider_id == provider["id"], Delivery.channel == "email"
+                    )
+                )
+            ).scalars()
+        }
+    assert world.users["manager"].email in recipients
+    assert "ada.leaver@council.gov.uk" not in recipients
+
+    # Reassigned from the list: the provider leaves it.
+    officer = world.users["officer"]
+    moved = await _post_form(
+        admin, f"/providers/{provider['id']}/officer", {"contract_officer_id": str(officer.id)}
+    )
+    assert "The contract officer was changed." in await _banner(admin, moved)
+    assert "Providers to reassign" not in (await admin.get("/users")).text
+    api = (await world.get(f"/providers/{provider['id']}")).json()
+    assert api["contract_officer_id"] == officer.id
+
+
+async def test_my_work_shows_an_officers_week_and_a_managers_whole_team(
+    world: World, signed_in: SignIn, services: Services
+) -> None:
+    mine = await world.provider(name="Mine Care")
+    other_officer = world.users["manager"]
+    theirs = await world.provider(name="Theirs Care", contract_officer_id=other_officer.id)
+    await factories.write(services, "safeguarding", mine["id"], reference="SG-MINE-1")
+    await factories.write(services, "safeguarding", theirs["id"], reference="SG-THEIRS-1")
+    await factories.write(services, "concern", mine["id"], description="Late calls every day")
+
+    officer = await signed_in("officer")
+    page = (await officer.get("/my-work")).text
+    assert "My work" in page and "Mine Care" in page and "Theirs Care" not in page
+    assert "SG-MINE-1" in page and "Late calls every day" in page
+    async with services.database.sessions() as session:
+        audited = (
+            await session.execute(
+                select(SafeguardingAudit.provider_id).where(
+                    SafeguardingAudit.action == "web_my_work"
+                )
+            )
+        ).all()
+    assert [row[0] for row in audited] == [mine["id"]]
+
+    manager = await signed_in("manager")
+    everyone = (await manager.get("/my-work")).text
+    assert "Everyone’s work" in everyone and "Theirs Care" in everyone
+    assert "Officer Person" in everyone and "Manager Person" in everyone
+
+    viewer = await signed_in("viewer")
+    counts = (await viewer.get("/my-work")).text
+    assert "SG-MINE-1" not in counts and "SG-THEIRS-1" not in counts
+    assert "Your role sees counts only" in counts
+
+
+async def test_forms_post_to_their_own_page(world: World, signed_in: SignIn) -> None:
+    provider = await world.provider()
+    browser = await signed_in("admin")
+    for path in (
+        f"/providers/{provider['id']}/edit",
+        f"/providers/{provider['id']}/officer",
+        f"/providers/{provider['id']}/locations/new",
+        "/users/new",
+        f"/users/{world.users['viewer'].id}",
+    ):
+        page = await browser.get(path)
+        assert f'action="{path}"' in page.text, path
