@@ -107,7 +107,17 @@ COLUMNS: tuple[Column, ...] = (
     Column("Role", lambda user, extra: ROLE_HINTS.get(str(user.role), str(user.role))),
     Column("Account", lambda user, extra: "Active" if user.active else "Deactivated"),
     Column("Last signed in", lambda user, extra: extra.get("last_signed_in"), "instant"),
+    Column("Signs in with", lambda user, extra: sign_in_source(user.source)),
 )
+
+
+def sign_in_source(source: str) -> str:
+    """Where an account comes from, in an admin's words (the API's `source`)."""
+    if source == "local":
+        return "A carewatch password"
+    if source == "directory":
+        return "The council's account (made by the directory, not signed in yet)"
+    return f"The council's account ({source})"
 
 
 @router.get("/users")

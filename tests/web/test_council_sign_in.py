@@ -19,7 +19,7 @@ from app.models.base import Role
 from app.services import Services
 from tests.conftest import UserMaker
 from tests.fakes.oidc_provider import FAULTS, FakeOidcProvider, Person
-from tests.web.conftest import SCIM_TOKEN, council_settings, sign_in_with_council
+from tests.web.conftest import SCIM_TOKEN, council_settings, sign_in, sign_in_with_council
 
 MANAGER = Person(
     sub="7c1d2e3f-manager",
@@ -298,6 +298,14 @@ async def test_the_users_api_says_where_each_account_comes_from(
     listed = await client.get("/api/v1/users", headers=await headers_for(admin))
     sources = {user["email"]: user["source"] for user in listed.json()["items"]}
     assert sources == {"break.glass@council.gov.uk": "local", OFFICER.email: oidc_provider.issuer}
+    # And the admin's page says the same, in words.
+    async with httpx.AsyncClient(transport=client._transport, base_url="http://test") as page:
+        assert (await sign_in(page, "break.glass@council.gov.uk")).status_code == 303
+        listed_page = (await page.get("/users")).text
+    admin_row = listed_page.split("break.glass@council.gov.uk")[1].split("</tr>")[0]
+    officer_row = listed_page.split(OFFICER.email)[1].split("</tr>")[0]
+    assert "A carewatch password" in admin_row
+    assert f"The council&#39;s account ({oidc_provider.issuer})" in officer_row
 
 
 async def test_password_sign_in_switched_off(
