@@ -160,6 +160,12 @@ EVENT_TYPES: dict[str, str] = {
     "insurance.expiring": "A provider's insurance expires soon",
     "delivery.failed": "An alert email could not be delivered",
     "delivery.retried": "A failed alert email was queued again",
+    "locality.created": "A locality was added to the council's list",
+    "locality.updated": "A locality was renamed",
+    "locality.lead_changed": "A locality's lead provider changed",
+    "capacity.recorded": "A provider's capacity return was recorded",
+    "kpis.recorded": "A provider's call-monitoring figures were recorded",
+    "waiting.recorded": "A locality's waiting list was counted",
     "user.created": "A user was created",
     "user.updated": "A user was changed",
 }

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api import activity, auth, cqc, monitoring, notify, providers, records
+from app.api import activity, auth, cqc, market, monitoring, notify, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
 from app.api.security import SecurityHeaders, inline_script_hashes
@@ -88,7 +88,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app, error_page)
 
     # One level of inclusion, so each route's template is its full path (metrics labels).
-    for module in (auth, providers, records, monitoring, activity, cqc, notify):
+    for module in (auth, providers, records, monitoring, activity, cqc, notify, market):
         app.include_router(module.router)
     install_web(app)
     docs_scripts = install_docs(app)
