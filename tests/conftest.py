@@ -218,7 +218,9 @@ async def world(
             await create_locality(
                 session,
                 LocalityIn(name=name),
-                WriteContext(actor=Actor.job("tests"), clock=services.clock, policy=services.policy),
+                WriteContext(
+                    actor=Actor.job("tests"), clock=services.clock, policy=services.policy
+                ),
             )
     for role in Role:
         user = await make_user(
