@@ -20,7 +20,7 @@ from tests.conftest import World
 
 async def _locality_id(world: World, name: str) -> int:
     listed = (await world.get("/localities")).json()["items"]
-    return next(item["id"] for item in listed if item["name"] == name)
+    return int(next(item["id"] for item in listed if item["name"] == name))
 
 
 def _month(services: Services, back: int) -> str:
