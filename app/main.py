@@ -25,6 +25,7 @@ from app.auth.service import principal_for
 from app.auth.throttle import LoginThrottle
 from app.config import Settings
 from app.jobs.scheduler import SchedulerLeader
+from app.market.queries import locality_gauges
 from app.metrics import domain_snapshot, render
 from app.migrations import current_revision, head_revision
 from app.records.queries import dashboard_counts
@@ -119,6 +120,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         async with services.database.sessions() as session:
             await authorise_metrics(request, services, session)
             counts = await dashboard_counts(session, services.clock.today())
+            counts["localities"] = await locality_gauges(session, services.clock.today())
             snapshot = await domain_snapshot(session, counts)
         return Response(render(services.metrics, snapshot), media_type=CONTENT_TYPE_LATEST)
 

@@ -311,3 +311,14 @@ async def kpi_bands_by_locality(
             key = (row.locality, measure, band)
             counts[key] = counts.get(key, 0) + 1
     return counts
+
+
+async def locality_gauges(session: AsyncSession, today: date) -> dict[str, Any]:
+    """The per-locality figures /metrics serves, labelled by locality name only."""
+    localities = await list_localities(session)
+    return {
+        "hours_commissioned": {s.name: s.hours_commissioned for s in localities},
+        "hours_delivered": {s.name: s.hours_delivered for s in localities},
+        "people_waiting": {s.name: s.people_waiting or 0 for s in localities},
+        "kpi_bands": await kpi_bands_by_locality(session, today),
+    }

@@ -8,11 +8,11 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from app.web import alerts, dashboard, login, monitoring, plans, providers, records
+from app.web import alerts, dashboard, login, market, monitoring, plans, providers, records
 from app.web.errors import install_page_errors
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-PAGE_AREAS = (login, dashboard, providers, records, plans, monitoring, alerts)
+PAGE_AREAS = (login, dashboard, providers, records, plans, monitoring, alerts, market)
 
 
 def install_web(app: FastAPI) -> None:

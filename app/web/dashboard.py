@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app.market import queries as market_queries
 from app.models.base import MonitoringLevel, Rating
 from app.records import dashboard, queries
 from app.web.deps import MAX_ID, Reader, ServicesDep, choice, int_param, render
@@ -47,6 +48,7 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
         table = await dashboard.provider_table(session, today, filters)
         national = await dashboard.national_distribution(session)
         officers = await dashboard.officers(session)
+        tiles = await market_queries.market_tiles(session, today)
     selected = {
         "officer": "all" if officer_id is None else str(officer_id),
         "locality": filters.locality or "",
@@ -64,6 +66,7 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
         "dashboard.html",
         {
             "counts": counts,
+            "market_tiles": tiles,
             "table": table,
             "chart": _rating_chart(counts["providers_by_rating"], national),
             "national": national,
