@@ -1,5 +1,5 @@
 """The command line: python -m app serve | migrate | demo | users create | rules check |
-dispatch."""
+dispatch | import-kpis | import-capacity."""
 
 from __future__ import annotations
 
@@ -221,6 +221,45 @@ def cmd_cqc(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_import_returns(args: argparse.Namespace) -> int:
+    """import-kpis / import-capacity: a CSV through the market's write path."""
+    from pathlib import Path
+
+    from app.events import Actor
+    from app.market.imports import run_import
+    from app.records.service import WriteContext
+    from app.services import build_services
+
+    settings = _settings()
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: file not found", file=sys.stderr)
+        return 2
+    state = asyncio.run(_schema_state(settings.database_url))
+    if state != "ready":
+        print(f"cannot import: {SCHEMA_ADVICE[state]}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        services = build_services(settings)
+        try:
+            ctx = WriteContext(
+                actor=Actor.job(f"import-{args.kind}"), clock=services.clock, policy=services.policy
+            )
+            report = await run_import(
+                services.database, args.kind, path, ctx, services.kpis, dry_run=args.dry_run
+            )
+        finally:
+            await services.close()
+        for line in report.lines():
+            print(line, file=sys.stderr if report.errors else sys.stdout)
+        if args.dry_run and not report.errors:
+            print("dry run: nothing stored")
+        return 1 if report.errors else 0
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from app.logs import configure_logging
 
@@ -284,6 +323,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("dispatch", help="send every alert due now, then exit").set_defaults(
         handler=cmd_dispatch
     )
+
+    for kind, what in (
+        ("kpis", "providers' monthly call-monitoring figures (CM2000-style columns)"),
+        ("capacity", "providers' capacity returns, or localities' waiting lists"),
+    ):
+        returns = commands.add_parser(f"import-{kind}", help=f"import a CSV of {what}")
+        returns.add_argument("file", help="the CSV file (UTF-8, one heading row)")
+        returns.add_argument(
+            "--dry-run", action="store_true", help="check every row, show the result, store nothing"
+        )
+        returns.set_defaults(handler=cmd_import_returns, kind=kind)
 
     args = parser.parse_args(argv)
     result: int = args.handler(args)

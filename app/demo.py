@@ -24,7 +24,10 @@ from app.auth.service import UserIn, create_user
 from app.clock import FakeClock, SystemClock
 from app.config import Settings
 from app.events import Actor
-from app.models import CqcBenchmark, Provider, User
+from app.market import schemas as market_schemas
+from app.market import service as market
+from app.market.kpis import KpiThresholds
+from app.models import CqcBenchmark, Locality, Provider, User
 from app.models.base import Rating, Role
 from app.records import schemas
 from app.records import service as records
@@ -32,7 +35,16 @@ from app.records.service import WriteContext
 from app.services import build_services
 
 DOMAIN = "carewatch-demo.gov.uk"
-LOCALITIES = ["Central", "North", "East", "South West", "Plympton and Plymstock"]
+LOCALITIES = [
+    "Central",
+    "North",
+    "East",
+    "South West",
+    "Plympton and Plymstock",
+    "Devonport and Stonehouse",
+]
+# The provider whose missed visits turn red two months running, and so escalates.
+MISSED_VISITS_STORY = "Crownhill Companions"
 STAFF = [
     ("Asha Patel", "officer"),
     ("Tom Hughes", "officer"),
@@ -50,7 +62,7 @@ PROVIDERS: list[tuple[str, str, str | None, int, int, Rating]] = [
     ("Hoe Community Support", "framework", "locality_partner", 1380, 97, Rating.outstanding),
     ("Plym Valley Care Services", "framework", "locality_partner", 1290, 92, Rating.good),
     ("Sound Care at Home", "framework", "locality_partner", 1180, 84, Rating.requires_improvement),
-    ("Saltash Road Domiciliary", "block", "provider_partner", 950, 68, Rating.good),
+    ("Saltash Road Domiciliary", "block", "locality_partner", 950, 68, Rating.good),
     ("Mount Batten Home Support", "block", "provider_partner", 880, 62, Rating.good),
     ("Stonehouse Care Partners", "block", "provider_partner", 760, 55, Rating.good),
     ("Devonport Living Well", "spot", None, 640, 46, Rating.requires_improvement),
@@ -89,6 +101,7 @@ class Seeded:
 
     providers: dict[str, int] = field(default_factory=dict)
     locations: dict[str, int] = field(default_factory=dict)
+    localities: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,125 @@ def _rating(seeded: Seeded, name: str, rating: Rating, rated_on: date) -> Action
     return write
 
 
-def history(staff: dict[str, User], today: date, now: datetime, seeded: Seeded) -> list[Step]:
+def _locality(seeded: Seeded, name: str) -> Action:
+    async def write(session: AsyncSession, ctx: WriteContext) -> Locality:
+        locality = await market.create_locality(session, market_schemas.LocalityIn(name=name), ctx)
+        assert locality.id is not None
+        seeded.localities[name] = locality.id
+        return locality
+
+    return write
+
+
+def _lead(seeded: Seeded, locality: str, provider: str, from_on: date) -> Action:
+    async def write(session: AsyncSession, ctx: WriteContext) -> object:
+        data = market_schemas.LeadIn(provider_id=seeded.providers[provider], from_on=from_on)
+        return await market.set_lead(session, seeded.localities[locality], data, ctx)
+
+    return write
+
+
+def _waiting(seeded: Seeded, locality: str, data: market_schemas.WaitingIn) -> Action:
+    async def write(session: AsyncSession, ctx: WriteContext) -> object:
+        return await market.record_waiting(session, seeded.localities[locality], data, ctx)
+
+    return write
+
+
+def _kpis(seeded: Seeded, name: str, data: market_schemas.KpiIn, kpis: KpiThresholds) -> Action:
+    async def write(session: AsyncSession, ctx: WriteContext) -> object:
+        return await market.record_kpis(session, seeded.providers[name], data, ctx, kpis)
+
+    return write
+
+
+def _months_before(today: date, back: int) -> date:
+    months = today.year * 12 + today.month - 1 - back
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def market_history(
+    today: date, began: datetime, seeded: Seeded, kpis: KpiThresholds, during: Any
+) -> list[Step]:
+    """The market's year: six localities with a lead each, weekly waiting-list counts,
+    and every provider's monthly capacity return and call-monitoring figures, each
+    written early in the month after the one it covers."""
+    rng = random.Random(20261202)
+    steps = [
+        Step(began - timedelta(minutes=10 - index), None, _locality(seeded, name))
+        for index, name in enumerate(LOCALITIES)
+    ]
+    for index, name in enumerate(LOCALITIES):
+        provider = PROVIDERS[index][0]
+        steps.append(
+            Step(
+                began + timedelta(hours=1 + index),
+                None,
+                _lead(seeded, name, provider, (began + timedelta(hours=1)).date()),
+            )
+        )
+    for week in range(12, -1, -1):
+        counted_on = today - timedelta(days=7 * week)
+        for index, name in enumerate(LOCALITIES):
+            people = max(0, 8 + index - week // 3 + rng.randint(-2, 2))
+            data = market_schemas.WaitingIn(
+                counted_on=counted_on,
+                people_waiting=people,
+                hours_waiting=round(people * rng.uniform(7, 12), 1),
+            )
+            steps.append(Step(during(counted_on), "Ruth Penrose", _waiting(seeded, name, data)))
+    for back in range(12, 0, -1):
+        month = _months_before(today, back)
+        month_end = _months_before(today, back - 1) - timedelta(days=1)
+        written_on = month_end + timedelta(days=5)
+        for index, (name, _contract, _partner, weekly, people, _rating) in enumerate(PROVIDERS):
+            commissioned = round(weekly * (month_end.day / 7))
+            handed_back = 1 if rng.random() < 0.15 else 0
+            capacity = market_schemas.CapacityIn(
+                period_start=month,
+                period_end=month_end,
+                hours_commissioned=commissioned,
+                hours_delivered=round(commissioned * rng.uniform(0.92, 0.995), 1),
+                people_supported=people + rng.randint(-3, 3),
+                packages_accepted=rng.randint(0, 4),
+                packages_declined=rng.randint(0, 3),
+                packages_handed_back=handed_back,
+                hours_handed_back=handed_back * rng.choice([7.0, 10.5, 14.0]),
+                staff_vacancies=rng.randint(0, 6),
+            )
+            officer = STAFF[index % 4][0]
+            steps.append(
+                Step(
+                    during(written_on),
+                    officer,
+                    _on(seeded, name, market.record_capacity, capacity),
+                )
+            )
+            planned = round(people * 2.6 * month_end.day)
+            missed_share = rng.uniform(0.002, 0.018)
+            if name == MISSED_VISITS_STORY and back <= 2:
+                missed_share = 0.026 if back == 2 else 0.034  # red, then red again
+            missed = round(planned * missed_share)
+            made = planned - missed
+            late_share = rng.uniform(0.03, 0.12) if index % 7 else rng.uniform(0.12, 0.2)
+            figures = market_schemas.KpiIn(
+                month=month,
+                visits_planned=planned,
+                visits_missed=missed,
+                visits_late=round(made * late_share),
+                calls_logged_in_home=round(made * rng.uniform(0.86, 0.96)),
+            )
+            steps.append(Step(during(written_on), officer, _kpis(seeded, name, figures, kpis)))
+    return steps
+
+
+def history(
+    staff: dict[str, User],
+    today: date,
+    now: datetime,
+    seeded: Seeded,
+    kpis: KpiThresholds | None = None,
+) -> list[Step]:
     """Every write of the demo's year in the order it happened. Dates come from one
     seeded generator and times of day from another, so the demo is the same council
     every time (relative to today)."""
@@ -191,7 +322,7 @@ def history(staff: dict[str, User], today: date, now: datetime, seeded: Seeded) 
                         cqc_provider_id=f"1-{200000000 + index}",
                         contract_type=contract,
                         partner_role=partner,
-                        localities=[LOCALITIES[index % len(LOCALITIES)]],
+                        localities=[LOCALITIES[index % len(LOCALITIES)]],  # by name
                         contract_officer_id=staff[officer].id,
                         weekly_hours=weekly,
                         people_supported=people,
@@ -292,6 +423,8 @@ def history(staff: dict[str, User], today: date, now: datetime, seeded: Seeded) 
             _on(seeded, "Barbican Care Collective", records.record_concern, concern),
         )
     )
+    if kpis is not None:
+        steps.extend(market_history(today, began, seeded, kpis, during))
     return sorted(steps, key=lambda step: step.at)
 
 
@@ -349,7 +482,7 @@ async def seed_demo(settings: Settings, *, force: bool = False) -> int:
                 for name, user in staff.items()
             }
             setup = WriteContext(actor=seeder, clock=clock, policy=services.policy)
-            steps = history(staff, today, now, Seeded())
+            steps = history(staff, today, now, Seeded(), services.kpis)
             for step in steps:
                 clock.set(step.at)
                 await step.action(session, contexts[step.by] if step.by else setup)
@@ -362,8 +495,10 @@ async def seed_demo(settings: Settings, *, force: bool = False) -> int:
 
 def _print_sign_in(settings: Settings, staff: dict[str, User], password: str, writes: int) -> None:
     print(
-        f"demo council seeded: {len(PROVIDERS)} providers, {len(staff)} staff, a year of "
-        f"history ({writes} writes, each on the day it happened) and a national benchmark"
+        f"demo council seeded: {len(PROVIDERS)} providers in {len(LOCALITIES)} localities, "
+        f"{len(staff)} staff, a year of history with monthly capacity returns and "
+        f"call-monitoring figures ({writes} writes, each on the day it happened) and a "
+        "national benchmark"
     )
     print(f"sign in at {settings.base_url}/login with the password {password!r} as:")
     people = sorted(staff.values(), key=lambda user: (ROLE_ORDER.index(user.role), user.name))

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api import activity, auth, cqc, monitoring, notify, providers, records
+from app.api import activity, auth, cqc, market, monitoring, notify, providers, records
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
 from app.api.scim import install_scim
@@ -26,6 +26,7 @@ from app.auth.service import principal_for
 from app.auth.throttle import LoginThrottle
 from app.config import Settings
 from app.jobs.scheduler import SchedulerLeader
+from app.market.queries import locality_gauges
 from app.metrics import domain_snapshot, render
 from app.migrations import current_revision, head_revision
 from app.records.queries import dashboard_counts
@@ -89,7 +90,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app, error_page)
 
     # One level of inclusion, so each route's template is its full path (metrics labels).
-    for module in (auth, providers, records, monitoring, activity, cqc, notify):
+    for module in (auth, providers, records, monitoring, activity, cqc, notify, market):
         app.include_router(module.router)
     install_scim(app)
     install_web(app)
@@ -121,6 +122,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         async with services.database.sessions() as session:
             await authorise_metrics(request, services, session)
             counts = await dashboard_counts(session, services.clock.today())
+            counts["localities"] = await locality_gauges(session, services.clock.today())
             snapshot = await domain_snapshot(session, counts)
         return Response(render(services.metrics, snapshot), media_type=CONTENT_TYPE_LATEST)
 

@@ -120,6 +120,7 @@ async def domain_snapshot(session: AsyncSession, counts: dict[str, Any]) -> dict
         "oldest_pending_delivery_at": oldest_pending,
         "cqc_last_success": last_sync,
         "cqc_unreadable_locations": unreadable or 0,
+        "localities": counts.get("localities"),
     }
 
 
@@ -196,6 +197,45 @@ class SnapshotCollector(Collector):
             "Tracked locations whose latest CQC answer could not be read (nothing stored)",
             value=s["cqc_unreadable_locations"],
         )
+        yield from _locality_families(s.get("localities") or {})
+
+
+# Per-locality gauges: name, help, the figures' key in the snapshot.
+LOCALITY_GAUGES = (
+    (
+        "carewatch_locality_hours_commissioned",
+        "Hours of care commissioned in the latest capacity returns of the locality's providers",
+        "hours_commissioned",
+    ),
+    (
+        "carewatch_locality_hours_delivered",
+        "Hours of care delivered in the latest capacity returns of the locality's providers",
+        "hours_delivered",
+    ),
+    (
+        "carewatch_locality_people_waiting",
+        "People awaiting a package of care in the locality's latest count",
+        "people_waiting",
+    ),
+)
+
+
+def _locality_families(figures: dict[str, Any]) -> Iterator[Metric]:
+    """Gauges labelled by locality name (a place, never a person)."""
+    for name, doc, key in LOCALITY_GAUGES:
+        family = GaugeMetricFamily(name, doc, labels=["locality"])
+        for locality, value in sorted((figures.get(key) or {}).items()):
+            family.add_metric([locality], value)
+        yield family
+    bands = GaugeMetricFamily(
+        "carewatch_locality_providers_by_kpi_band",
+        "Providers serving the locality by the band of their latest month's call-monitoring "
+        "figures, per measure",
+        labels=["locality", "measure", "band"],
+    )
+    for (locality, measure, band), count in sorted((figures.get("kpi_bands") or {}).items()):
+        bands.add_metric([locality, measure, band], count)
+    yield bands
 
 
 def render(process: ProcessMetrics, snapshot: dict[str, Any]) -> bytes:

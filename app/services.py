@@ -23,6 +23,7 @@ from app.config import Settings
 from app.cqc.client import CqcClient
 from app.cqc.sync import CqcContext, make_client
 from app.db import Database
+from app.market.kpis import DEFAULT_THRESHOLDS, KpiThresholds, load_kpis
 from app.metrics import ProcessMetrics
 from app.monitoring.policy import MonitoringPolicy
 from app.rules.catalogue import load_rules
@@ -45,6 +46,7 @@ class Services:
     cqc_client: CqcClient | None = None
     notify: NotifyChannel | None = None
     wake_event: asyncio.Event = field(default_factory=asyncio.Event)
+    kpis: KpiThresholds = field(default_factory=lambda: DEFAULT_THRESHOLDS)
 
     def cqc_context(self) -> CqcContext | None:
         if self.cqc_client is None:
@@ -90,6 +92,7 @@ def build_services(
     cqc_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Services:
     policy, routes = load_policy(settings)
+    kpis = load_kpis(settings.alerts_dir / "kpis.yaml")
     database = database or Database.from_url(settings.database_url)
     clock = clock or SystemClock(settings.timezone)
     wake_up = WakeUp()
@@ -135,6 +138,7 @@ def build_services(
         metrics,
         cqc_client=make_client(settings, cqc_transport),
         notify=notify,
+        kpis=kpis,
     )
     dispatcher.observers.append(metrics)
     if services.cqc_client is not None:

@@ -20,10 +20,14 @@ from app.auth.service import issue_token
 from app.clock import FakeClock
 from app.config import Settings
 from app.db import async_url
+from app.events import Actor
 from app.main import create_app
+from app.market.schemas import LocalityIn
+from app.market.service import create_locality
 from app.migrations import upgrade
 from app.models import User, metadata
 from app.models.base import Role
+from app.records.service import WriteContext
 from app.services import Services, build_services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,9 +204,24 @@ class World:
         return await self.client.patch(f"/api/v1{path}", json=body, headers=self.headers[role])
 
 
+WORLD_LOCALITIES = ("Central", "East", "North", "South", "West")
+
+
 @pytest.fixture
-async def world(client: httpx.AsyncClient, make_user: UserMaker, headers_for: HeadersFor) -> World:
+async def world(
+    client: httpx.AsyncClient, make_user: UserMaker, headers_for: HeadersFor, services: Services
+) -> World:
     built = World(client)
+    # The council's list of localities, which providers choose theirs from.
+    async with services.database.transaction() as session:
+        for name in WORLD_LOCALITIES:
+            await create_locality(
+                session,
+                LocalityIn(name=name),
+                WriteContext(
+                    actor=Actor.job("tests"), clock=services.clock, policy=services.policy
+                ),
+            )
     for role in Role:
         user = await make_user(
             role, email=f"{role.value}@council.gov.uk", name=f"{role.value.title()} Person"

@@ -422,3 +422,15 @@ async def test_the_demo_history_is_dated_when_it_happened_and_has_a_benchmark(
     async with services.database.sessions() as session:
         national = await national_distribution(session)
     assert national is not None and national["national"]["good"] > 0
+    # The market: six localities, a lead each, a year of returns; one provider's missed
+    # visits turned red two months running, and that escalated it.
+    localities = (await client.get("/api/v1/localities", headers=headers)).json()["items"]
+    assert len(localities) == 6 and all(item["lead_provider_id"] for item in localities)
+    assert sum(item["people_waiting"] for item in localities) > 30
+    story = next(p for p in providers if p["name"] == "Crownhill Companions")
+    kpis = (await client.get(f"/api/v1/providers/{story['id']}/kpis", headers=headers)).json()
+    assert kpis["total"] == 12
+    assert [k["missed_visits_band"] for k in kpis["items"][:3]] == ["red", "red", "green"]
+    monitoring = await client.get(f"/api/v1/providers/{story['id']}/monitoring", headers=headers)
+    assert monitoring.json()["level"] == "enhanced", monitoring.text
+    assert "missed-visits-red" in str(monitoring.json()["episodes"][0]["reasons"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -33,6 +34,10 @@ DOCUMENTED = [
     "carewatch_job_duration_seconds",
     "carewatch_http_requests",
     "carewatch_http_request_duration_seconds",
+    "carewatch_locality_hours_commissioned",
+    "carewatch_locality_hours_delivered",
+    "carewatch_locality_people_waiting",
+    "carewatch_locality_providers_by_kpi_band",
 ]
 
 
@@ -72,6 +77,51 @@ async def test_loopback_scrape_without_a_token_and_the_figures_agree(
     route = (("method", "GET"), ("route", "/api/v1/providers/{provider_id}"), ("status", "200"))
     assert samples[("carewatch_http_requests_total", route)] == 1
     assert f'/api/v1/providers/{provider["id"]}"' not in response.text  # never the raw path
+
+
+async def test_the_market_gauges_count_each_locality(world: World, services: Services) -> None:
+    today = services.clock.today()
+    west = await world.provider(name="West Care", localities=["West", "North"])
+    await world.provider(name="North Care", localities=["North"])
+    await world.post(
+        f"/providers/{west['id']}/capacity",
+        {
+            "period_start": (today - timedelta(days=13)).isoformat(),
+            "period_end": (today - timedelta(days=7)).isoformat(),
+            "hours_commissioned": 500,
+            "hours_delivered": 450,
+            "people_supported": 40,
+        },
+    )
+    month = (today.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat()
+    await world.post(
+        f"/providers/{west['id']}/kpis",
+        {
+            "month": month,
+            "visits_planned": 100,
+            "visits_missed": 5,
+            "visits_late": 3,
+            "calls_logged_in_home": 90,
+        },
+    )
+    listed = (await world.get("/localities")).json()["items"]
+    north = next(item["id"] for item in listed if item["name"] == "North")
+    await world.post(
+        f"/localities/{north}/waiting",
+        {"counted_on": today.isoformat(), "people_waiting": 7, "hours_waiting": 50},
+    )
+    samples = _samples((await world.client.get("/metrics")).text)
+    for locality in ("North", "West"):  # a provider serving two counts in each
+        key = (("locality", locality),)
+        assert samples[("carewatch_locality_hours_commissioned", key)] == 500
+        assert samples[("carewatch_locality_hours_delivered", key)] == 450
+    assert samples[("carewatch_locality_people_waiting", (("locality", "North"),))] == 7
+    assert samples[("carewatch_locality_people_waiting", (("locality", "West"),))] == 0
+    red = (("band", "red"), ("locality", "West"), ("measure", "missed_visits"))
+    assert samples[("carewatch_locality_providers_by_kpi_band", red)] == 1
+    green = (("band", "green"), ("locality", "North"), ("measure", "calls_logged"))
+    assert samples[("carewatch_locality_providers_by_kpi_band", green)] == 1
+    assert "West Care" not in (await world.client.get("/metrics")).text  # places, not names
 
 
 async def test_with_a_token_configured_the_token_is_required(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -76,3 +78,33 @@ async def test_stored_safeguarding_categories_become_care_act_types(tmp_path: Pa
         ("self_neglect", "Self-neglect"),
         (None, "falls"),
     ]
+
+
+def test_free_text_localities_become_locality_records(tmp_path: Path) -> None:
+    """The market's migration turns the localities providers already had into the
+    council's list, which their lists then refer to."""
+    path = tmp_path / "before.db"
+    upgrade(f"sqlite:///{path}", "c3a9e5f17d20")
+    with sqlite3.connect(path) as connection:
+        connection.execute(
+            "INSERT INTO providers (id, name, contract_type, weekly_hours, monitoring_level, "
+            "placements_suspended, acknowledged_firings, created_at, updated_at) VALUES "
+            "(1, 'A', 'spot', 0, 'routine', 0, '{}', '2026-01-01', '2026-01-01'), "
+            "(2, 'B', 'spot', 0, 'routine', 0, '{}', '2026-01-01', '2026-01-01')"
+        )
+        connection.execute(
+            "INSERT INTO provider_localities (provider_id, locality) VALUES "
+            "(1, 'North'), (1, 'South'), (2, 'North')"
+        )
+    upgrade(f"sqlite:///{path}")
+    with sqlite3.connect(path) as connection:
+        names = [row[0] for row in connection.execute("SELECT name FROM localities ORDER BY name")]
+        assert names == ["North", "South"]
+        connection.execute("PRAGMA foreign_keys=ON")
+        with pytest.raises(sqlite3.IntegrityError):
+            connection.execute("INSERT INTO provider_localities VALUES (2, 'Nowhere')")
+        connection.execute("UPDATE localities SET name = 'North Plymouth' WHERE name = 'North'")
+        served = connection.execute(
+            "SELECT provider_id, locality FROM provider_localities ORDER BY provider_id, locality"
+        ).fetchall()
+        assert served == [(1, "North Plymouth"), (1, "South"), (2, "North Plymouth")]

@@ -13,6 +13,7 @@ from app.clock import SystemClock
 from app.config import Settings
 from app.config_files import ConfigFileError
 from app.db import Database
+from app.market.kpis import load_kpis
 from app.migrations import current_revision
 from app.models import Provider
 from app.models.base import LEVEL_RANK, MonitoringLevel
@@ -33,11 +34,18 @@ async def run_check(settings: Settings, out: object = None) -> int:
         routes = load_routes(settings.alerts_dir / "routes.yaml")
     except ConfigFileError as error:
         problems.append(str(error))
+    try:
+        load_kpis(settings.alerts_dir / "kpis.yaml")
+    except ConfigFileError as error:
+        problems.append(str(error))
     if problems or rules is None or routes is None:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1
-    write(f"rules: {len(rules.rules)} valid; routes: {len(routes.routes)} valid")
+    write(
+        f"rules: {len(rules.rules)} valid; routes: {len(routes.routes)} valid; "
+        "KPI thresholds: valid"
+    )
     database = Database.from_url(settings.database_url)
     try:
         if await current_revision(database.engine) is None:

@@ -5,6 +5,14 @@ from app.models.base import SQLModel
 from app.models.cqc import CqcBenchmark, CqcSyncRun, CqcUnreadableLocation
 from app.models.event import Delivery, Event
 from app.models.location import Location, LocationRating
+from app.models.market import (
+    CapacityReturn,
+    KpiBand,
+    KpiReturn,
+    Locality,
+    LocalityLead,
+    WaitingList,
+)
 from app.models.monitoring import ImprovementAction, ImprovementPlan, MonitoringEpisode
 from app.models.provider import Provider, ProviderLocality
 from app.models.records import (
@@ -22,6 +30,12 @@ from app.models.user import ApiToken, User
 metadata = SQLModel.metadata
 
 __all__ = [
+    "CapacityReturn",
+    "KpiBand",
+    "KpiReturn",
+    "Locality",
+    "LocalityLead",
+    "WaitingList",
     "ApiToken",
     "Complaint",
     "Compliment",

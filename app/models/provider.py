@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import Column, ForeignKey, String
 from sqlmodel import Field, SQLModel
 
 from app.models.base import ContractType, MonitoringLevel, PartnerRole, choice, instant, json_field
@@ -33,9 +34,18 @@ class Provider(SQLModel, table=True):
 
 
 class ProviderLocality(SQLModel, table=True):
-    """The council localities a provider serves (a provider may serve several)."""
+    """The council localities a provider serves (a provider may serve several), by the
+    locality's name: its natural key, which lists, filters and exports show, and which a
+    rename carries here (ON UPDATE CASCADE)."""
 
     __tablename__ = "provider_localities"
 
     provider_id: int = Field(foreign_key="providers.id", primary_key=True)
-    locality: str = Field(max_length=100, primary_key=True, index=True)
+    locality: str = Field(
+        sa_column=Column(
+            String(100),
+            ForeignKey("localities.name", onupdate="CASCADE"),
+            primary_key=True,
+            index=True,
+        )
+    )

@@ -8,9 +8,19 @@ future, a provider that exists) are checked by the service functions.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
 
 from app.inputs import Flag, Numeric, Omissible, RecordDate, Storable, drop_null_defaults, limits
 from app.models.base import (
@@ -30,7 +40,42 @@ from app.models.base import (
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
 Locality = Storable[Annotated[str, limits(1, 100)]]
-Localities = Annotated[list[Locality], Field(max_length=20)]
+_LOCALITY_NAME: TypeAdapter[str] = TypeAdapter(Locality)
+
+
+def _locality_ref(value: Any) -> int | str:
+    """A locality by id (a JSON integer) or by name; one error naming the item, not one
+    per branch of a union."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 1 <= value <= MAX_ID:
+            raise PydanticCustomError(
+                "locality_id", "must be a locality id from 1 to {high}", {"high": MAX_ID}
+            )
+        return value
+    if isinstance(value, str):
+        try:
+            return _LOCALITY_NAME.validate_python(value)
+        except ValidationError as error:
+            problem = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise PydanticCustomError("locality_name", "{problem}", {"problem": problem}) from None
+    raise PydanticCustomError("locality_ref", "must be a locality's id or name")
+
+
+# A provider's localities are chosen from the council's list, each by id or by name.
+LocalityRef = Annotated[
+    int | str,
+    PlainValidator(_locality_ref),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                _LOCALITY_NAME.json_schema(),
+            ],
+            "description": "a locality on the council's list, by id or by name",
+        }
+    ),
+]
+Localities = Annotated[list[LocalityRef], Field(max_length=20)]
 CqcId = Storable[Annotated[str, StringConstraints(pattern=r"^1-\d{1,15}$")]]
 ProviderName = Storable[Annotated[str, limits(1, 200)]]
 UserId = Numeric[Annotated[int, Field(ge=1, le=MAX_ID)]]

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
@@ -24,6 +24,8 @@ from app.models import (
     Concern,
     CqcUnreadableLocation,
     FinancialAssurance,
+    Locality,
+    LocalityLead,
     Location,
     LocationRating,
     Provider,
@@ -179,12 +181,48 @@ async def _add(session: AsyncSession, record: SQLModel) -> None:
 # Providers and locations -------------------------------------------------------------
 
 
-async def _set_localities(session: AsyncSession, provider_id: int, localities: list[str]) -> None:
+async def _locality_names(session: AsyncSession, chosen: list[int | str]) -> list[str]:
+    """The names of the chosen localities (by id or name), each of which must be on the
+    council's list; DomainError names the first that is not."""
+    ids = [value for value in chosen if isinstance(value, int)]
+    names = [value for value in chosen if isinstance(value, str)]
+    found = (
+        await session.execute(
+            select(Locality.id, Locality.name).where(
+                or_(Locality.id.in_(ids), Locality.name.in_(names))
+            )
+        )
+    ).all()
+    by_id = {row.id: row.name for row in found}
+    known = set(by_id.values())
+    resolved = []
+    for index, value in enumerate(chosen):
+        name = by_id.get(value) if isinstance(value, int) else (value if value in known else None)
+        if name is None:
+            raise DomainError(f"localities.{index}", f"no locality {value!r} on the list")
+        resolved.append(name)
+    return list(dict.fromkeys(resolved))
+
+
+async def _set_localities(
+    session: AsyncSession, provider_id: int, localities: list[int | str]
+) -> None:
+    names = await _locality_names(session, localities)
+    led = (
+        await session.execute(
+            select(Locality.name)
+            .join(LocalityLead, LocalityLead.locality_id == Locality.id)
+            .where(LocalityLead.provider_id == provider_id, LocalityLead.ended_on.is_(None))
+        )
+    ).scalars()
+    for name in led:
+        if name not in names:
+            raise DomainError("localities", f"the provider leads {name}: choose another lead first")
     await session.execute(
         delete(ProviderLocality).where(ProviderLocality.provider_id == provider_id)
     )
-    for locality in dict.fromkeys(localities):
-        session.add(ProviderLocality(provider_id=provider_id, locality=locality))
+    for name in names:
+        session.add(ProviderLocality(provider_id=provider_id, locality=name))
 
 
 async def create_provider(

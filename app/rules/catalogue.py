@@ -13,13 +13,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.config_files import ConfigFileError, describe_errors, load_yaml
+from app.models import KpiBand
 from app.models.base import FinancialRisk, MonitoringLevel, Rating, VisitOutcome
 
-Kind = Literal["count", "days", "rating", "risk", "outcome", "flag"]
+Kind = Literal["count", "days", "rating", "risk", "outcome", "flag", "band", "percent"]
 ENUM_VALUES: dict[str, tuple[str, ...]] = {
     "rating": tuple(r.value for r in Rating),
     "risk": tuple(r.value for r in FinancialRisk),
     "outcome": tuple(o.value for o in VisitOutcome),
+    "band": tuple(b.value for b in KpiBand),
 }
 NUMERIC_OPS = ("==", "!=", ">=", ">", "<=", "<")
 CHOICE_OPS = ("==", "!=", "in")
@@ -31,6 +33,14 @@ class SignalSpec:
     kind: Kind
     description: str
     windowed: bool = False
+    # The evidence in officer words ({value}, and {days} for a windowed signal); the
+    # reason's detail names the signal and its value where a signal has none.
+    phrase: str | None = None
+
+    def evidence_text(self, value: object, days: int | None) -> str:
+        if self.phrase is None:
+            return f"{signal_key(self.name, days)} = {value}"
+        return self.phrase.format(value=value, days=days)
 
 
 _SIGNALS = [
@@ -124,6 +134,49 @@ _SIGNALS = [
         "improvement_plan_not_agreed",
         "flag",
         "An improvement plan is still awaiting agreement past its agree-by date.",
+    ),
+    SignalSpec(
+        "packages_handed_back",
+        "count",
+        "Packages of care the provider handed back, in capacity returns whose period "
+        "ended within the window.",
+        True,
+        "{value} packages handed back in {days} days",
+    ),
+    SignalSpec(
+        "hours_delivered_share",
+        "percent",
+        "Hours delivered as a percentage of hours commissioned, in the latest capacity return.",
+        phrase="{value}% of commissioned hours delivered",
+    ),
+    *(
+        spec
+        for measure, words in (
+            ("missed_visits", "missed visits"),
+            ("punctuality", "punctuality (visits on time)"),
+            ("calls_logged", "calls logged in the person's home"),
+        )
+        for spec in (
+            SignalSpec(
+                f"kpi_{measure}_band",
+                "band",
+                f"Band (green, amber, red) of {words} in the latest month's "
+                "call-monitoring figures (of the last four months).",
+                phrase=f"{words} {{value}} in the latest month",
+            ),
+            SignalSpec(
+                f"kpi_{measure}_red_months",
+                "count",
+                f"Months red on {words} among the latest three months' figures.",
+                phrase=f"red on {words} in {{value}} of the last three months",
+            ),
+            SignalSpec(
+                f"kpi_{measure}_red_run",
+                "count",
+                f"Months in a row red on {words}, ending with the latest month's figures.",
+                phrase=f"red on {words} {{value}} months running",
+            ),
+        )
     ),
 ]
 SIGNALS: dict[str, SignalSpec] = {spec.name: spec for spec in _SIGNALS}

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.models.base import LEVEL_RANK, MonitoringLevel
-from app.rules.catalogue import AllOf, AnyOf, Comparison, Rule, RuleSet
+from app.rules.catalogue import SIGNALS, AllOf, AnyOf, Comparison, Rule, RuleSet
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -30,13 +30,21 @@ class Firing:
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def as_reason(self) -> dict[str, Any]:
-        detail = ", ".join(f"{key} = {value}" for key, value in self.evidence.items())
+        detail = ", ".join(_evidence_text(key, value) for key, value in self.evidence.items())
         return {
             "rule": self.rule_id,
             "description": self.description,
             "detail": detail,
             "evidence": self.evidence,
         }
+
+
+def _evidence_text(key: str, value: Any) -> str:
+    name, _, days = key.partition("@")
+    spec = SIGNALS.get(name)
+    if spec is None:
+        return f"{key} = {value}"
+    return spec.evidence_text(value, int(days) if days else None)
 
 
 def _holds(

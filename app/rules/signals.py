@@ -30,12 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import (
+    CapacityReturn,
     Complaint,
     Compliment,
     Concern,
     FinancialAssurance,
     ImprovementAction,
     ImprovementPlan,
+    KpiReturn,
     Location,
     LocationRating,
     Provider,
@@ -62,6 +64,10 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _sum_if(condition: ColumnElement[bool], column: Any) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, column), else_=0)), 0)
+
+
 WindowsKey = tuple[tuple[str, tuple[int, ...]], ...]
 PROVIDER_IDS: Any = bindparam("provider_ids", expanding=True)
 TODAY: Any = bindparam("today", type_=Date)
@@ -73,6 +79,18 @@ def _cut(days: int) -> Any:
 
 def _cut_instant(days: int) -> Any:
     return bindparam(f"cut_at_{days}")
+
+
+KPI_SINCE: Any = bindparam("kpi_since", type_=Date)
+KPI_MEASURES = ("missed_visits", "punctuality", "calls_logged")
+KPI_POSITIONS = (1, 2, 3)  # the latest three months' figures
+KPI_MONTHS_BACK = 3  # ...of the current month and the three before it
+
+
+def kpi_since(today: date) -> date:
+    """The first month whose figures the KPI signals read: three months before today's."""
+    months = today.year * 12 + today.month - 1 - KPI_MONTHS_BACK
+    return date(months // 12, months % 12 + 1, 1)
 
 
 # Each signal is defined once, below; signal_statements (grouped, for the sweep) and
@@ -130,6 +148,15 @@ WINDOWED: dict[str, tuple[Any, Callable[[int], Any]]] = {
     "compliments_received": (Compliment, lambda d: Compliment.received_on >= _cut(d)),
 }
 
+# windowed catalogue signal -> (table, the column summed, which rows count within `days`)
+WINDOWED_SUMS: dict[str, tuple[Any, Any, Callable[[int], Any]]] = {
+    "packages_handed_back": (
+        CapacityReturn,
+        CapacityReturn.packages_handed_back,
+        lambda d: CapacityReturn.period_end >= _cut(d),
+    ),
+}
+
 # label -> aggregate over a provider's contracted locations
 LOCATION_AGGREGATES: dict[str, Any] = {
     "overall": func.max(rating_severity(Location.overall_rating)),
@@ -157,6 +184,16 @@ LATEST: dict[str, tuple[Any, Any, Any]] = {
     ),
     "visited_on": (Visit, Visit.visited_on, Visit.visited_on),
     "visit_outcome": (Visit, Visit.visited_on, Visit.outcome),
+    "capacity_commissioned": (
+        CapacityReturn,
+        CapacityReturn.period_end,
+        CapacityReturn.hours_commissioned,
+    ),
+    "capacity_delivered": (
+        CapacityReturn,
+        CapacityReturn.period_end,
+        CapacityReturn.hours_delivered,
+    ),
 }
 
 
@@ -171,21 +208,63 @@ def _counted_condition(model: Any, condition: Any) -> Any:
     return condition if here is None else and_(condition, here)
 
 
+def _kpi_ranked(provider_id: Any, scope: Any) -> Any:
+    """A provider's recent monthly figures, newest first (position 1)."""
+    ranked = select(
+        KpiReturn.provider_id,
+        KpiReturn.month,
+        *(getattr(KpiReturn, f"{measure}_band") for measure in KPI_MEASURES),
+        func.row_number()
+        .over(partition_by=KpiReturn.provider_id, order_by=KpiReturn.month.desc())
+        .label("position"),
+    ).where(KpiReturn.month >= KPI_SINCE)
+    if provider_id is not None:
+        ranked = ranked.where(KpiReturn.provider_id == provider_id)
+    return for_providers(ranked, KpiReturn.provider_id, scope).subquery("kpis_ranked")
+
+
+def _kpi_aggregates(ranked: Any) -> list[Any]:
+    """Per provider: the month at each of the latest positions, the latest band of each
+    measure, and whether each measure was red at each position."""
+    at = ranked.c.position
+    columns: list[Any] = [
+        func.max(case((at == position, ranked.c.month), else_=None)).label(f"kpi_month_{position}")
+        for position in KPI_POSITIONS
+    ]
+    for measure in KPI_MEASURES:
+        band = ranked.c[f"{measure}_band"]
+        columns.append(func.max(case((at == 1, band), else_=None)).label(f"kpi_band_{measure}"))
+        columns.extend(
+            func.max(case((and_(at == position, band == "red"), 1), else_=0)).label(
+                f"kpi_red_{measure}_{position}"
+            )
+            for position in KPI_POSITIONS
+        )
+    return columns
+
+
 def _window_label(name: str, days: int) -> str:
     return f"w_{name}_{days}"
 
 
 def _counted(windows: dict[str, set[int]]) -> dict[str, tuple[Any, Any]]:
-    """Every count these rules need: label -> (table, condition)."""
+    """Every count and sum these rules need: label -> (table, aggregate). Records entered
+    in error are never counted."""
     counted = {
-        label: (model, _counted_condition(model, condition))
+        label: (model, _count_if(_counted_condition(model, condition)))
         for label, (model, condition) in COUNTS.items()
     }
     for name, (model, condition) in WINDOWED.items():
         for days in sorted(windows.get(name, ())):
             counted[_window_label(name, days)] = (
                 model,
-                _counted_condition(model, condition(days)),
+                _count_if(_counted_condition(model, condition(days))),
+            )
+    for name, (model, column, condition) in WINDOWED_SUMS.items():
+        for days in sorted(windows.get(name, ())):
+            counted[_window_label(name, days)] = (
+                model,
+                _sum_if(_counted_condition(model, condition(days)), column),
             )
     return counted
 
@@ -202,8 +281,8 @@ def _windows_from(key: WindowsKey) -> dict[str, set[int]]:
 def _counts_by_table(windows_key: WindowsKey) -> dict[Any, list[Any]]:
     """Every count these rules need, as labelled aggregates grouped by the table counted."""
     by_table: dict[Any, list[Any]] = {}
-    for label, (model, condition) in _counted(_windows_from(windows_key)).items():
-        by_table.setdefault(model, []).append(_count_if(condition).label(label))
+    for label, (model, aggregate) in _counted(_windows_from(windows_key)).items():
+        by_table.setdefault(model, []).append(aggregate.label(label))
     return by_table
 
 
@@ -245,6 +324,10 @@ def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]
             for model, columns in by_table.items()
         ),
     ]
+    kpis = _kpi_ranked(None, scope)
+    statements.append(
+        select(kpis.c.provider_id, *_kpi_aggregates(kpis)).group_by(kpis.c.provider_id)
+    )
     for (model, order_column), columns in _latest_by_table().items():
         latest = latest_per_provider(model, order_column, scope, where=_counts_here(model))
         statements.append(
@@ -276,6 +359,7 @@ def one_provider_statement(windows_key: WindowsKey) -> Select[Any]:
             .subquery(f"{model.__tablename__}_of")
             for model, columns in by_table.items()
         ),
+        select(*_kpi_aggregates(_kpi_ranked(provider_id, None))).subquery("kpis_of"),
     ]
     latest = [
         select(*(column.label(label) for label, column in columns))
@@ -312,7 +396,7 @@ def _signals_from(values: Mapping[str, Any], windows: dict[str, set[int]], today
     signals["cqc_worst_key_question"] = _rating(worst_question)
     if values.get("oldest_rated_on") is not None:
         signals["cqc_rating_age_days"] = (today - values["oldest_rated_on"]).days
-    for name in WINDOWED:
+    for name in [*WINDOWED, *WINDOWED_SUMS]:
         for days in windows.get(name, ()):
             signals[signal_key(name, days)] = values.get(_window_label(name, days)) or 0
     signals["safeguardings_open"] = values.get("safeguardings_open") or 0
@@ -332,6 +416,39 @@ def _signals_from(values: Mapping[str, Any], windows: dict[str, set[int]], today
         signals["days_since_last_visit"] = (today - values["visited_on"]).days
     signals["improvement_actions_overdue"] = values.get("improvement_actions_overdue") or 0
     signals["improvement_plan_not_agreed"] = bool(values.get("plans_not_agreed"))
+    commissioned = values.get("capacity_commissioned")
+    if commissioned:  # no share of nothing commissioned
+        signals["hours_delivered_share"] = round(
+            100 * values["capacity_delivered"] / commissioned, 1
+        )
+    signals.update(_kpi_signals(values))
+    return signals
+
+
+def _months_apart(later: date, earlier: date) -> int:
+    return (later.year - earlier.year) * 12 + later.month - earlier.month
+
+
+def _kpi_signals(values: Mapping[str, Any]) -> Signals:
+    """Each measure's latest band, red months among the latest three, and red months in
+    a row (calendar months, newest first, ending with the latest)."""
+    signals: Signals = {}
+    latest = values.get("kpi_month_1")
+    if latest is None:
+        return signals
+    months = [values.get(f"kpi_month_{position}") for position in KPI_POSITIONS]
+    for measure in KPI_MEASURES:
+        reds = [bool(values.get(f"kpi_red_{measure}_{position}")) for position in KPI_POSITIONS]
+        run = 0
+        for index, red in enumerate(reds):
+            month = months[index]
+            if not red or month is None or _months_apart(latest, month) != index:
+                break
+            run += 1
+        band = values.get(f"kpi_band_{measure}")
+        signals[f"kpi_{measure}_band"] = None if band is None else str(band)
+        signals[f"kpi_{measure}_red_months"] = sum(reds)
+        signals[f"kpi_{measure}_red_run"] = run
     return signals
 
 
@@ -345,7 +462,7 @@ async def compute_signals(
     id: one provider's form for a single provider, the grouped form otherwise."""
     windows = rules.windows()
     key = _windows_key(windows)
-    params: dict[str, Any] = {"today": today}
+    params: dict[str, Any] = {"today": today, "kpi_since": kpi_since(today)}
     for days in {d for days_set in windows.values() for d in days_set}:
         params[f"cut_{days}"] = today - timedelta(days=days)
         params[f"cut_at_{days}"] = datetime.combine(today - timedelta(days=days), time(), UTC)
@@ -398,7 +515,12 @@ def _defaults(windows: dict[str, set[int]]) -> Signals:
         "visit_overdue": False,
         "improvement_actions_overdue": 0,
         "improvement_plan_not_agreed": False,
+        "hours_delivered_share": None,
     }
+    for measure in KPI_MEASURES:
+        signals[f"kpi_{measure}_band"] = None
+        signals[f"kpi_{measure}_red_months"] = 0
+        signals[f"kpi_{measure}_red_run"] = 0
     for question in KEY_QUESTIONS:
         signals[f"cqc_worst_{question}"] = None
     for name, days_set in windows.items():

@@ -17,6 +17,7 @@ from app.web import (
     dashboard,
     decisions,
     login,
+    market,
     mywork,
     plans,
     providers,
@@ -37,6 +38,7 @@ PAGE_AREAS = (
     alerts,
     users,
     mywork,
+    market,
 )
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 
 from app.cqc.sync import run_market_benchmark
+from app.market import queries as market_queries
 from app.models.base import MonitoringLevel, Rating
 from app.records import dashboard, queries
 from app.web.deps import (
@@ -64,6 +65,7 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
         national = await dashboard.national_distribution(session)
         officers = await dashboard.officers(session)
         counting = await dashboard.benchmark_running_since(session, services.clock.now())
+        market_tiles = await market_queries.market_tiles(session, today)
     selected = {
         "officer": "all" if officer_id is None else str(officer_id),
         "locality": filters.locality or "",
@@ -83,6 +85,7 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
         {
             "counts": counts,
             "tiles": tiles,
+            "market_tiles": market_tiles,
             "table": table,
             "cqc_enabled": services.cqc_context() is not None,
             "counting_since": counting,

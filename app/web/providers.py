@@ -18,7 +18,7 @@ from app.models import Safeguarding
 from app.models.base import PlanStatus
 from app.monitoring import plans
 from app.records import dashboard, queries
-from app.web import forms
+from app.web import forms, market
 from app.web.deps import PageError, ProviderId, Reader, ServicesDep, int_param, render
 from app.web.records import RECORD_FORMS, record_path
 from app.web.sessions import FLASH_COOKIE, codec
@@ -76,6 +76,7 @@ async def provider_page(
         if provider["contract_officer_id"]:
             user_ids.add(provider["contract_officer_id"])
         names = await dashboard.user_names(session, user_ids)
+        market_section = await market.provider_market(session, provider_id, services.kpis)
     shown_ids: list[int | None] = [s.id for s in safeguardings]
     shown_ids += [
         r.id
@@ -110,9 +111,10 @@ async def provider_page(
             "safeguardings": safeguardings,
             "safeguarding_counts": counts,
             "flash": flash,
-            "record_forms": [entry.spec for entry in RECORD_FORMS],
+            "record_forms": [entry.spec for entry in RECORD_FORMS] + list(market.PROVIDER_FORMS),
             "record_path": record_path,
             "visit_actions": visit_actions,
+            "market": market_section,
             "today": today,
             "action_update_form": forms.ACTION_UPDATE_FORM,
             "agree_field": forms.AGREE_FORM.fields[0],

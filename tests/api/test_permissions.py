@@ -94,6 +94,17 @@ RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/api/v1/dashboard"): P.read,
     ("POST", "/api/v1/cqc/sync"): P.manage_monitoring,
     ("GET", "/api/v1/cqc/status"): P.read,
+    ("GET", "/api/v1/localities"): P.read,
+    ("POST", "/api/v1/localities"): P.manage_monitoring,
+    ("GET", "/api/v1/localities/{locality_id}"): P.read,
+    ("PATCH", "/api/v1/localities/{locality_id}"): P.manage_monitoring,
+    ("POST", "/api/v1/localities/{locality_id}/lead"): P.manage_monitoring,
+    ("POST", "/api/v1/localities/{locality_id}/waiting"): P.write_records,
+    ("GET", "/api/v1/localities/{locality_id}/waiting"): P.read,
+    ("POST", "/api/v1/providers/{provider_id}/capacity"): P.write_records,
+    ("GET", "/api/v1/providers/{provider_id}/capacity"): P.read,
+    ("POST", "/api/v1/providers/{provider_id}/kpis"): P.write_records,
+    ("GET", "/api/v1/providers/{provider_id}/kpis"): P.read,
 }
 # Framework pages and the metrics endpoint (its own token rule: tests/test_metrics.py).
 # Notify's delivery receipts have their own bearer token (tests/alerting/channels).
@@ -150,6 +161,7 @@ async def test_each_role_gets_what_the_table_says(world: World, method: str, pat
         "token_id",
         "delivery_id",
         "location_id",
+        "locality_id",
     ):
         url = url.replace(name, "999999")
     for role in [None, *Role]:

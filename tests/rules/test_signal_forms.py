@@ -4,9 +4,13 @@ touch every signal, on each engine (SQLite always, PostgreSQL with TEST_DATABASE
 
 from __future__ import annotations
 
+import contextlib
 import random
 from datetime import timedelta
 
+from app.errors import Conflict
+from app.market import schemas as market_schemas
+from app.market import service as market
 from app.models.base import Rating
 from app.monitoring import plans
 from app.records import schemas
@@ -64,6 +68,44 @@ async def test_one_providers_signals_equal_the_sweeps(services: Services) -> Non
                         ),
                         factories.context(services),
                     )
+        for back in range(rng.randint(0, 5)):  # monthly KPIs, some months skipped
+            if rng.random() < 0.25:
+                continue
+            planned = rng.randint(0, 400)
+            missed = rng.randint(0, planned // 10) if planned else 0
+            async with services.database.transaction() as session:
+                await market.record_kpis(
+                    session,
+                    provider.id,
+                    market_schemas.KpiIn(
+                        month=factories.days_ago(services, 31 * back),
+                        visits_planned=planned,
+                        visits_missed=missed,
+                        visits_late=rng.randint(0, (planned - missed) // 3),
+                        calls_logged_in_home=(planned - missed)
+                        - rng.randint(0, (planned - missed) // 4),
+                    ),
+                    factories.context(services),
+                    services.kpis,
+                )
+        for week in range(rng.randint(0, 4)):
+            end = factories.days_ago(services, 7 * week + rng.randint(1, 20))
+            async with services.database.transaction() as session:
+                # Two random weeks may start on one day: the second is refused.
+                with contextlib.suppress(Conflict):
+                    await market.record_capacity(
+                        session,
+                        provider.id,
+                        market_schemas.CapacityIn(
+                            period_start=end - timedelta(days=6),
+                            period_end=end,
+                            hours_commissioned=rng.choice([0, 100, 420]),
+                            hours_delivered=rng.randint(0, 420),
+                            people_supported=rng.randint(0, 40),
+                            packages_handed_back=rng.randint(0, 3),
+                        ),
+                        factories.context(services),
+                    )
         if rng.random() < 0.3:
             await factories.write(services, "concern", provider.id, whole_service=True)
             async with services.database.transaction() as session:
@@ -89,3 +131,7 @@ async def test_one_providers_signals_equal_the_sweeps(services: Services) -> Non
     assert any(s["improvement_plan_not_agreed"] for s in everyone.values())
     assert any(s["safeguardings_open"] for s in everyone.values())
     assert any(s["financial_risk_latest"] for s in everyone.values())
+    assert any(s["kpi_missed_visits_band"] == "red" for s in everyone.values())
+    assert any(s["kpi_calls_logged_red_run"] for s in everyone.values())
+    assert any(s["packages_handed_back@30"] for s in everyone.values())
+    assert any(s["hours_delivered_share"] is not None for s in everyone.values())

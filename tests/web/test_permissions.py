@@ -84,11 +84,31 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/users/{user_id:int}"): P.manage_users,
     ("POST", "/users/{user_id:int}"): P.manage_users,
     ("GET", "/my-work"): P.read,
+    ("GET", "/providers/{provider_id:int}/record/capacity"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/record/capacity"): P.write_records,
+    ("GET", "/providers/{provider_id:int}/record/kpis"): P.write_records,
+    ("POST", "/providers/{provider_id:int}/record/kpis"): P.write_records,
+    ("GET", "/localities"): P.read,
+    ("GET", "/localities/new"): P.manage_monitoring,
+    ("POST", "/localities/new"): P.manage_monitoring,
+    ("GET", "/localities/{locality_id:int}"): P.read,
+    ("GET", "/localities/{locality_id:int}/waiting"): P.write_records,
+    ("POST", "/localities/{locality_id:int}/waiting"): P.write_records,
+    ("GET", "/localities/{locality_id:int}/lead"): P.manage_monitoring,
+    ("POST", "/localities/{locality_id:int}/lead"): P.manage_monitoring,
 }
 
 
 def concrete(path: str) -> str:
-    for name in ("provider_id", "action_id", "delivery_id", "record_id", "location_id", "user_id"):
+    for name in (
+        "provider_id",
+        "action_id",
+        "delivery_id",
+        "record_id",
+        "location_id",
+        "user_id",
+        "locality_id",
+    ):
         path = path.replace(f"{{{name}:int}}", "999999")
     return path
 
