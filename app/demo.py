@@ -231,7 +231,8 @@ def market_history(
                 _lead(seeded, name, provider, (began + timedelta(hours=1)).date()),
             )
         )
-    for week in range(12, -1, -1):
+    # Counted up to last week: this week's count is the officer's to make.
+    for week in range(12, 0, -1):
         counted_on = today - timedelta(days=7 * week)
         for index, name in enumerate(LOCALITIES):
             people = max(0, 8 + index - week // 3 + rng.randint(-2, 2))

@@ -104,7 +104,7 @@ async def test_a_provider_onboarded_with_a_location_and_an_officer(
     await tab.assert_accessible()
     await page.get_by_label("Provider name").fill("Tamar Valley Care")
     await page.get_by_label("Block").check()
-    await page.get_by_label("Localities (optional)").fill("Saltash\nCallington")
+    await page.get_by_label("Localities (optional)").fill("Central\nNorth")
     await page.get_by_label("Contracted hours a week").fill("260")
     await page.get_by_label("Contract officer (optional)").select_option(
         label="Megan Trelawny (officer)"
@@ -135,7 +135,7 @@ async def test_a_provider_onboarded_with_a_location_and_an_officer(
 
     provider = await _api(live_site, MANAGER, f"/providers/{provider_id}")
     assert provider["contract_type"] == "block" and provider["weekly_hours"] == 260
-    assert sorted(provider["localities"]) == ["Callington", "Saltash"]
+    assert sorted(provider["localities"]) == ["Central", "North"]
     users = await _api(live_site, ADMIN, "/users?limit=100")
     megan = next(u for u in users["items"] if u["email"] == OFFICER)
     assert provider["contract_officer_id"] == megan["id"]
