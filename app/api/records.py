@@ -6,6 +6,7 @@ This module does not use postponed annotations: the route factory's parameter ty
 come from its arguments, and FastAPI must see them as real types."""
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -53,21 +54,38 @@ def _plain(record: SQLModel, _principal: Principal) -> dict[str, Any]:
     return record.model_dump()
 
 
-def _register(
-    *,
-    path: str,
-    noun: str,
-    model: type[SQLModel],
-    body_type: type[BaseModel],
-    writer: Any,
-    create: CreateFn,
-    read: type[BaseModel],
-    written_type: type[BaseModel],
-    filters: type[RecordFilters] = RecordFilters,
-    serialize: Serializer = _plain,
-    people: tuple[str, ...] = (),
-    audited: bool = False,
-) -> None:
+UpdateFn = Callable[[AsyncSession, int, Any, WriteContext], Awaitable[WriteResult[Any]]]
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    """One kind of evidence and everything its routes need: the table below is the only
+    place a kind is described."""
+
+    path: str  # the URL segment: /providers/{id}/<path>, /<path>/{id}
+    kind: str  # the name the change history and entered-in-error use
+    noun: str
+    model: type[SQLModel]
+    body_type: type[BaseModel]
+    create: CreateFn
+    update_body: type[BaseModel]
+    update: UpdateFn
+    read: type[BaseModel]
+    written_type: type[BaseModel]
+    writer: Any
+    filters: type[RecordFilters] = RecordFilters
+    serialize: Serializer = _plain
+    people: tuple[str, ...] = ()
+    audited: bool = False
+    update_doc: str = ""
+
+
+def _register(spec: RecordKind, writer: Any) -> None:
+    """A kind's routes under its provider: record one, and list them. `writer` is
+    spec.writer, the dependency that admits its writers, passed as an Any-typed
+    parameter so that it may annotate the routes."""
+    body_type, filters, read = spec.body_type, spec.filters, spec.read  # plain names for types
+
     async def create_route(
         request: Request,
         provider_id: Id,
@@ -76,8 +94,8 @@ def _register(
         services: ServicesDep,
         session: SessionDep,
     ) -> dict[str, Any]:
-        result = await create(session, provider_id, body, write_context(services, principal))
-        if audited:  # in the write's own transaction: no record without its audit row
+        result = await spec.create(session, provider_id, body, write_context(services, principal))
+        if spec.audited:  # in the write's own transaction: no record without its audit row
             add_access_rows(
                 session,
                 principal=principal,
@@ -88,8 +106,8 @@ def _register(
                 at=services.clock.now(),
             )
         await session.commit()
-        shown = {**serialize(result.record, principal), **written(result)}
-        return (await with_names(session, [shown], "created_by", *people))[0]
+        shown = {**spec.serialize(result.record, principal), **written(result)}
+        return (await with_names(session, [shown], "created_by", *spec.people))[0]
 
     async def list_route(
         request: Request,
@@ -102,7 +120,7 @@ def _register(
         asked: RecordFilters = query
         found = await queries.list_records(
             session,
-            model,
+            spec.model,
             provider_id,
             since=asked.since,
             until=asked.until,
@@ -110,7 +128,7 @@ def _register(
             limit=asked.limit,
             offset=asked.offset,
         )
-        if audited:
+        if spec.audited:
             await audit_reads(
                 request,
                 services,
@@ -119,129 +137,44 @@ def _register(
                 provider_id=provider_id,
                 safeguarding_ids=[r.id for r in found.items],
             )
-        shown = [serialize(r, principal) for r in found.items]
+        shown = [spec.serialize(r, principal) for r in found.items]
         return page(
-            await with_names(session, shown, "created_by", "entered_in_error_by", *people),
+            await with_names(session, shown, "created_by", "entered_in_error_by", *spec.people),
             found.total,
             asked,
         )
 
-    create_route.__doc__ = f"Record a {noun}; the answer shows the provider's resulting level."
-    list_route.__doc__ = f"The provider's {noun}s, newest first, optionally within dates."
+    create_route.__doc__ = f"Record a {spec.noun}; the answer shows the provider's resulting level."
+    list_route.__doc__ = f"The provider's {spec.noun}s, newest first, optionally within dates."
     router.add_api_route(
-        f"/providers/{{provider_id}}/{path}",
+        f"/providers/{{provider_id}}/{spec.path}",
         create_route,
         methods=["POST"],
         status_code=201,
-        response_model=written_type,
+        response_model=spec.written_type,
         responses=errors(400, 404, 413, 422),
-        name=f"create_{path.replace('-', '_')}",
+        name=f"create_{spec.path.replace('-', '_')}",
     )
     router.add_api_route(
-        f"/providers/{{provider_id}}/{path}",
+        f"/providers/{{provider_id}}/{spec.path}",
         list_route,
         methods=["GET"],
         response_model=out.Page[read],  # type: ignore[valid-type]
         responses=errors(400, 404, 422),
-        name=f"list_{path.replace('-', '_')}",
+        name=f"list_{spec.path.replace('-', '_')}",
     )
 
 
-_register(
-    path="visits",
-    noun="visit or contract meeting",
-    model=Visit,
-    body_type=schemas.VisitIn,
-    writer=RecordWriter,
-    create=records.record_visit,
-    read=out.VisitRead,
-    written_type=out.VisitWritten,
-    people=("officer_id",),
-)
-_register(
-    path="safeguardings",
-    noun="safeguarding",
-    model=Safeguarding,
-    body_type=schemas.SafeguardingIn,
-    writer=SafeguardingWriter,
-    create=records.record_safeguarding,
-    read=out.SafeguardingRead,
-    written_type=out.SafeguardingWritten,
-    filters=SafeguardingFilters,
-    serialize=safeguarding_out,
-    audited=True,
-)
-_register(
-    path="complaints",
-    noun="complaint",
-    model=Complaint,
-    body_type=schemas.ComplaintIn,
-    writer=RecordWriter,
-    create=records.record_complaint,
-    read=out.ComplaintRead,
-    written_type=out.ComplaintWritten,
-    filters=CaseFilters,
-)
-_register(
-    path="compliments",
-    noun="compliment",
-    model=Compliment,
-    body_type=schemas.ComplimentIn,
-    writer=RecordWriter,
-    create=records.record_compliment,
-    read=out.ComplimentRead,
-    written_type=out.ComplimentWritten,
-)
-_register(
-    path="financial-assurances",
-    noun="financial assurance",
-    model=FinancialAssurance,
-    body_type=schemas.FinancialAssuranceIn,
-    writer=RecordWriter,
-    create=records.record_financial_assurance,
-    read=out.FinancialAssuranceRead,
-    written_type=out.FinancialAssuranceWritten,
-)
-_register(
-    path="concerns",
-    noun="concern",
-    model=Concern,
-    body_type=schemas.ConcernIn,
-    writer=SafeguardingWriter,
-    create=records.record_concern,
-    read=out.ConcernRead,
-    written_type=out.ConcernWritten,
-    filters=CaseFilters,
-)
-
-
-UpdateFn = Callable[[AsyncSession, int, Any, WriteContext], Awaitable[WriteResult[Any]]]
-
-
-def _register_item(
-    *,
-    path: str,
-    kind: str,
-    noun: str,
-    model: type[SQLModel],
-    read: type[BaseModel],
-    written_type: type[BaseModel],
-    update: UpdateFn,
-    update_body: type[BaseModel],
-    writer: Any,
-    serialize: Serializer = _plain,
-    people: tuple[str, ...] = (),
-    audited: bool = False,
-    update_doc: str = "",
-) -> None:
+def _register_item(spec: RecordKind, writer: Any) -> None:
     """A record's own routes, by id: read it, update or correct it, mark it entered in
     error, and read its change history. A safeguarding's are on the access audit trail."""
-    shown_people = ("created_by", "entered_in_error_by", *people)
+    update_body = spec.update_body  # a plain name, to annotate with
+    shown_people = ("created_by", "entered_in_error_by", *spec.people)
 
     async def _audit_write(
         request: Request, session: AsyncSession, services: Any, principal: Principal, record: Any
     ) -> None:
-        if audited:  # in the write's own transaction: no change without its audit row
+        if spec.audited:  # in the write's own transaction: no change without its audit row
             add_access_rows(
                 session,
                 principal=principal,
@@ -255,7 +188,7 @@ def _register_item(
     async def _answer(
         session: AsyncSession, principal: Principal, result: WriteResult[Any]
     ) -> dict[str, Any]:
-        shown = {**serialize(result.record, principal), **written(result)}
+        shown = {**spec.serialize(result.record, principal), **written(result)}
         return (await with_names(session, [shown], *shown_people))[0]
 
     async def get_route(
@@ -265,8 +198,8 @@ def _register_item(
         services: ServicesDep,
         session: SessionDep,
     ) -> dict[str, Any]:
-        record: Any = await queries.get_record(session, model, record_id)
-        if audited:
+        record: Any = await queries.get_record(session, spec.model, record_id)
+        if spec.audited:
             await audit_reads(
                 request,
                 services,
@@ -275,8 +208,8 @@ def _register_item(
                 provider_id=record.provider_id,
                 safeguarding_ids=[record.id],
             )
-        shown = serialize(record, principal)
-        if model is Visit:
+        shown = spec.serialize(record, principal)
+        if spec.model is Visit:
             actions = await queries.visit_actions(session, visit_id=record_id)
             shown["actions"] = [action.model_dump() for action in actions]
         return (await with_names(session, [shown], *shown_people))[0]
@@ -289,7 +222,7 @@ def _register_item(
         services: ServicesDep,
         session: SessionDep,
     ) -> dict[str, Any]:
-        result = await update(session, record_id, body, write_context(services, principal))
+        result = await spec.update(session, record_id, body, write_context(services, principal))
         await _audit_write(request, session, services, principal, result.record)
         await session.commit()
         return await _answer(session, principal, result)
@@ -304,7 +237,7 @@ def _register_item(
     ) -> dict[str, Any]:
         result = await records.mark_entered_in_error(
             session,
-            kind,
+            spec.kind,
             record_id,
             body,
             write_context(services, principal),
@@ -321,9 +254,9 @@ def _register_item(
         services: ServicesDep,
         session: SessionDep,
     ) -> list[dict[str, Any]]:
-        record: Any = await queries.get_record(session, model, record_id)
-        found = await queries.record_changes(session, kind, [record_id])
-        if audited:
+        record: Any = await queries.get_record(session, spec.model, record_id)
+        found = await queries.record_changes(session, spec.kind, [record_id])
+        if spec.audited:
             await audit_reads(
                 request,
                 services,
@@ -335,20 +268,24 @@ def _register_item(
         shown = [change_out(change, principal) for change in found]
         return await with_names(session, shown, "changed_by")
 
-    get_route.__doc__ = f"One {noun}, with who recorded it and whether it was entered in error."
-    update_route.__doc__ = update_doc or f"Correct a {noun}: only the fields given change."
+    get_route.__doc__ = (
+        f"One {spec.noun}, with who recorded it and whether it was entered in error."
+    )
+    update_route.__doc__ = (
+        spec.update_doc or f"Correct a {spec.noun}: only the fields given change."
+    )
     error_route.__doc__ = (
-        f"Mark a {noun} entered in error, with the reason: it stays on record, cannot change"
+        f"Mark a {spec.noun} entered in error, with the reason: it stays on record, cannot change"
         " after, and no rule counts it. Its author or a manager may."
     )
-    changes_route.__doc__ = f"Every change made to a {noun}: field, before, after, who, when."
-    name = path.replace("-", "_")
-    item = f"/{path}/{{record_id}}"
+    changes_route.__doc__ = f"Every change made to a {spec.noun}: field, before, after, who, when."
+    name = spec.path.replace("-", "_")
+    item = f"/{spec.path}/{{record_id}}"
     router.add_api_route(
         item,
         get_route,
         methods=["GET"],
-        response_model=VisitDetail if model is Visit else read,
+        response_model=VisitDetail if spec.model is Visit else spec.read,
         responses=errors(404, 422),
         name=f"get_{name}",
     )
@@ -356,7 +293,7 @@ def _register_item(
         item,
         update_route,
         methods=["PATCH"],
-        response_model=written_type,
+        response_model=spec.written_type,
         responses=errors(400, 404, 409, 413, 422),
         name=f"update_{name}",
     )
@@ -364,7 +301,7 @@ def _register_item(
         f"{item}/entered-in-error",
         error_route,
         methods=["POST"],
-        response_model=written_type,
+        response_model=spec.written_type,
         responses=errors(400, 404, 409, 413, 422),
         name=f"mark_{name}_entered_in_error",
     )
@@ -378,80 +315,102 @@ def _register_item(
     )
 
 
-_register_item(
-    path="visits",
-    kind="visit",
-    noun="visit",
-    model=Visit,
-    read=out.VisitRead,
-    written_type=out.VisitWritten,
-    update=records.update_visit,
-    update_body=schemas.VisitUpdate,
-    writer=RecordWriter,
-    people=("officer_id",),
+RECORD_KINDS = (
+    RecordKind(
+        path="visits",
+        kind="visit",
+        noun="visit or contract meeting",
+        model=Visit,
+        body_type=schemas.VisitIn,
+        create=records.record_visit,
+        update_body=schemas.VisitUpdate,
+        update=records.update_visit,
+        read=out.VisitRead,
+        written_type=out.VisitWritten,
+        writer=RecordWriter,
+        people=("officer_id",),
+    ),
+    RecordKind(
+        path="safeguardings",
+        kind="safeguarding",
+        noun="safeguarding",
+        model=Safeguarding,
+        body_type=schemas.SafeguardingIn,
+        create=records.record_safeguarding,
+        update_body=schemas.SafeguardingUpdate,
+        update=records.update_safeguarding,
+        read=out.SafeguardingRead,
+        written_type=out.SafeguardingWritten,
+        writer=SafeguardingWriter,
+        filters=SafeguardingFilters,
+        serialize=safeguarding_out,
+        audited=True,
+        update_doc="Move a safeguarding to enquiry or close it (closing needs the outcome,"
+        " and the risk outcome unless withdrawn), or correct a field.",
+    ),
+    RecordKind(
+        path="complaints",
+        kind="complaint",
+        noun="complaint",
+        model=Complaint,
+        body_type=schemas.ComplaintIn,
+        create=records.record_complaint,
+        update_body=schemas.ComplaintUpdate,
+        update=records.update_complaint,
+        read=out.ComplaintRead,
+        written_type=out.ComplaintWritten,
+        writer=RecordWriter,
+        filters=CaseFilters,
+        update_doc="Record a complaint's finding and close it (closing needs the finding),"
+        " or correct a field.",
+    ),
+    RecordKind(
+        path="compliments",
+        kind="compliment",
+        noun="compliment",
+        model=Compliment,
+        body_type=schemas.ComplimentIn,
+        create=records.record_compliment,
+        update_body=schemas.ComplimentUpdate,
+        update=records.update_compliment,
+        read=out.ComplimentRead,
+        written_type=out.ComplimentWritten,
+        writer=RecordWriter,
+    ),
+    RecordKind(
+        path="financial-assurances",
+        kind="financial_assurance",
+        noun="financial assurance",
+        model=FinancialAssurance,
+        body_type=schemas.FinancialAssuranceIn,
+        create=records.record_financial_assurance,
+        update_body=schemas.FinancialAssuranceUpdate,
+        update=records.update_financial_assurance,
+        read=out.FinancialAssuranceRead,
+        written_type=out.FinancialAssuranceWritten,
+        writer=RecordWriter,
+    ),
+    RecordKind(
+        path="concerns",
+        kind="concern",
+        noun="concern",
+        model=Concern,
+        body_type=schemas.ConcernIn,
+        create=records.record_concern,
+        update_body=schemas.ConcernUpdate,
+        update=records.update_concern,
+        read=out.ConcernRead,
+        written_type=out.ConcernWritten,
+        writer=SafeguardingWriter,
+        filters=CaseFilters,
+        update_doc="Resolve a concern (closing needs its outcome), re-open it, or correct a field.",
+    ),
 )
-_register_item(
-    path="safeguardings",
-    kind="safeguarding",
-    noun="safeguarding",
-    model=Safeguarding,
-    read=out.SafeguardingRead,
-    written_type=out.SafeguardingWritten,
-    update=records.update_safeguarding,
-    update_body=schemas.SafeguardingUpdate,
-    writer=SafeguardingWriter,
-    serialize=safeguarding_out,
-    audited=True,
-    update_doc="Move a safeguarding to enquiry or close it (closing needs the outcome, and"
-    " the risk outcome unless withdrawn), or correct a field.",
-)
-_register_item(
-    path="complaints",
-    kind="complaint",
-    noun="complaint",
-    model=Complaint,
-    read=out.ComplaintRead,
-    written_type=out.ComplaintWritten,
-    update=records.update_complaint,
-    update_body=schemas.ComplaintUpdate,
-    writer=RecordWriter,
-    update_doc="Record a complaint's finding and close it (closing needs the finding), or"
-    " correct a field.",
-)
-_register_item(
-    path="compliments",
-    kind="compliment",
-    noun="compliment",
-    model=Compliment,
-    read=out.ComplimentRead,
-    written_type=out.ComplimentWritten,
-    update=records.update_compliment,
-    update_body=schemas.ComplimentUpdate,
-    writer=RecordWriter,
-)
-_register_item(
-    path="financial-assurances",
-    kind="financial_assurance",
-    noun="financial assurance",
-    model=FinancialAssurance,
-    read=out.FinancialAssuranceRead,
-    written_type=out.FinancialAssuranceWritten,
-    update=records.update_financial_assurance,
-    update_body=schemas.FinancialAssuranceUpdate,
-    writer=RecordWriter,
-)
-_register_item(
-    path="concerns",
-    kind="concern",
-    noun="concern",
-    model=Concern,
-    read=out.ConcernRead,
-    written_type=out.ConcernWritten,
-    update=records.update_concern,
-    update_body=schemas.ConcernUpdate,
-    writer=SafeguardingWriter,
-    update_doc="Resolve a concern (closing needs its outcome), re-open it, or correct a field.",
-)
+# All list routes first, then the by-id routes: the order FastAPI has always matched in.
+for _spec in RECORD_KINDS:
+    _register(_spec, _spec.writer)
+for _spec in RECORD_KINDS:
+    _register_item(_spec, _spec.writer)
 
 
 @router.get(

@@ -24,9 +24,7 @@ from app.models import (
     ProviderLocality,
     WaitingList,
 )
-from app.models.base import MonitoringLevel
-from app.monitoring.escalation import apply_rules_to
-from app.records.service import WriteContext, WriteResult, trigger_of
+from app.records.service import WriteContext, WriteResult, finish_write
 
 LONGEST_RETURN_DAYS = 31  # a return covers a week or a month
 
@@ -155,36 +153,6 @@ async def set_lead(
 # A provider's returns, which the rules read ---------------------------------------------
 
 
-async def _finish(
-    session: AsyncSession,
-    ctx: WriteContext,
-    provider: Provider,
-    record: CapacityReturn | KpiReturn,
-    event_type: str,
-    data: dict[str, object],
-) -> WriteResult[CapacityReturn | KpiReturn]:
-    assert provider.id is not None
-    await append_event(
-        session,
-        type=event_type,
-        provider_id=provider.id,
-        actor=ctx.actor,
-        at=ctx.clock.now(),
-        data=data,
-    )
-    escalation = await apply_rules_to(
-        session,
-        provider,
-        policy=ctx.policy,
-        actor=ctx.actor,
-        now=ctx.clock.now(),
-        today=ctx.clock.today(),
-        trigger=trigger_of(event_type, data),
-    )
-    level = MonitoringLevel(provider.monitoring_level)
-    return WriteResult(record, level, provider.placements_suspended, escalation)
-
-
 async def record_capacity(
     session: AsyncSession, provider_id: int, data: schemas.CapacityIn, ctx: WriteContext
 ) -> WriteResult[CapacityReturn | KpiReturn]:
@@ -212,7 +180,7 @@ async def record_capacity(
         provider_id=provider_id, recorded_at=ctx.clock.now(), **data.model_dump()
     )
     session.add(record)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -275,7 +243,7 @@ async def record_kpis(
         **vars(banded),
     )
     session.add(record)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,

@@ -140,7 +140,7 @@ async def _check_contract_officer(session: AsyncSession, user_id: int | None) ->
         raise DomainError("contract_officer_id", "must be an officer or a manager")
 
 
-async def _finish(
+async def finish_write(
     session: AsyncSession,
     ctx: WriteContext,
     provider: Provider,
@@ -149,7 +149,8 @@ async def _finish(
     data: dict[str, Any],
 ) -> WriteResult[Any]:
     """Append the record's event (flushing the record's changes first), then evaluate the
-    rules for its provider, which the writer has locked."""
+    rules for its provider, which the writer has locked. Every write of evidence ends
+    here, the market's returns too."""
     assert provider.id is not None
     await append_event(
         session,
@@ -600,7 +601,7 @@ async def record_visit(
         created_at=ctx.clock.now(),
     )
     await _add(session, visit)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -630,7 +631,7 @@ async def update_visit(
     if "visited_on" in fields:
         await session.flush()
         await _refresh_visit_dates(session, provider, ctx)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -663,7 +664,7 @@ async def add_visit_action(
         updated_at=now,
     )
     await _add(session, action)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -697,7 +698,7 @@ async def update_visit_action(
     _not_before("due_on", changes.get("due_on"), "the visit", visit.visited_on)
     completing = done and not action.done
     fields = _apply_changes(session, ctx, action, "visit_action", changes)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -751,7 +752,7 @@ async def record_safeguarding(
     )
     await _add(session, safeguarding)
     # The event carries no summary and no reference: emails and timelines link instead.
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -820,7 +821,7 @@ async def update_safeguarding(
         event_type = "safeguarding.enquiry_started"
     else:
         event_type = "safeguarding.updated"
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -859,7 +860,7 @@ async def record_complaint(
         updated_at=now,
     )
     await _add(session, complaint)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -885,7 +886,7 @@ async def update_complaint(
     if closed and changes.get("upheld", complaint.upheld) is None:
         raise DomainError("upheld", "is required to close a complaint")
     fields = _apply_changes(session, ctx, complaint, "complaint", changes)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -912,7 +913,7 @@ async def record_compliment(
         created_at=ctx.clock.now(),
     )
     await _add(session, compliment)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -931,7 +932,7 @@ async def update_compliment(
     changes = _non_null_changes(data, nullable=set())
     _not_future("received_on", changes.get("received_on"), ctx.clock.today())
     fields = _apply_changes(session, ctx, compliment, "compliment", changes)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -954,7 +955,7 @@ async def record_financial_assurance(
         created_at=ctx.clock.now(),
     )
     await _add(session, assurance)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -996,7 +997,7 @@ async def update_financial_assurance(
         changes.get("assessed_on", assurance.assessed_on),
     )
     fields = _apply_changes(session, ctx, assurance, "financial_assurance", changes)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -1024,7 +1025,7 @@ async def record_concern(
         updated_at=now,
     )
     await _add(session, concern)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -1055,7 +1056,7 @@ async def update_concern(
     if closed and not changes.get("outcome", concern.outcome):
         raise DomainError("outcome", "is required to resolve a concern")
     fields = _apply_changes(session, ctx, concern, "concern", changes)
-    return await _finish(
+    return await finish_write(
         session,
         ctx,
         provider,
@@ -1113,7 +1114,7 @@ async def mark_entered_in_error(
     if isinstance(record, Visit):
         await session.flush()
         await _refresh_visit_dates(session, provider, ctx)
-    return await _finish(
+    return await finish_write(
         session, ctx, provider, record, f"{kind}.entered_in_error", {f"{kind}_id": record_id}
     )
 
