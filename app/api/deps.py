@@ -24,9 +24,9 @@ ServicesDep = Annotated[Services, Depends(services_of)]
 
 async def get_session(request: Request, services: ServicesDep) -> AsyncIterator[AsyncSession]:
     """A session per request; the route commits, anything unfinished is rolled back.
-    Reads (GET, HEAD) never take SQLite's write lock. The caller's token is read in it
-    too, so a writing route writes in this session: on SQLite, a writer transaction of
-    its own would wait for the one connection this session holds."""
+    Reads (GET, HEAD) never take SQLite's write lock; a writing route writes in this
+    session (on SQLite a writer transaction of its own would wait for the one connection
+    this session holds)."""
     database = services.database
     reading = request.method in ("GET", "HEAD")
     session = database.sessions() if reading else database.writer_sessions()
@@ -51,9 +51,17 @@ async def get_principal(
             "not authenticated",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    # Read on every request, in the request's session: a revocation, a disabled user or
-    # a new role applies to the very next request, on every replica.
-    principal = await principal_for(session, token, services.clock.now())
+    # Read on every request: a revocation, a disabled user or a new role applies to the
+    # very next request, on every replica.
+    database = services.database
+    if request.method in ("GET", "HEAD") or database.reader is database.engine:
+        principal = await principal_for(session, token, services.clock.now())
+    else:
+        # SQLite's writer session holds the one writer connection from its first read
+        # to its commit; the token is read beside it, in a reader session, so a writer
+        # queues for its writes only, not for who it is.
+        async with database.sessions() as reader:
+            principal = await principal_for(reader, token, services.clock.now())
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
