@@ -80,7 +80,8 @@ async def _scenario(database_url: str, steps: list[tuple[int, tuple[str, Any, in
                 )
                 safeguardings[which].append(result.record.id)
             elif kind == "close_safeguarding" and safeguardings[which]:
-                target = safeguardings[which][number % len(safeguardings[which])]
+                # A closed record is closed once: closing it again changes nothing.
+                target = safeguardings[which].pop(number % len(safeguardings[which]))
                 async with services.database.transaction() as session:
                     await records.update_safeguarding(
                         session,
@@ -100,7 +101,7 @@ async def _scenario(database_url: str, steps: list[tuple[int, tuple[str, Any, in
                 )
                 concerns[which].append(result.record.id)
             elif kind == "close_concern" and concerns[which]:
-                target = concerns[which][number % len(concerns[which])]
+                target = concerns[which].pop(number % len(concerns[which]))
                 async with services.database.transaction() as session:
                     await records.update_concern(
                         session,
