@@ -7,6 +7,7 @@ returns."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date
 
 import httpx
 import pytest
@@ -350,14 +351,61 @@ async def test_my_work_shows_an_officers_week_and_a_managers_whole_team(
     mine = await world.provider(name="Mine Care")
     other_officer = world.users["manager"]
     theirs = await world.provider(name="Theirs Care", contract_officer_id=other_officer.id)
-    await factories.write(services, "safeguarding", mine["id"], reference="SG-MINE-1")
+    mine_sg = await factories.write(services, "safeguarding", mine["id"], reference="SG-MINE-1")
     await factories.write(services, "safeguarding", theirs["id"], reference="SG-THEIRS-1")
-    await factories.write(services, "concern", mine["id"], description="Late calls every day")
+    concern = await factories.write(
+        services, "concern", mine["id"], description="Late calls every day", whole_service=True
+    )
+    theirs_concern = await factories.write(
+        services, "concern", theirs["id"], description="Rota gaps at weekends"
+    )
+    safeguarding_id = mine_sg.record.id
+    # A visit's follow-up action due this week, one overdue, one done and one far off.
+    visit = await factories.write(services, "visit", mine["id"], visited_on=date(2026, 11, 2))
+    visit_id = visit.record.id
+    for what, due_on in (
+        ("Send the new rota", "2026-11-22"),
+        ("Train two carers in medication", "2026-11-10"),
+        ("Review the care plans", "2027-02-01"),
+    ):
+        added = await world.post(
+            f"/visits/{visit_id}/actions",
+            {"action": what, "owner": "Registered manager", "due_on": due_on},
+        )
+        assert added.status_code == 201, added.text
+    late_id = added.json()["id"] - 1
+    # The whole-service concern opened an improvement plan awaiting agreement; its action.
+    improvement = await world.post(
+        f"/providers/{mine['id']}/improvement-plan/actions",
+        {
+            "issue": "Calls late",
+            "action": "Daily call-monitoring review",
+            "owner": "Registered manager",
+            "due_on": "2026-11-19",
+        },
+    )
+    assert improvement.status_code == 201, improvement.text
 
     officer = await signed_in("officer")
     page = (await officer.get("/my-work")).text
     assert "My work" in page and "Mine Care" in page and "Theirs Care" not in page
     assert "SG-MINE-1" in page and "Late calls every day" in page
+    # Every item links to its own page.
+    assert f'href="/safeguardings/{safeguarding_id}"' in page
+    assert f'href="/concerns/{concern.record.id}"' in page
+    assert "Send the new rota" in page and "Train two carers in medication" in page
+    assert f'href="/visits/{visit_id}#visit-action-{late_id}"' in page
+    assert "10 November 2026, overdue" in page
+    assert "Review the care plans" not in page  # due after this week
+    assert f'href="/providers/{mine["id"]}#action-{improvement.json()["id"]}"' in page
+    assert "Daily call-monitoring review" in page
+    assert f'href="/providers/{mine["id"]}#improvement-plan"' in page  # awaiting agreement
+    assert "Neglect and acts of omission" in page and "neglect</td>" not in page
+    # The anchors the links land on are there.
+    visit_page = (await officer.get(f"/visits/{visit_id}")).text
+    assert f'id="visit-action-{late_id}"' in visit_page
+    provider_page = (await officer.get(f"/providers/{mine['id']}")).text
+    assert f'id="action-{improvement.json()["id"]}"' in provider_page
     async with services.database.sessions() as session:
         audited = (
             await session.execute(
@@ -372,10 +420,13 @@ async def test_my_work_shows_an_officers_week_and_a_managers_whole_team(
     everyone = (await manager.get("/my-work")).text
     assert "Everyone’s work" in everyone and "Theirs Care" in everyone
     assert "Officer Person" in everyone and "Manager Person" in everyone
+    assert f'href="/concerns/{theirs_concern.record.id}"' in everyone
+    assert "Send the new rota" in everyone and "Daily call-monitoring review" in everyone
 
     viewer = await signed_in("viewer")
     counts = (await viewer.get("/my-work")).text
     assert "SG-MINE-1" not in counts and "SG-THEIRS-1" not in counts
+    assert "Neglect" not in counts and "/safeguardings/" not in counts
     assert "Your role sees counts only" in counts
 
 
