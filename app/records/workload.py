@@ -1,5 +1,6 @@
-"""Who carries which providers: the people a contract may be given to, the providers
-whose officer has left (to be reassigned), and an officer's week of work (/my-work)."""
+"""Who carries which providers: the people a contract may be given to, the localities it
+may serve, the providers whose officer has left (to be reassigned), and an officer's week
+of work (/my-work)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.models import (
     Concern,
     ImprovementAction,
     ImprovementPlan,
+    Locality,
     Provider,
     Safeguarding,
     User,
@@ -32,6 +34,11 @@ async def contract_officer_choices(session: AsyncSession) -> list[User]:
         .order_by(User.name, User.id)
     )
     return list(rows.scalars())
+
+
+async def locality_choices(session: AsyncSession) -> list[Locality]:
+    """The council's list of localities, by name, that a provider's are chosen from."""
+    return list((await session.execute(select(Locality).order_by(Locality.name))).scalars())
 
 
 async def providers_to_reassign(session: AsyncSession) -> list[dict[str, Any]]:

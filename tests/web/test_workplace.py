@@ -6,7 +6,7 @@ returns."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import date
 
 import httpx
@@ -54,7 +54,9 @@ async def services(
     await built.close()
 
 
-async def _post_form(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> httpx.Response:
+async def _post_form(
+    client: httpx.AsyncClient, path: str, data: Mapping[str, str | list[str]]
+) -> httpx.Response:
     page = await client.get(path)
     assert page.status_code == 200, page.text
     assert f'action="{path}"' in page.text  # the form posts to the page that shows it
@@ -73,6 +75,14 @@ async def test_a_manager_onboards_a_provider_and_edits_its_contract(
 ) -> None:
     browser = await signed_in("manager")
     officer = world.users["officer"]
+    listed = (await world.get("/localities")).json()
+    place = {locality["name"]: str(locality["id"]) for locality in listed["items"]}
+    form = (await browser.get("/providers/new")).text
+    # The council's list as GOV.UK checkboxes, each posting its locality's id.
+    assert 'class="govuk-checkboxes__input" id="localities" name="localities"' in form
+    for name, locality_id in place.items():
+        assert f'name="localities" type="checkbox" value="{locality_id}"' in form
+        assert f">{name}</label>" in form
     created = await _post_form(
         browser,
         "/providers/new",
@@ -81,7 +91,7 @@ async def test_a_manager_onboards_a_provider_and_edits_its_contract(
             "cqc_provider_id": "1-101728337",
             "contract_type": "block",
             "partner_role": "locality_partner",
-            "localities": "North\nEast\n",
+            "localities": [place["North"], place["East"]],
             "weekly_hours": "350",
             "people_supported": "41",
             "contract_officer_id": str(officer.id),
@@ -98,6 +108,9 @@ async def test_a_manager_onboards_a_provider_and_edits_its_contract(
 
     edit = await browser.get(f"/providers/{provider_id}/edit")
     assert "Estuary Care Ltd" in edit.text and "350" in edit.text
+    for name, locality_id in place.items():
+        ticked = f'value="{locality_id}" checked>' in edit.text
+        assert ticked == (name in ("North", "East")), name
     saved = await _post_form(
         browser,
         f"/providers/{provider_id}/edit",
@@ -106,7 +119,7 @@ async def test_a_manager_onboards_a_provider_and_edits_its_contract(
             "cqc_provider_id": "1-101728337",
             "contract_type": "framework",
             "partner_role": "",
-            "localities": "East",
+            "localities": place["East"],
             "weekly_hours": "380.5",
             "people_supported": "",
         },
@@ -138,11 +151,10 @@ async def test_a_bad_provider_form_names_the_fields_and_stores_nothing(
     assert "govuk-error-summary" in refused.text
     assert "Enter provider name" in refused.text
     assert "Contracted hours a week" in refused.text
-    # Localities are names from the council's list now; a name too long is named as the
-    # localities field's problem.
-    assert '<a href="#localities">Localities' in refused.text
+    # A client posting a name (the API takes names too) over its limit reads GOV.UK words.
+    assert '<a href="#localities">Localities must be 100 characters or fewer</a>' in refused.text
     # A viewer is not offered as an officer, and is refused if posted anyway.
-    assert f'value="{world.users["viewer"].id}"' not in refused.text
+    assert f'<option value="{world.users["viewer"].id}"' not in refused.text
     only_officer = await _post_form(
         browser,
         "/providers/new",
@@ -155,7 +167,48 @@ async def test_a_bad_provider_form_names_the_fields_and_stores_nothing(
     )
     assert only_officer.status_code == 400
     assert "Contract officer must be an officer or a manager" in only_officer.text
+    # The service's refusals in officer words: no ids, no "cannot be null".
+    for posted, words in (
+        ({"localities": "99999"}, "Select localities from the council’s list"),
+        ({"contract_officer_id": "99999"}, "Select contract officer from the list"),
+    ):
+        refused = await _post_form(
+            browser,
+            "/providers/new",
+            {"name": "Valley Care", "contract_type": "spot", "weekly_hours": "10", **posted},
+        )
+        assert refused.status_code == 400 and words in refused.text
+        assert "99999" not in refused.text.split("<main", 1)[1].split("</form>", 1)[0]
     assert (await world.get("/providers")).json()["total"] == before
+
+
+async def test_a_provider_keeps_the_locality_it_leads(world: World, signed_in: SignIn) -> None:
+    listed = (await world.get("/localities")).json()["items"]
+    place = {locality["name"]: str(locality["id"]) for locality in listed}
+    provider = await world.provider(localities=["North", "East"])
+    led = await world.post(
+        f"/localities/{place['North']}/lead",
+        {"provider_id": provider["id"], "from_on": "2026-11-01"},
+        role="manager",
+    )
+    assert led.status_code in (200, 201), led.text
+    browser = await signed_in("manager")
+    refused = await _post_form(
+        browser,
+        f"/providers/{provider['id']}/edit",
+        {
+            "name": provider["name"],
+            "contract_type": "spot",
+            "weekly_hours": "10",
+            "localities": place["East"],
+        },
+    )
+    assert refused.status_code == 400
+    assert "The provider leads North: choose another lead first" in refused.text
+    assert sorted((await world.get(f"/providers/{provider['id']}")).json()["localities"]) == [
+        "East",
+        "North",
+    ]
 
 
 async def test_the_api_gives_contracts_only_to_active_officers_and_managers(
