@@ -295,6 +295,62 @@ async def test_a_location_shows_its_cqc_rating_at_once_and_can_be_removed(
     assert viewer.status_code == 403
 
 
+async def test_a_removed_location_keeps_its_ratings_and_stops_counting(
+    world: World, signed_in: SignIn, fake_cqc: FakeCqc, services: Services
+) -> None:
+    """Nothing is deleted: the location is marked removed with its date, its ratings stay
+    readable on the provider's page and in the API, and neither the worst rating nor the
+    rules count it; contracted again, it is the same location with the same history."""
+    provider = await world.provider()
+    browser = await signed_in("officer")
+    fake_cqc.add_location("1-555000222", name="Riverside Branch", rating="inadequate")
+    fake_cqc.add_location("1-555000333", name="Hilltop Branch", rating="good")
+    for cqc_id in ("1-555000222", "1-555000333"):
+        await _post_form(
+            browser, f"/providers/{provider['id']}/locations/new", {"cqc_location_id": cqc_id}
+        )
+    shown = (await world.get(f"/providers/{provider['id']}")).json()
+    assert shown["worst_cqc_rating"] == "inadequate"
+    locations = (await world.get(f"/providers/{provider['id']}/locations")).json()["items"]
+    riverside = next(loc for loc in locations if loc["cqc_location_id"] == "1-555000222")
+    ratings_before = (await world.get(f"/providers/{provider['id']}/ratings")).json()["items"]
+    assert any(r["location_id"] == riverside["id"] for r in ratings_before)
+
+    removed = await _post_form(
+        browser, f"/providers/{provider['id']}/locations/{riverside['id']}/remove", {}
+    )
+    page = await _banner(browser, removed)
+    assert "Taken off the contract" in page
+    assert "Riverside Branch (1-555000222), removed on 20 November 2026" in page
+    assert "Inadequate" in page.split("Taken off the contract", 1)[1]
+    ratings_after = (await world.get(f"/providers/{provider['id']}/ratings")).json()["items"]
+    assert ratings_after == ratings_before  # the rating rows stay
+    shown = (await world.get(f"/providers/{provider['id']}")).json()
+    assert shown["worst_cqc_rating"] == "good"  # the removed location no longer counts
+    listed = (await world.get("/providers")).json()["items"]
+    assert next(p for p in listed if p["id"] == provider["id"])["worst_cqc_rating"] == "good"
+    left = (await world.get(f"/providers/{provider['id']}/locations")).json()["items"]
+    assert [loc["cqc_location_id"] for loc in left] == ["1-555000333"]
+    again = await world.client.delete(
+        f"/api/v1/providers/{provider['id']}/locations/{riverside['id']}",
+        headers=world.headers["officer"],
+    )
+    assert again.status_code == 404  # removed once; not on the contract now
+    dashboard = (await browser.get("/")).text
+    row = dashboard.split(f'href="/providers/{provider["id"]}"', 1)[1].split("</tr>", 1)[0]
+    assert "Good" in row and "Inadequate" not in row
+
+    # Contracted again: the same location, its history with it.
+    back = await world.post(
+        f"/providers/{provider['id']}/locations", {"cqc_location_id": "1-555000222"}
+    )
+    assert back.status_code == 201, back.text
+    assert back.json()["id"] == riverside["id"]
+    shown = (await world.get(f"/providers/{provider['id']}")).json()
+    assert shown["worst_cqc_rating"] == "inadequate"
+    assert "Taken off the contract" not in (await browser.get(f"/providers/{provider['id']}")).text
+
+
 async def test_contract_pages_are_refused_to_roles_without_the_permission(
     world: World, signed_in: SignIn
 ) -> None:
