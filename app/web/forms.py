@@ -450,6 +450,40 @@ FINANCIAL_CORRECT_FORM = FormSpec(
     fields=FINANCIAL_FORM.fields,
 )
 
+
+def reopen_form(
+    noun: str, schema: type[BaseModel], *, permission: Permission, audited: bool = False
+) -> FormSpec:
+    """Re-open a closed record: its status back to open, through the same update as the
+    API's; its closing date (and a safeguarding's outcomes) are cleared by the service."""
+    return FormSpec(
+        kind="reopen",
+        title=f"Re-open the {noun}",
+        noun=noun,
+        schema=schema,
+        permission=permission,
+        audited=audited,
+        fixed=(("status", "open"),),
+        intro=f"The {noun} becomes open again; its closing date and outcome are cleared. "
+        "The change history keeps what they were.",
+        fields=(),
+        submit=f"Re-open the {noun}",
+    )
+
+
+SAFEGUARDING_REOPEN_FORM = reopen_form(
+    "safeguarding",
+    schemas.SafeguardingUpdate,
+    permission=Permission.write_safeguardings,
+    audited=True,
+)
+COMPLAINT_REOPEN_FORM = reopen_form(
+    "complaint", schemas.ComplaintUpdate, permission=Permission.write_records
+)
+CONCERN_REOPEN_FORM = reopen_form(
+    "concern", schemas.ConcernUpdate, permission=Permission.write_safeguardings
+)
+
 ENTERED_IN_ERROR_FORM = FormSpec(
     kind="entered-in-error",
     title="Mark as entered in error",
