@@ -215,7 +215,9 @@ async def sync_changes(context: CqcContext, run_id: int | None = None) -> CqcSyn
         tracked = {
             cqc_id: (location_id, checked)
             for cqc_id, location_id, checked in await session.execute(
-                select(Location.cqc_location_id, Location.id, Location.last_checked_at)
+                select(Location.cqc_location_id, Location.id, Location.last_checked_at).where(
+                    Location.removed_at.is_(None)  # off every contract: no longer followed
+                )
             )
         }
         unread = set(

@@ -32,6 +32,10 @@ class Location(SQLModel, table=True):
     report_url: str | None = Field(default=None, max_length=300)
     last_checked_at: datetime | None = instant(nullable=True)
     created_at: datetime = instant()
+    # Taken off the contract: kept, with its ratings, so that its history stays readable;
+    # no rating of a removed location counts and the sync stops following it.
+    removed_at: datetime | None = instant(nullable=True)
+    removed_by: int | None = Field(default=None, foreign_key="users.id")
 
 
 class LocationRating(SQLModel, table=True):

@@ -168,7 +168,7 @@ def _worst_location(ids: list[int] | None = None) -> Any:
             order_by=(severity.desc(), Location.overall_rated_on, Location.id),
         )
         .label("position"),
-    ).where(Location.overall_rating.is_not(None))
+    ).where(Location.overall_rating.is_not(None), Location.removed_at.is_(None))
     if ids is not None:
         ranked = ranked.where(Location.provider_id.in_(ids))
     ranked_subquery = ranked.subquery()

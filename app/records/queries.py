@@ -64,6 +64,7 @@ def worst_ratings() -> Any:
             Location.provider_id,
             func.max(rating_severity(Location.overall_rating)).label("worst"),
         )
+        .where(Location.removed_at.is_(None))
         .group_by(Location.provider_id)
         .subquery()
     )
@@ -229,10 +230,36 @@ async def visit_actions(
     return list((await session.execute(query)).scalars())
 
 
-async def list_locations(session: AsyncSession, provider_id: int) -> list[Location]:
+async def list_locations(
+    session: AsyncSession, provider_id: int, *, removed: bool = False
+) -> list[Location]:
+    """The provider's contracted CQC locations; with `removed`, those taken off its
+    contract instead (kept, with their ratings, as its history), last removed first."""
     await require_provider(session, provider_id)
-    query = select(Location).where(Location.provider_id == provider_id).order_by(Location.id)
+    query = select(Location).where(Location.provider_id == provider_id)
+    if removed:
+        query = query.where(Location.removed_at.is_not(None)).order_by(
+            Location.removed_at.desc(), Location.id
+        )
+    else:
+        query = query.where(Location.removed_at.is_(None)).order_by(Location.id)
     return list((await session.execute(query)).scalars())
+
+
+async def location_ratings(
+    session: AsyncSession, location_ids: list[int]
+) -> dict[int, list[LocationRating]]:
+    """The ratings recorded of these locations, newest first, by location."""
+    found: dict[int, list[LocationRating]] = {}
+    if location_ids:
+        query = (
+            select(LocationRating)
+            .where(LocationRating.location_id.in_(location_ids))
+            .order_by(LocationRating.recorded_at.desc(), LocationRating.id.desc())
+        )
+        for rating in (await session.execute(query)).scalars():
+            found.setdefault(rating.location_id, []).append(rating)
+    return found
 
 
 async def list_ratings(

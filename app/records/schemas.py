@@ -56,7 +56,14 @@ def _locality_ref(value: Any) -> int | str:
         try:
             return _LOCALITY_NAME.validate_python(value)
         except ValidationError as error:
-            problem = error.errors()[0]["msg"].removeprefix("Value error, ")
+            first = error.errors()[0]
+            if first["type"] in ("string_too_long", "string_too_short"):
+                # Kept as the string's own error, with its limit, so that a form can say
+                # "must be 100 characters or fewer" as it does for any other text.
+                raise PydanticCustomError(
+                    first["type"], first["msg"], dict(first.get("ctx") or {})
+                ) from None
+            problem = first["msg"].removeprefix("Value error, ")
             raise PydanticCustomError("locality_name", "{problem}", {"problem": problem}) from None
     raise PydanticCustomError("locality_ref", "must be a locality's id or name")
 

@@ -289,10 +289,20 @@ async def add_location(
             select(Location).where(Location.cqc_location_id == data.cqc_location_id)
         )
     ).scalar_one_or_none()
-    if existing is not None:
+    if existing is not None and existing.removed_at is None:
         raise Conflict("cqc_location_id", "this CQC location is already contracted")
-    location = Location(provider_id=provider_id, **data.model_dump(), created_at=ctx.clock.now())
-    session.add(location)
+    if existing is not None:
+        # Contracted again (to this provider or another): the one row, so that its past
+        # ratings stay with it; those stored under its earlier provider stay theirs.
+        location = existing
+        location.provider_id = provider_id
+        location.removed_at = None
+        location.removed_by = None
+    else:
+        location = Location(
+            provider_id=provider_id, **data.model_dump(), created_at=ctx.clock.now()
+        )
+        session.add(location)
     await session.flush()
     await append_event(
         session,
@@ -308,24 +318,25 @@ async def add_location(
 async def remove_location(
     session: AsyncSession, provider_id: int, location_id: int, ctx: WriteContext
 ) -> None:
-    """Take a CQC location off the provider's contract. Its rating history goes with it
-    (it is CQC's, and the sync stops following it); the event keeps what it was, and the
-    events of its past ratings stay on the timeline. Levels never fall by themselves, so
-    no rule runs."""
+    """Take a CQC location off the provider's contract. Nothing is deleted: the location
+    is marked removed, with when and by whom, and keeps its ratings, so its history stays
+    readable; from now no rating of it counts (the signals, the worst rating) and the sync
+    stops following it. Levels never fall by themselves, so no rule runs."""
     await lock_provider(session, provider_id)
     location = await session.get(Location, location_id)
-    if location is None or location.provider_id != provider_id:
+    if location is None or location.provider_id != provider_id or location.removed_at:
         raise NotFound("location_id", "this provider has no such CQC location")
     data = {
         "cqc_location_id": location.cqc_location_id,
         "location_name": location.name,
         "overall_rating": location.overall_rating,
     }
-    await session.execute(delete(LocationRating).where(LocationRating.location_id == location_id))
+    location.removed_at = ctx.clock.now()
+    location.removed_by = ctx.actor.user_id
+    # Not history: the sync's note that CQC's last answer could not be read.
     await session.execute(
         delete(CqcUnreadableLocation).where(CqcUnreadableLocation.location_id == location_id)
     )
-    await session.delete(location)
     await session.flush()
     await append_event(
         session,
@@ -472,6 +483,7 @@ async def record_manual_rating(
             select(Location).where(
                 Location.cqc_location_id == data.cqc_location_id,
                 Location.provider_id == provider_id,
+                Location.removed_at.is_(None),
             )
         )
     ).scalar_one_or_none()

@@ -1,5 +1,6 @@
-"""Who carries which providers: the people a contract may be given to, the providers
-whose officer has left (to be reassigned), and an officer's week of work (/my-work)."""
+"""Who carries which providers: the people a contract may be given to, the localities it
+may serve, the providers whose officer has left (to be reassigned), and an officer's week
+of work (/my-work)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from app.models import (
     Concern,
     ImprovementAction,
     ImprovementPlan,
+    Locality,
     Provider,
     Safeguarding,
     User,
+    Visit,
+    VisitAction,
 )
 from app.models.base import ActionStatus, CaseStatus, PlanStatus, SafeguardingStatus
 from app.records.service import CONTRACT_OFFICER_ROLES
@@ -30,6 +34,11 @@ async def contract_officer_choices(session: AsyncSession) -> list[User]:
         .order_by(User.name, User.id)
     )
     return list(rows.scalars())
+
+
+async def locality_choices(session: AsyncSession) -> list[Locality]:
+    """The council's list of localities, by name, that a provider's are chosen from."""
+    return list((await session.execute(select(Locality).order_by(Locality.name))).scalars())
 
 
 async def providers_to_reassign(session: AsyncSession) -> list[dict[str, Any]]:
@@ -55,6 +64,7 @@ class Week:
     start: date
     end: date
     visits: list[dict[str, Any]]
+    follow_ups: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     safeguardings: list[dict[str, Any]]
     concerns: list[dict[str, Any]]
@@ -71,9 +81,10 @@ async def my_week(
     session: AsyncSession, today: date, officer_id: int | None, *, safeguarding_details: bool
 ) -> Week:
     """What is due this week or overdue, on the providers of `officer_id` (every provider
-    when None): visits, improvement actions, open safeguardings and concerns, and plans
-    awaiting agreement. A safeguarding's reference and category are read only with
-    `safeguarding_details` (the caller audits showing them)."""
+    when None): visits, visits' follow-up actions not done, improvement actions, open
+    safeguardings and concerns, and plans awaiting agreement. What was entered in error
+    is left out, as the rules leave it out. A safeguarding's reference and category are
+    read only with `safeguarding_details` (the caller audits showing them)."""
     start, end = week_of(today)
     mine = Provider.contract_officer_id == officer_id if officer_id is not None else None
 
@@ -101,6 +112,24 @@ async def my_week(
         )
         return query.where(mine) if mine is not None else query
 
+    follow_ups = await _all(
+        session,
+        of_provider(
+            VisitAction,
+            VisitAction.id,
+            VisitAction.visit_id,
+            VisitAction.action,
+            VisitAction.owner,
+            VisitAction.due_on,
+        )
+        .join(Visit, Visit.id == VisitAction.visit_id)
+        .where(
+            VisitAction.done.is_(False),
+            VisitAction.due_on <= end,
+            Visit.entered_in_error_at.is_(None),
+        )
+        .order_by(VisitAction.due_on, VisitAction.id),
+    )
     actions = await _all(
         session,
         of_provider(
@@ -127,9 +156,16 @@ async def my_week(
             Safeguarding.raised_on,
             Safeguarding.status,
             Safeguarding.whole_service,
-            *((Safeguarding.reference, Safeguarding.category) if safeguarding_details else ()),
+            *(
+                (Safeguarding.reference, Safeguarding.category, Safeguarding.legacy_category)
+                if safeguarding_details
+                else ()
+            ),
         )
-        .where(Safeguarding.status != SafeguardingStatus.closed)
+        .where(
+            Safeguarding.status != SafeguardingStatus.closed,
+            Safeguarding.entered_in_error_at.is_(None),
+        )
         .order_by(Safeguarding.raised_on, Safeguarding.id),
     )
     concerns = await _all(
@@ -137,7 +173,7 @@ async def my_week(
         of_provider(
             Concern, Concern.id, Concern.raised_on, Concern.description, Concern.whole_service
         )
-        .where(Concern.status != CaseStatus.closed)
+        .where(Concern.status != CaseStatus.closed, Concern.entered_in_error_at.is_(None))
         .order_by(Concern.raised_on, Concern.id),
     )
     plans = await _all(
@@ -146,7 +182,7 @@ async def my_week(
         .where(ImprovementPlan.status == PlanStatus.awaiting_agreement)
         .order_by(ImprovementPlan.agree_by_on, ImprovementPlan.id),
     )
-    return Week(start, end, visits, actions, safeguardings, concerns, plans)
+    return Week(start, end, visits, follow_ups, actions, safeguardings, concerns, plans)
 
 
 async def _all(session: AsyncSession, query: Any) -> list[dict[str, Any]]:

@@ -311,7 +311,9 @@ def signal_statements(windows_key: WindowsKey, scoped: bool) -> list[Select[Any]
             select(
                 Location.provider_id,
                 *(aggregate.label(label) for label, aggregate in LOCATION_AGGREGATES.items()),
-            ).group_by(Location.provider_id),
+            )
+            .where(Location.removed_at.is_(None))
+            .group_by(Location.provider_id),
             Location.provider_id,
             scope,
         ),
@@ -351,7 +353,7 @@ def one_provider_statement(windows_key: WindowsKey) -> Select[Any]:
     by_table = _counts_by_table(windows_key)
     aggregates = [
         select(*(aggregate.label(label) for label, aggregate in LOCATION_AGGREGATES.items()))
-        .where(Location.provider_id == provider_id)
+        .where(Location.provider_id == provider_id, Location.removed_at.is_(None))
         .subquery("locations_of"),
         *(
             select(*columns)

@@ -33,13 +33,13 @@ ProviderManager = Annotated[Viewer, Depends(require(Permission.manage_providers)
 
 NO_OFFICER = Choice("", "No contract officer yet")
 
-# The localities are a free-text list for now, one a line; the field is this one
-# definition, so a list to choose from can replace it here alone.
+# Chosen from the council's list of localities: each box posts a locality's id, as the
+# API takes them; the options are today's list (see _with_choices).
 LOCALITIES_FIELD = Field(
     "localities",
     "Localities",
-    "lines",
-    hint="The council localities the provider serves, one a line",
+    "checkboxes",
+    hint="The council localities the provider serves. Select all that apply",
     required=False,
 )
 
@@ -146,30 +146,39 @@ def _officer_label(user: User) -> str:
     return f"{user.name} ({user.role.replace('_', ' ')})"
 
 
-async def _with_officers(services: Services, spec: FormSpec, *, optional: bool) -> FormSpec:
-    """The form with today's choice of contract officers in its select."""
+async def _with_choices(services: Services, spec: FormSpec, *, optional: bool) -> FormSpec:
+    """The form with today's choices in it: the contract officers in its select, the
+    council's localities as its checkboxes."""
     async with services.database.sessions() as session:
         people = await workload.contract_officer_choices(session)
-    options = tuple(Choice(str(user.id), _officer_label(user)) for user in people)
+        localities = await workload.locality_choices(session)
+    officers = tuple(Choice(str(user.id), _officer_label(user)) for user in people)
     if optional:
-        options = (NO_OFFICER, *options)
+        officers = (NO_OFFICER, *officers)
+    options = {
+        "contract_officer_id": officers,
+        "localities": tuple(Choice(str(place.id), place.name) for place in localities),
+    }
     fields = tuple(
-        replace(item, options=options) if item.name == "contract_officer_id" else item
+        replace(item, options=options[item.name]) if item.name in options else item
         for item in spec.fields
     )
     return replace(spec, fields=fields)
 
 
-def _contract_values(provider: dict[str, Any]) -> dict[str, str]:
-    """A provider's contract as the edit form's strings."""
+def _contract_values(provider: dict[str, Any], spec: FormSpec) -> dict[str, str]:
+    """A provider's contract as the edit form's strings (its localities as the ids of the
+    boxes to tick)."""
     people = provider["people_supported"]
     hours = float(provider["weekly_hours"])
+    boxes = spec.field("localities")
+    ids = {option.label: option.value for option in boxes.options} if boxes else {}
     return {
         "name": provider["name"],
         "cqc_provider_id": provider["cqc_provider_id"] or "",
         "contract_type": str(provider["contract_type"]),
         "partner_role": str(provider["partner_role"] or ""),
-        "localities": "\n".join(provider["localities"]),
+        "localities": "\n".join(ids[name] for name in provider["localities"] if name in ids),
         "weekly_hours": str(int(hours)) if hours.is_integer() else str(hours),
         "people_supported": "" if people is None else str(people),
     }
@@ -190,7 +199,7 @@ NEW_BACK = Back("/", "Back to the dashboard")
 async def new_provider_form(
     request: Request, viewer: ProviderManager, services: ServicesDep
 ) -> Response:
-    spec = await _with_officers(services, NEW_PROVIDER_FORM, optional=True)
+    spec = await _with_choices(services, NEW_PROVIDER_FORM, optional=True)
     return await form_page(
         request,
         viewer,
@@ -207,7 +216,7 @@ async def new_provider_form(
 async def new_provider_submit(
     request: Request, viewer: ProviderManager, services: ServicesDep, form: FormDep
 ) -> Response:
-    spec = await _with_officers(services, NEW_PROVIDER_FORM, optional=True)
+    spec = await _with_choices(services, NEW_PROVIDER_FORM, optional=True)
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
         assert isinstance(data, schemas.ProviderIn)
@@ -232,14 +241,15 @@ async def edit_contract_form(
     request: Request, provider_id: ProviderId, viewer: ProviderManager, services: ServicesDep
 ) -> Response:
     provider = await _provider(services, provider_id)
+    spec = await _with_choices(services, EDIT_CONTRACT_FORM, optional=False)
     return await form_page(
         request,
         viewer,
         services,
-        EDIT_CONTRACT_FORM,
+        spec,
         provider_id=provider_id,
         action=request.url.path,
-        values=_contract_values(provider),
+        values=_contract_values(provider, spec),
     )
 
 
@@ -252,6 +262,7 @@ async def edit_contract_submit(
     form: FormDep,
 ) -> Response:
     emptied = {name: None for name in CLEARABLE if not form.get(name, "").strip()}
+    spec = await _with_choices(services, EDIT_CONTRACT_FORM, optional=False)
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
         assert isinstance(data, schemas.ProviderUpdate)
@@ -266,7 +277,7 @@ async def edit_contract_submit(
         request,
         viewer,
         services,
-        EDIT_CONTRACT_FORM,
+        spec,
         form,
         provider_id=provider_id,
         write=write,
@@ -279,7 +290,7 @@ async def officer_form(
     request: Request, provider_id: ProviderId, viewer: ProviderManager, services: ServicesDep
 ) -> Response:
     provider = await _provider(services, provider_id)
-    spec = await _with_officers(services, OFFICER_FORM, optional=False)
+    spec = await _with_choices(services, OFFICER_FORM, optional=False)
     current = str(provider["contract_officer_id"] or "")
     offered = {option.value for option in spec.fields[0].options}
     return await form_page(
@@ -301,7 +312,7 @@ async def officer_submit(
     services: ServicesDep,
     form: FormDep,
 ) -> Response:
-    spec = await _with_officers(services, OFFICER_FORM, optional=False)
+    spec = await _with_choices(services, OFFICER_FORM, optional=False)
 
     async def write(session: AsyncSession, data: BaseModel) -> Any:
         assert isinstance(data, schemas.ProviderUpdate)

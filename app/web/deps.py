@@ -86,7 +86,12 @@ async def csrf_checked_form(request: Request, viewer: ViewerDep) -> dict[str, st
         raise PageError(
             403, "This form has expired", "Go back, reload the page and submit the form again."
         )
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    # A field posted more than once (a group of checkboxes) keeps every value, one a line.
+    values: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            values.setdefault(key, []).append(value)
+    return {key: "\n".join(posted) for key, posted in values.items()}
 
 
 FormDep = Annotated[dict[str, str], Depends(csrf_checked_form)]

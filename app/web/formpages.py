@@ -87,14 +87,15 @@ async def submit(
     *,
     provider_id: int | None,
     write: Write,
-    done: str,
+    done: str | Callable[[Any], str],
     back: Back | None = None,
     done_url: Callable[[Any], str] | None = None,
     after: Callable[[Any], Awaitable[str]] | None = None,
 ) -> Response:
     """Validate, write through the service function and commit; or show the form again
-    with the GOV.UK error summary and nothing stored. `after` runs once the write is
-    committed (fetching from CQC, say) and gives the banner's message."""
+    with the GOV.UK error summary and nothing stored. The banner says `done` (or what it
+    makes of the result: "North was added"); `after` runs once the write is committed
+    (fetching from CQC, say) and gives the banner's message instead."""
     values = forms.form_values(spec, form)
     data, errors = forms.parse(spec, values, services.clock.today())
     result: Any = None
@@ -119,7 +120,8 @@ async def submit(
             status=400,
             back=back,
         )
+    message = done(result) if callable(done) else done
     if after is not None:
-        done = await after(result)
+        message = await after(result)
     url = done_url(result) if done_url is not None else None
-    return flash_redirect(request, services, provider_id, done, result, url=url)
+    return flash_redirect(request, services, provider_id, message, result, url=url)

@@ -6,6 +6,7 @@ tied to its field. Dates are GOV.UK date inputs: `<name>-day`, `<name>-month` an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -57,7 +58,8 @@ YES_NO_UNKNOWN = (Choice("yes", "Yes"), Choice("no", "No"), Choice("", "Not know
 @dataclass(frozen=True)
 class Field:
     """One form field. kind: date, text, textarea, lines (a textarea read as a list, one
-    item a line), password, radios, select, checkbox or tristate."""
+    item a line), password, radios, select, checkbox, checkboxes (several chosen from
+    the options, read as a list) or tristate."""
 
     name: str
     label: str
@@ -448,6 +450,40 @@ FINANCIAL_CORRECT_FORM = FormSpec(
     fields=FINANCIAL_FORM.fields,
 )
 
+
+def reopen_form(
+    noun: str, schema: type[BaseModel], *, permission: Permission, audited: bool = False
+) -> FormSpec:
+    """Re-open a closed record: its status back to open, through the same update as the
+    API's; its closing date (and a safeguarding's outcomes) are cleared by the service."""
+    return FormSpec(
+        kind="reopen",
+        title=f"Re-open the {noun}",
+        noun=noun,
+        schema=schema,
+        permission=permission,
+        audited=audited,
+        fixed=(("status", "open"),),
+        intro=f"The {noun} becomes open again; its closing date and outcome are cleared. "
+        "The change history keeps what they were.",
+        fields=(),
+        submit=f"Re-open the {noun}",
+    )
+
+
+SAFEGUARDING_REOPEN_FORM = reopen_form(
+    "safeguarding",
+    schemas.SafeguardingUpdate,
+    permission=Permission.write_safeguardings,
+    audited=True,
+)
+COMPLAINT_REOPEN_FORM = reopen_form(
+    "complaint", schemas.ComplaintUpdate, permission=Permission.write_records
+)
+CONCERN_REOPEN_FORM = reopen_form(
+    "concern", schemas.ConcernUpdate, permission=Permission.write_safeguardings
+)
+
 ENTERED_IN_ERROR_FORM = FormSpec(
     kind="entered-in-error",
     title="Mark as entered in error",
@@ -685,6 +721,14 @@ def parse(
             data[item.name] = {"yes": True, "no": False}.get(raw)
         elif item.kind == "lines":
             data[item.name] = [line.strip() for line in raw.splitlines() if line.strip()]
+        elif item.kind == "checkboxes":
+            # Each box's value is a record's id; a name (from a client that posts names,
+            # as the API accepts) passes through for the schema to check.
+            data[item.name] = [
+                int(line) if line.isascii() and line.isdigit() else line
+                for line in (line.strip() for line in raw.splitlines())
+                if line
+            ]
         elif raw != "":
             data[item.name] = raw
         elif spec.blank_clears and not item.required and item.kind in ("text", "textarea"):
@@ -724,9 +768,38 @@ def message_for(item: Field, problem: Mapping[str, Any], raw: str) -> str:
 
 def domain_message(spec: FormSpec, field_name: str, message: str) -> tuple[str, str]:
     """A service's refusal (a date in the future, a closed case) against its field."""
-    item = spec.field(field_name)
+    # "localities.2": the third of a list field's values is the field's problem.
+    item = spec.field(field_name) or spec.field(field_name.split(".", 1)[0])
     if item is None:
         return (spec.fields[0].name, message[0].upper() + message[1:])
     if message == "cannot be in the future":  # the service's words for the rule GOV.UK words so
         return (item.name, f"{item.label} must be today or in the past")
-    return (item.name, f"{item.label} {message}")
+    choosing = item.kind in ("radios", "select", "tristate", "checkboxes")
+    if message == "cannot be null":
+        return (item.name, f"{'Select' if choosing else 'Enter'} {item.lowered}")
+    if message.startswith("no active user with id"):
+        return (item.name, f"Select {item.lowered} from the list: that account is not active")
+    if message.startswith("no locality "):
+        return (item.name, f"Select {item.lowered} from the council’s list")
+    words = _in_form_words(spec, message)
+    if words.startswith(_PREDICATES):  # "must be ...": said of the field
+        return (item.name, f"{item.label} {words}")
+    return (item.name, words[0].upper() + words[1:])  # a sentence of its own
+
+
+# How a service's refusal that is said of its field begins ("must be an officer").
+_PREDICATES = ("must ", "is ", "cannot ", "can ", "needs ")
+
+
+_FIELD_NAME = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+def _in_form_words(spec: FormSpec, message: str) -> str:
+    """A service message with the fields it names ("cannot be more than visits_planned")
+    called by the form's labels ("cannot be more than visits planned")."""
+
+    def label(match: re.Match[str]) -> str:
+        named = spec.field(match[0])
+        return named.lowered if named is not None else match[0].replace("_", " ")
+
+    return _FIELD_NAME.sub(label, message)

@@ -6,16 +6,15 @@ market's service functions, as the API does."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.permissions import Permission
-from app.errors import DomainError, NotFound
+from app.errors import NotFound
 from app.market import queries, schemas
 from app.market import service as market
 from app.market.kpis import MEASURE_NAMES
@@ -31,12 +30,11 @@ from app.web.deps import (
     ServicesDep,
     Viewer,
     in_range,
-    redirect,
     render,
 )
-from app.web.formpages import form_page, submit
-from app.web.forms import Choice, Field, FormErrors, FormSpec
-from app.web.sessions import FLASH_COOKIE, codec, set_cookie
+from app.web.formpages import Back, form_page, submit
+from app.web.forms import Choice, Field, FormSpec
+from app.web.sessions import FLASH_COOKIE, codec
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,18 +119,6 @@ def _context(viewer: Viewer, services: Any) -> WriteContext:
     return WriteContext(actor=viewer.principal.actor, clock=services.clock, policy=services.policy)
 
 
-def _flash_to(request: Request, services: Any, path: str, message: str) -> Response:
-    response = redirect(path)
-    set_cookie(
-        request,
-        response,
-        FLASH_COOKIE,
-        codec(services).dump_flash({"message": message, "escalation": None}),
-        max_age=120,
-    )
-    return response
-
-
 def _take_flash(request: Request, services: Any, response: Response) -> None:
     if request.cookies.get(FLASH_COOKIE):
         response.delete_cookie(FLASH_COOKIE, path="/")
@@ -199,73 +185,25 @@ def _lead_form(locality: dict[str, Any]) -> FormSpec:
     )
 
 
-async def _locality_form(
-    request: Request,
-    viewer: Viewer,
-    services: Any,
-    spec: FormSpec,
-    *,
-    back: tuple[str, str],
-    values: dict[str, str] | None = None,
-    errors: FormErrors | None = None,
-    status: int = 200,
-) -> HTMLResponse:
-    return render(
-        request,
-        "market_form.html",
-        {
-            "spec": spec,
-            "back_path": back[0],
-            "back_name": back[1],
-            "action": request.url.path,
-            "values": values or {},
-            "errors": errors or FormErrors(),
-            "today": services.clock.today(),
-        },
-        viewer=viewer,
-        status=status,
-    )
+LOCALITIES_BACK = Back("/localities", "Back to localities")
 
 
-Write = Callable[[AsyncSession, BaseModel], Awaitable[Any]]
-
-
-async def _submit_locality_form(
-    request: Request,
-    viewer: Viewer,
-    services: Any,
-    spec: FormSpec,
-    form: dict[str, str],
-    *,
-    back: tuple[str, str],
-    write: Write,
-    done: Callable[[Any], tuple[str, str]],
-) -> Response:
-    """Validate, write and commit, then back to the locality with a banner; or the form
-    again with the GOV.UK error summary and nothing stored."""
-    values = forms.form_values(spec, form)
-    data, errors = forms.parse(spec, values, services.clock.today())
-    result: Any = None
-    if data is not None:
-        try:
-            async with services.database.transaction() as session:
-                result = await write(session, data)
-        except DomainError as error:
-            errors.add(*forms.domain_message(spec, error.field, error.problem))
-    if errors:
-        return await _locality_form(
-            request, viewer, services, spec, back=back, values=values, errors=errors, status=400
-        )
-    path, message = done(result)
-    return _flash_to(request, services, path, message)
+def _back_to(locality: dict[str, Any]) -> Back:
+    return Back(f"/localities/{locality['id']}", f"Back to {locality['name']}", locality["name"])
 
 
 @router.get("/localities/new")
 async def new_locality_form(
     request: Request, viewer: MonitoringManager, services: ServicesDep
 ) -> Response:
-    return await _locality_form(
-        request, viewer, services, LOCALITY_FORM, back=("/localities", "localities")
+    return await form_page(
+        request,
+        viewer,
+        services,
+        LOCALITY_FORM,
+        provider_id=None,
+        action=request.url.path,
+        back=LOCALITIES_BACK,
     )
 
 
@@ -277,15 +215,17 @@ async def new_locality(
         assert isinstance(data, schemas.LocalityIn)
         return await market.create_locality(session, data, _context(viewer, services))
 
-    return await _submit_locality_form(
+    return await submit(
         request,
         viewer,
         services,
         LOCALITY_FORM,
         form,
-        back=("/localities", "localities"),
+        provider_id=None,
         write=write,
-        done=lambda made: (f"/localities/{made.id}", f"{made.name} was added to the localities"),
+        done=lambda made: f"{made.name} was added to the localities",
+        back=LOCALITIES_BACK,
+        done_url=lambda made: f"/localities/{made.id}",
     )
 
 
@@ -294,13 +234,15 @@ async def waiting_form(
     request: Request, locality_id: int, viewer: PlanWriter, services: ServicesDep
 ) -> Response:
     locality = await _locality(services, locality_id)
-    return await _locality_form(
+    return await form_page(
         request,
         viewer,
         services,
         WAITING_FORM,
-        back=(f"/localities/{locality_id}", locality["name"]),
+        provider_id=None,
+        action=request.url.path,
         values=forms.date_values("counted_on", services.clock.today()),
+        back=_back_to(locality),
     )
 
 
@@ -314,15 +256,17 @@ async def record_waiting(
         assert isinstance(data, schemas.WaitingIn)
         return await market.record_waiting(session, locality_id, data, _context(viewer, services))
 
-    return await _submit_locality_form(
+    return await submit(
         request,
         viewer,
         services,
         WAITING_FORM,
         form,
-        back=(f"/localities/{locality_id}", locality["name"]),
+        provider_id=None,
         write=write,
-        done=lambda _: (f"/localities/{locality_id}", "The waiting list count was saved"),
+        done="The waiting list count was saved",
+        back=_back_to(locality),
+        done_url=lambda _: f"/localities/{locality_id}",
     )
 
 
@@ -334,13 +278,15 @@ async def lead_form(
     values = forms.date_values("from_on", services.clock.today())
     if locality["lead_provider_id"] is not None:
         values["provider_id"] = str(locality["lead_provider_id"])
-    return await _locality_form(
+    return await form_page(
         request,
         viewer,
         services,
         _lead_form(locality),
-        back=(f"/localities/{locality_id}", locality["name"]),
+        provider_id=None,
+        action=request.url.path,
         values=values,
+        back=_back_to(locality),
     )
 
 
@@ -358,15 +304,17 @@ async def change_lead(
         assert isinstance(data, schemas.LeadIn)
         return await market.set_lead(session, locality_id, data, _context(viewer, services))
 
-    return await _submit_locality_form(
+    return await submit(
         request,
         viewer,
         services,
         _lead_form(locality),
         form,
-        back=(f"/localities/{locality_id}", locality["name"]),
+        provider_id=None,
         write=write,
-        done=lambda _: (f"/localities/{locality_id}", "The lead provider was changed"),
+        done="The lead provider was changed",
+        back=_back_to(locality),
+        done_url=lambda _: f"/localities/{locality_id}",
     )
 
 

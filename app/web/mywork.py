@@ -1,7 +1,8 @@
-"""An officer's week (/my-work): visits due this week and overdue, improvement actions
-due, open safeguardings and concerns of their own providers, and plans awaiting
-agreement, each linking to its page. Managers see everyone's, with the officer named.
-Showing a safeguarding's details is on the access audit; a viewer sees counts only."""
+"""An officer's week (/my-work): visits due this week and overdue, visits' follow-up
+actions and improvement actions due, open safeguardings and concerns of their own
+providers, and plans awaiting agreement, each linking to its own page. Managers see
+everyone's, with the officer named. Showing a safeguarding's details is on the access
+audit; a viewer sees counts only."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.auth.audit import audit_reads
 from app.auth.permissions import Permission
 from app.records import workload
 from app.web.deps import Reader, ServicesDep, render
+from app.web.forms import SAFEGUARDING_CATEGORIES
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,6 +49,12 @@ async def my_work_page(request: Request, viewer: Reader, services: ServicesDep) 
     return render(
         request,
         "my_work.html",
-        {"week": week, "today": today, "everyone": everyone, "detail": detail},
+        {
+            "week": week,
+            "today": today,
+            "everyone": everyone,
+            "detail": detail,
+            "category_labels": {choice.value: choice.label for choice in SAFEGUARDING_CATEGORIES},
+        },
         viewer=viewer,
     )

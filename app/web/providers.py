@@ -51,6 +51,10 @@ async def provider_page(
             if past["status"] == PlanStatus.closed
         ]
         locations = await queries.list_locations(session, provider_id)
+        removed_locations = await queries.list_locations(session, provider_id, removed=True)
+        removed_ratings = await queries.location_ratings(
+            session, [place.id for place in removed_locations if place.id is not None]
+        )
         events, records_by_event = await queries.timeline(
             session, provider_id, TIMELINE_PAGE_SIZE, (timeline_page - 1) * TIMELINE_PAGE_SIZE
         )
@@ -102,6 +106,8 @@ async def provider_page(
             "plan": plan,
             "past_plans": past_plans,
             "locations": locations,
+            "removed_locations": removed_locations,
+            "removed_ratings": removed_ratings,
             "events": events,
             "records_by_event": records_by_event,
             "timeline_page": timeline_page,

@@ -3,7 +3,8 @@ financial check, a concern), each registered from the one table below, pairing i
 with the service function that writes it, as app/api/records.py does for the API; and
 each record's own page (/visits/{id}, /safeguardings/{id}, ...) with all its fields, who
 recorded it, its history of changes and the forms the viewer's role may use on it
-(closing, correcting, marking entered in error, a visit's follow-up actions).
+(closing, re-opening, correcting, marking entered in error, a visit's follow-up
+actions).
 
 This module does not use postponed annotations: the route factory's parameter types
 come from its arguments, and FastAPI must see them as real types."""
@@ -180,6 +181,10 @@ def _not_closed(record: Any) -> bool:
     return str(record.status) != "closed"
 
 
+def _closed(record: Any) -> bool:
+    return str(record.status) == "closed"
+
+
 RECORD_KINDS: tuple[RecordKind, ...] = (
     RecordKind(
         kind="visit",
@@ -215,6 +220,7 @@ RECORD_KINDS: tuple[RecordKind, ...] = (
                 _is_open,
             ),
             RecordAction(forms.SAFEGUARDING_CLOSE_FORM, records.update_safeguarding, _not_closed),
+            RecordAction(forms.SAFEGUARDING_REOPEN_FORM, records.update_safeguarding, _closed),
             RecordAction(forms.SAFEGUARDING_CORRECT_FORM, records.update_safeguarding),
         ),
         rows=(
@@ -240,6 +246,7 @@ RECORD_KINDS: tuple[RecordKind, ...] = (
         permission=Permission.write_records,
         actions=(
             RecordAction(forms.COMPLAINT_CLOSE_FORM, records.update_complaint, _is_open),
+            RecordAction(forms.COMPLAINT_REOPEN_FORM, records.update_complaint, _closed),
             RecordAction(forms.COMPLAINT_CORRECT_FORM, records.update_complaint),
         ),
         rows=(
@@ -290,6 +297,7 @@ RECORD_KINDS: tuple[RecordKind, ...] = (
         permission=Permission.write_safeguardings,
         actions=(
             RecordAction(forms.CONCERN_RESOLVE_FORM, records.update_concern, _is_open),
+            RecordAction(forms.CONCERN_REOPEN_FORM, records.update_concern, _closed),
             RecordAction(forms.CONCERN_CORRECT_FORM, records.update_concern),
         ),
         rows=(

@@ -54,6 +54,12 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     "financial_review.due": {"next_review_on": date(2026, 11, 1)},
     "insurance.expiring": {"insurance_expires_on": date(2026, 12, 1), "days_left": 10},
     "delivery.failed": {"delivery_id": 1, "failed_event_type": "x", "error": "550"},
+    "kpis.recorded": {
+        "month": date(2026, 10, 1),
+        "missed_visits_band": "red",
+        "punctuality_band": "amber",
+        "calls_logged_band": "green",
+    },
     "delivery.retried": {"delivery_id": 1, "event_type": "x"},
     "visit.due_tomorrow": {"due_on": "2026-12-01"},
 }

@@ -55,6 +55,31 @@ async def test_the_safeguarding_mailbox_is_written_to_as_the_team(
     assert TO_THE_TEAM in _body(to_officer[0])
 
 
+async def test_a_kpi_month_in_red_tells_the_providers_officer(
+    world: World, services: Services, smtp: SmtpServer
+) -> None:
+    """Market events are routed where a commissioner would expect: a month of call
+    monitoring in red reaches the provider's officer; a green month tells no one."""
+    provider = await world.provider()
+    officer = world.users["officer"].email
+    green = {"visits_planned": 1000, "visits_missed": 5, "visits_late": 20}
+    for month, figures in (("2026-09-01", green), ("2026-10-01", {**green, "visits_missed": 90})):
+        recorded = await world.post(
+            f"/providers/{provider['id']}/kpis",
+            {"month": month, "calls_logged_in_home": 900, **figures},
+        )
+        assert recorded.status_code == 201, recorded.text
+        await services.dispatcher.drain()
+        if month == "2026-09-01":
+            assert smtp.recorder.received_by(officer) == []
+    told = smtp.recorder.received_by(officer)
+    assert len(told) == 1
+    body = _body(told[0])
+    assert "October 2026" in body and "Missed visits: Red" in body
+    assert "UTC" not in body and "_" not in re.sub(r"https?://\S+", "", body)
+    assert smtp.recorder.received_by(world.users["manager"].email) == []
+
+
 async def test_a_managers_override_step_down_tells_the_officer_and_the_managers(
     world: World,
     services: Services,

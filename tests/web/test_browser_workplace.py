@@ -1,5 +1,7 @@
 """The workplace pages in a real browser (Playwright, Debian's Chromium, axe-core on every
-page): a manager onboards a provider with a CQC location and an officer; an admin
+page): a manager onboards a provider with a CQC location and an officer, choosing its
+localities from the council's list, then removes the location, which stays as history;
+a manager resolves a concern found in everyone's work and re-opens it; an admin
 deactivates a leaver and reassigns their provider. Each checks what the officer then
 sees and what the API returns. The demo council is served by uvicorn with the fake CQC
 on a real socket beside it."""
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -104,7 +107,9 @@ async def test_a_provider_onboarded_with_a_location_and_an_officer(
     await tab.assert_accessible()
     await page.get_by_label("Provider name").fill("Tamar Valley Care")
     await page.get_by_label("Block").check()
-    await page.get_by_label("Localities (optional)").fill("Central\nNorth")
+    # The localities are the council's list, as checkboxes.
+    await page.get_by_role("checkbox", name="Central").check()
+    await page.get_by_role("checkbox", name="North").check()
     await page.get_by_label("Contracted hours a week").fill("260")
     await page.get_by_label("Contract officer (optional)").select_option(
         label="Megan Trelawny (officer)"
@@ -143,6 +148,57 @@ async def test_a_provider_onboarded_with_a_location_and_an_officer(
     assert [(p["cqc_location_id"], p["overall_rating"]) for p in placed["items"]] == [
         (NEW_LOCATION, "good")
     ]
+
+    # The edit page ticks the provider's own localities.
+    await tab.goto(f"/providers/{provider_id}/edit")
+    await expect(page.get_by_role("checkbox", name="Central")).to_be_checked()
+    await expect(page.get_by_role("checkbox", name="East")).not_to_be_checked()
+    await tab.assert_accessible()
+
+    # Removed, the location is kept with its rating, as the provider's history.
+    await tab.goto(f"/providers/{provider_id}")
+    await page.get_by_role("link", name="Remove Tamar Valley Care (Saltash)").click()
+    await tab.assert_accessible()
+    await page.get_by_role("button", name="Remove the location").click()
+    await expect(page.get_by_text("was removed from the contract")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Taken off the contract")).to_be_visible()
+    await page.get_by_text("Tamar Valley Care (Saltash) (1-555000222), removed on").click()
+    await expect(page.locator("details.govuk-details[open]")).to_contain_text("Good")
+    await tab.assert_accessible()
+    placed = await _api(live_site, MANAGER, f"/providers/{provider_id}/locations")
+    assert placed["items"] == []
+    ratings = await _api(live_site, MANAGER, f"/providers/{provider_id}/ratings")
+    assert [r["overall_rating"] for r in ratings["items"]] == ["good"]
+
+
+async def test_a_concern_from_everyones_work_resolved_and_reopened(
+    live_site: str,
+    browser: Browser,  # noqa: F811
+) -> None:
+    tab = await _new_session(browser, live_site)
+    page = tab.page
+    await tab.sign_in(MANAGER)
+    await page.get_by_role("link", name="My work").click()
+    await expect(page.get_by_role("heading", name="Everyone’s work")).to_be_visible()
+    await tab.assert_accessible()
+    # Each concern links to its own page.
+    concern = page.get_by_role("table", name="Open concerns").locator('a[href^="/concerns/"]')
+    await concern.first.click()
+    await expect(page).to_have_url(re.compile(r"/concerns/\d+$"))
+    concern_id = int(page.url.rsplit("/", 1)[1])
+    await page.get_by_role("link", name="Resolve the concern").click()
+    await page.get_by_label("How it was resolved").fill("Rotas checked for four weeks")
+    await page.get_by_role("button", name="Resolve the concern").click()
+    await expect(page.get_by_text("The concern was saved.")).to_be_visible()
+    await page.get_by_role("link", name="Re-open the concern").click()
+    await expect(page.get_by_role("heading", name="Re-open the concern")).to_be_visible()
+    await tab.assert_accessible()
+    await page.get_by_role("button", name="Re-open the concern").click()
+    await expect(page.get_by_text("The concern was saved.")).to_be_visible()
+    await expect(page.get_by_role("link", name="Resolve the concern")).to_be_visible()
+    await tab.assert_accessible()
+    read = await _api(live_site, MANAGER, f"/concerns/{concern_id}")
+    assert read["status"] == "open" and read["closed_on"] is None
 
 
 async def test_an_officer_reassigned_after_a_leaver_is_deactivated(

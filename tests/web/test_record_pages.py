@@ -188,6 +188,71 @@ async def test_a_safeguarding_through_enquiry_to_closed_on_its_pages(
     assert "12 November 2026" in page and "Risk remains" in page
 
 
+async def test_a_closed_record_is_reopened_on_its_page_by_the_roles_allowed(
+    world: World, signed_in: SignIn, services: Services
+) -> None:
+    """Re-opening was API-only: each closed complaint, concern and safeguarding offers it
+    on its page to the roles the API allows, through the same update."""
+    provider = await world.provider()
+    pid = provider["id"]
+    complaint = await world.post(
+        f"/providers/{pid}/complaints",
+        {
+            "received_on": "2026-11-10",
+            "subject": "Late calls",
+            "status": "closed",
+            "upheld": "upheld",
+            "closed_on": "2026-11-18",
+        },
+    )
+    concern = await world.post(
+        f"/providers/{pid}/concerns",
+        {"raised_on": "2026-11-10", "description": "Missed medication"},
+        role="safeguarding",
+    )
+    resolved = await world.patch(
+        f"/concerns/{concern.json()['id']}",
+        {"status": "closed", "outcome": "Checked every rota"},
+        role="safeguarding",
+    )
+    assert resolved.status_code == 200, resolved.text
+    safeguarding = await world.post(
+        f"/providers/{pid}/safeguardings",
+        {"raised_on": "2026-11-10", "category": "physical", "reference": "SG-WEB-9"},
+        role="safeguarding",
+    )
+    closed = await world.patch(
+        f"/safeguardings/{safeguarding.json()['id']}",
+        {"status": "closed", "outcome": "withdrawn"},
+        role="safeguarding",
+    )
+    assert closed.status_code == 200, closed.text
+    cases = (
+        ("complaints", complaint.json()["id"], "officer", "complaint"),
+        ("concerns", concern.json()["id"], "safeguarding", "concern"),
+        ("safeguardings", safeguarding.json()["id"], "safeguarding", "safeguarding"),
+    )
+    viewer = await signed_in("viewer")
+    for path, record_id, role, noun in cases:
+        assert "Re-open" not in (await viewer.get(f"/{path}/{record_id}")).text
+        assert (await viewer.get(f"/{path}/{record_id}/reopen")).status_code == 403
+        browser = await signed_in(role)
+        page = (await browser.get(f"/{path}/{record_id}")).text
+        assert f'href="/{path}/{record_id}/reopen">Re-open the {noun}</a>' in page
+        before = await _audited(services, record_id) if noun == "safeguarding" else 0
+        reopened = await _form(browser, f"/{path}/{record_id}/reopen")
+        assert reopened.status_code == 303, reopened.text
+        assert reopened.headers["location"] == f"/{path}/{record_id}"
+        if noun == "safeguarding":  # the form's look and the write are both audited
+            assert await _audited(services, record_id) == before + 2
+        read = (await world.get(f"/{path}/{record_id}", role=role)).json()
+        assert read["status"] == "open" and read["closed_on"] is None, read
+        page = (await browser.get(f"/{path}/{record_id}")).text
+        assert f"The {noun} was saved" in page and "/reopen" not in page
+        # Open again: the re-open form no longer applies.
+        assert (await browser.get(f"/{path}/{record_id}/reopen")).status_code == 409
+
+
 async def test_a_record_marked_entered_in_error_on_its_page(
     world: World, signed_in: SignIn
 ) -> None:

@@ -6,7 +6,8 @@ returns."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from datetime import date
 
 import httpx
 import pytest
@@ -53,7 +54,9 @@ async def services(
     await built.close()
 
 
-async def _post_form(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> httpx.Response:
+async def _post_form(
+    client: httpx.AsyncClient, path: str, data: Mapping[str, str | list[str]]
+) -> httpx.Response:
     page = await client.get(path)
     assert page.status_code == 200, page.text
     assert f'action="{path}"' in page.text  # the form posts to the page that shows it
@@ -72,6 +75,14 @@ async def test_a_manager_onboards_a_provider_and_edits_its_contract(
 ) -> None:
     browser = await signed_in("manager")
     officer = world.users["officer"]
+    listed = (await world.get("/localities")).json()
+    place = {locality["name"]: str(locality["id"]) for locality in listed["items"]}
+    form = (await browser.get("/providers/new")).text
+    # The council's list as GOV.UK checkboxes, each posting its locality's id.
+    assert 'class="govuk-checkboxes__input" id="localities" name="localities"' in form
+    for name, locality_id in place.items():
+        assert f'name="localities" type="checkbox" value="{locality_id}"' in form
+        assert f">{name}</label>" in form
     created = await _post_form(
         browser,
         "/providers/new",
@@ -80,7 +91,7 @@ async def test_a_manager_onboards_a_provider_and_edits_its_contract(
             "cqc_provider_id": "1-101728337",
             "contract_type": "block",
             "partner_role": "locality_partner",
-            "localities": "North\nEast\n",
+            "localities": [place["North"], place["East"]],
             "weekly_hours": "350",
             "people_supported": "41",
             "contract_officer_id": str(officer.id),
@@ -97,6 +108,9 @@ async def test_a_manager_onboards_a_provider_and_edits_its_contract(
 
     edit = await browser.get(f"/providers/{provider_id}/edit")
     assert "Estuary Care Ltd" in edit.text and "350" in edit.text
+    for name, locality_id in place.items():
+        ticked = f'value="{locality_id}" checked>' in edit.text
+        assert ticked == (name in ("North", "East")), name
     saved = await _post_form(
         browser,
         f"/providers/{provider_id}/edit",
@@ -105,7 +119,7 @@ async def test_a_manager_onboards_a_provider_and_edits_its_contract(
             "cqc_provider_id": "1-101728337",
             "contract_type": "framework",
             "partner_role": "",
-            "localities": "East",
+            "localities": place["East"],
             "weekly_hours": "380.5",
             "people_supported": "",
         },
@@ -137,11 +151,10 @@ async def test_a_bad_provider_form_names_the_fields_and_stores_nothing(
     assert "govuk-error-summary" in refused.text
     assert "Enter provider name" in refused.text
     assert "Contracted hours a week" in refused.text
-    # Localities are names from the council's list now; a name too long is named as the
-    # localities field's problem.
-    assert '<a href="#localities">Localities' in refused.text
+    # A client posting a name (the API takes names too) over its limit reads GOV.UK words.
+    assert '<a href="#localities">Localities must be 100 characters or fewer</a>' in refused.text
     # A viewer is not offered as an officer, and is refused if posted anyway.
-    assert f'value="{world.users["viewer"].id}"' not in refused.text
+    assert f'<option value="{world.users["viewer"].id}"' not in refused.text
     only_officer = await _post_form(
         browser,
         "/providers/new",
@@ -154,7 +167,48 @@ async def test_a_bad_provider_form_names_the_fields_and_stores_nothing(
     )
     assert only_officer.status_code == 400
     assert "Contract officer must be an officer or a manager" in only_officer.text
+    # The service's refusals in officer words: no ids, no "cannot be null".
+    for posted, words in (
+        ({"localities": "99999"}, "Select localities from the council’s list"),
+        ({"contract_officer_id": "99999"}, "Select contract officer from the list"),
+    ):
+        refused = await _post_form(
+            browser,
+            "/providers/new",
+            {"name": "Valley Care", "contract_type": "spot", "weekly_hours": "10", **posted},
+        )
+        assert refused.status_code == 400 and words in refused.text
+        assert "99999" not in refused.text.split("<main", 1)[1].split("</form>", 1)[0]
     assert (await world.get("/providers")).json()["total"] == before
+
+
+async def test_a_provider_keeps_the_locality_it_leads(world: World, signed_in: SignIn) -> None:
+    listed = (await world.get("/localities")).json()["items"]
+    place = {locality["name"]: str(locality["id"]) for locality in listed}
+    provider = await world.provider(localities=["North", "East"])
+    led = await world.post(
+        f"/localities/{place['North']}/lead",
+        {"provider_id": provider["id"], "from_on": "2026-11-01"},
+        role="manager",
+    )
+    assert led.status_code in (200, 201), led.text
+    browser = await signed_in("manager")
+    refused = await _post_form(
+        browser,
+        f"/providers/{provider['id']}/edit",
+        {
+            "name": provider["name"],
+            "contract_type": "spot",
+            "weekly_hours": "10",
+            "localities": place["East"],
+        },
+    )
+    assert refused.status_code == 400
+    assert "The provider leads North: choose another lead first" in refused.text
+    assert sorted((await world.get(f"/providers/{provider['id']}")).json()["localities"]) == [
+        "East",
+        "North",
+    ]
 
 
 async def test_the_api_gives_contracts_only_to_active_officers_and_managers(
@@ -239,6 +293,62 @@ async def test_a_location_shows_its_cqc_rating_at_once_and_can_be_removed(
         f"/api/v1/providers/{provider['id']}/locations/1", headers=world.headers["viewer"]
     )
     assert viewer.status_code == 403
+
+
+async def test_a_removed_location_keeps_its_ratings_and_stops_counting(
+    world: World, signed_in: SignIn, fake_cqc: FakeCqc, services: Services
+) -> None:
+    """Nothing is deleted: the location is marked removed with its date, its ratings stay
+    readable on the provider's page and in the API, and neither the worst rating nor the
+    rules count it; contracted again, it is the same location with the same history."""
+    provider = await world.provider()
+    browser = await signed_in("officer")
+    fake_cqc.add_location("1-555000222", name="Riverside Branch", rating="inadequate")
+    fake_cqc.add_location("1-555000333", name="Hilltop Branch", rating="good")
+    for cqc_id in ("1-555000222", "1-555000333"):
+        await _post_form(
+            browser, f"/providers/{provider['id']}/locations/new", {"cqc_location_id": cqc_id}
+        )
+    shown = (await world.get(f"/providers/{provider['id']}")).json()
+    assert shown["worst_cqc_rating"] == "inadequate"
+    locations = (await world.get(f"/providers/{provider['id']}/locations")).json()["items"]
+    riverside = next(loc for loc in locations if loc["cqc_location_id"] == "1-555000222")
+    ratings_before = (await world.get(f"/providers/{provider['id']}/ratings")).json()["items"]
+    assert any(r["location_id"] == riverside["id"] for r in ratings_before)
+
+    removed = await _post_form(
+        browser, f"/providers/{provider['id']}/locations/{riverside['id']}/remove", {}
+    )
+    page = await _banner(browser, removed)
+    assert "Taken off the contract" in page
+    assert "Riverside Branch (1-555000222), removed on 20 November 2026" in page
+    assert "Inadequate" in page.split("Taken off the contract", 1)[1]
+    ratings_after = (await world.get(f"/providers/{provider['id']}/ratings")).json()["items"]
+    assert ratings_after == ratings_before  # the rating rows stay
+    shown = (await world.get(f"/providers/{provider['id']}")).json()
+    assert shown["worst_cqc_rating"] == "good"  # the removed location no longer counts
+    listed = (await world.get("/providers")).json()["items"]
+    assert next(p for p in listed if p["id"] == provider["id"])["worst_cqc_rating"] == "good"
+    left = (await world.get(f"/providers/{provider['id']}/locations")).json()["items"]
+    assert [loc["cqc_location_id"] for loc in left] == ["1-555000333"]
+    again = await world.client.delete(
+        f"/api/v1/providers/{provider['id']}/locations/{riverside['id']}",
+        headers=world.headers["officer"],
+    )
+    assert again.status_code == 404  # removed once; not on the contract now
+    dashboard = (await browser.get("/")).text
+    row = dashboard.split(f'href="/providers/{provider["id"]}"', 1)[1].split("</tr>", 1)[0]
+    assert "Good" in row and "Inadequate" not in row
+
+    # Contracted again: the same location, its history with it.
+    back = await world.post(
+        f"/providers/{provider['id']}/locations", {"cqc_location_id": "1-555000222"}
+    )
+    assert back.status_code == 201, back.text
+    assert back.json()["id"] == riverside["id"]
+    shown = (await world.get(f"/providers/{provider['id']}")).json()
+    assert shown["worst_cqc_rating"] == "inadequate"
+    assert "Taken off the contract" not in (await browser.get(f"/providers/{provider['id']}")).text
 
 
 async def test_contract_pages_are_refused_to_roles_without_the_permission(
@@ -350,14 +460,61 @@ async def test_my_work_shows_an_officers_week_and_a_managers_whole_team(
     mine = await world.provider(name="Mine Care")
     other_officer = world.users["manager"]
     theirs = await world.provider(name="Theirs Care", contract_officer_id=other_officer.id)
-    await factories.write(services, "safeguarding", mine["id"], reference="SG-MINE-1")
+    mine_sg = await factories.write(services, "safeguarding", mine["id"], reference="SG-MINE-1")
     await factories.write(services, "safeguarding", theirs["id"], reference="SG-THEIRS-1")
-    await factories.write(services, "concern", mine["id"], description="Late calls every day")
+    concern = await factories.write(
+        services, "concern", mine["id"], description="Late calls every day", whole_service=True
+    )
+    theirs_concern = await factories.write(
+        services, "concern", theirs["id"], description="Rota gaps at weekends"
+    )
+    safeguarding_id = mine_sg.record.id
+    # A visit's follow-up action due this week, one overdue, one done and one far off.
+    visit = await factories.write(services, "visit", mine["id"], visited_on=date(2026, 11, 2))
+    visit_id = visit.record.id
+    for what, due_on in (
+        ("Send the new rota", "2026-11-22"),
+        ("Train two carers in medication", "2026-11-10"),
+        ("Review the care plans", "2027-02-01"),
+    ):
+        added = await world.post(
+            f"/visits/{visit_id}/actions",
+            {"action": what, "owner": "Registered manager", "due_on": due_on},
+        )
+        assert added.status_code == 201, added.text
+    late_id = added.json()["id"] - 1
+    # The whole-service concern opened an improvement plan awaiting agreement; its action.
+    improvement = await world.post(
+        f"/providers/{mine['id']}/improvement-plan/actions",
+        {
+            "issue": "Calls late",
+            "action": "Daily call-monitoring review",
+            "owner": "Registered manager",
+            "due_on": "2026-11-19",
+        },
+    )
+    assert improvement.status_code == 201, improvement.text
 
     officer = await signed_in("officer")
     page = (await officer.get("/my-work")).text
     assert "My work" in page and "Mine Care" in page and "Theirs Care" not in page
     assert "SG-MINE-1" in page and "Late calls every day" in page
+    # Every item links to its own page.
+    assert f'href="/safeguardings/{safeguarding_id}"' in page
+    assert f'href="/concerns/{concern.record.id}"' in page
+    assert "Send the new rota" in page and "Train two carers in medication" in page
+    assert f'href="/visits/{visit_id}#visit-action-{late_id}"' in page
+    assert "10 November 2026, overdue" in page
+    assert "Review the care plans" not in page  # due after this week
+    assert f'href="/providers/{mine["id"]}#action-{improvement.json()["id"]}"' in page
+    assert "Daily call-monitoring review" in page
+    assert f'href="/providers/{mine["id"]}#improvement-plan"' in page  # awaiting agreement
+    assert "Neglect and acts of omission" in page and "neglect</td>" not in page
+    # The anchors the links land on are there.
+    visit_page = (await officer.get(f"/visits/{visit_id}")).text
+    assert f'id="visit-action-{late_id}"' in visit_page
+    provider_page = (await officer.get(f"/providers/{mine['id']}")).text
+    assert f'id="action-{improvement.json()["id"]}"' in provider_page
     async with services.database.sessions() as session:
         audited = (
             await session.execute(
@@ -372,10 +529,13 @@ async def test_my_work_shows_an_officers_week_and_a_managers_whole_team(
     everyone = (await manager.get("/my-work")).text
     assert "Everyone’s work" in everyone and "Theirs Care" in everyone
     assert "Officer Person" in everyone and "Manager Person" in everyone
+    assert f'href="/concerns/{theirs_concern.record.id}"' in everyone
+    assert "Send the new rota" in everyone and "Daily call-monitoring review" in everyone
 
     viewer = await signed_in("viewer")
     counts = (await viewer.get("/my-work")).text
     assert "SG-MINE-1" not in counts and "SG-THEIRS-1" not in counts
+    assert "Neglect" not in counts and "/safeguardings/" not in counts
     assert "Your role sees counts only" in counts
 
 
