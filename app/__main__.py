@@ -265,7 +265,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
     from zoneinfo import ZoneInfo
 
-    from app.events import Actor, append_event
+    from app.events import Actor
     from app.reports import papers, quarterly
 
     out = Path(args.out)
@@ -290,27 +290,18 @@ def cmd_report(args: argparse.Namespace) -> int:
 
         services = build_services(settings)
         try:
-            figures = await quarterly.build_figures(
+            file = await papers.quarterly_file(
                 quarterly.ReportServices(
                     services.database, services.clock, services.policy, zone, settings.region
                 ),
                 quarter,
+                file_format,
+                actor=Actor.job("cli"),
             )
-            report = papers.lay_out(figures, made_at=services.clock.now(), zone=zone)
-            body = await asyncio.to_thread(papers.write, report, file_format)
-            await asyncio.to_thread(out.write_bytes, body)
-            async with services.database.transaction() as session:
-                await append_event(
-                    session,
-                    type="report.downloaded",
-                    provider_id=None,
-                    actor=Actor.job("cli"),
-                    at=services.clock.now(),
-                    data={"what": "quarterly", "quarter": quarter.code, "format": file_format},
-                )
+            await asyncio.to_thread(out.write_bytes, file.body)
         finally:
             await services.close()
-        print(f"wrote {out}: {report.title}, {report.period}")
+        print(f"wrote {out}: {file.title}, {file.period}")
         return 0
 
     return asyncio.run(run())

@@ -4,6 +4,7 @@ spreadsheet (openpyxl, one sheet per section)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from dataclasses import dataclass, field
@@ -16,7 +17,17 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from app.clock import long_date, written_date, written_instant
-from app.reports.quarterly import LEVELS, NO_RATING, RATED, RATINGS, QuarterFigures
+from app.events import Actor, append_event
+from app.reports.quarterly import (
+    LEVELS,
+    NO_RATING,
+    RATED,
+    RATINGS,
+    Quarter,
+    QuarterFigures,
+    ReportServices,
+    build_figures,
+)
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "reports"
 # WeasyPrint tells of each step of a layout at INFO: noise in the service's log.
@@ -500,3 +511,40 @@ def write(report: QuarterlyReport, file_format: str) -> bytes:
     if file_format == "xlsx":
         return to_xlsx(report)
     raise ValueError(f"no report format {file_format!r}")
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    body: bytes
+    media_type: str
+    filename: str
+    title: str
+    period: str
+
+
+async def quarterly_file(
+    services: ReportServices, quarter: Quarter, file_format: str, *, actor: Actor
+) -> ReportFile:
+    """The one path of a quarterly report, for the page and the command line: the
+    figures read, laid out, written (in a thread: WeasyPrint and openpyxl are CPU work)
+    and the making of it put on the event log."""
+    figures = await build_figures(services, quarter)
+    now = services.clock.now()
+    report = lay_out(figures, made_at=now, zone=services.zone)
+    body = await asyncio.to_thread(write, report, file_format)
+    async with services.database.transaction() as session:
+        await append_event(
+            session,
+            type="report.downloaded",
+            provider_id=None,
+            actor=actor,
+            at=now,
+            data={"what": "quarterly", "quarter": quarter.code, "format": file_format},
+        )
+    return ReportFile(
+        body,
+        MEDIA_TYPES[file_format],
+        file_name(quarter.code, file_format),
+        report.title,
+        report.period,
+    )

@@ -23,6 +23,7 @@ from app.web import (
     plans,
     providers,
     records,
+    reports,
     users,
 )
 from app.web.errors import install_page_errors
@@ -41,6 +42,7 @@ PAGE_AREAS = (
     mywork,
     market,
     exports,
+    reports,
 )
 
 
