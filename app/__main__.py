@@ -1,5 +1,5 @@
 """The command line: python -m app serve | migrate | demo | users create | rules check |
-dispatch | import-kpis | import-capacity."""
+dispatch | import-kpis | import-capacity | report quarterly."""
 
 from __future__ import annotations
 
@@ -260,6 +260,53 @@ def cmd_import_returns(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """report quarterly --quarter 2026Q3 --out report.pdf: the format from the extension."""
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    from app.events import Actor
+    from app.reports import papers, quarterly
+
+    out = Path(args.out)
+    file_format = out.suffix.lower().lstrip(".")
+    if file_format not in papers.FORMATS:
+        print(f"{out}: the file must end in .pdf or .xlsx", file=sys.stderr)
+        return 2
+    try:
+        quarter = quarterly.Quarter.parse(args.quarter)
+    except quarterly.QuarterError as error:
+        print(f"--quarter: {error}", file=sys.stderr)
+        return 2
+    settings = _settings()
+    state = asyncio.run(_schema_state(settings.database_url))
+    if state != "ready":
+        print(f"cannot make the report: {SCHEMA_ADVICE[state]}", file=sys.stderr)
+        return 2
+    zone = ZoneInfo(settings.timezone)
+
+    async def run() -> int:
+        from app.services import build_services
+
+        services = build_services(settings)
+        try:
+            file = await papers.quarterly_file(
+                quarterly.ReportServices(
+                    services.database, services.clock, services.policy, zone, settings.region
+                ),
+                quarter,
+                file_format,
+                actor=Actor.job("cli"),
+            )
+            await asyncio.to_thread(out.write_bytes, file.body)
+        finally:
+            await services.close()
+        print(f"wrote {out}: {file.title}, {file.period}")
+        return 0
+
+    return asyncio.run(run())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from app.logs import configure_logging
 
@@ -334,6 +381,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             "--dry-run", action="store_true", help="check every row, show the result, store nothing"
         )
         returns.set_defaults(handler=cmd_import_returns, kind=kind)
+
+    report = commands.add_parser("report", help="the papers: the quarterly market report")
+    kinds = report.add_subparsers(dest="kind", required=True)
+    quarterly_report = kinds.add_parser(
+        "quarterly", help="the quarterly market quality report, as PDF or spreadsheet"
+    )
+    quarterly_report.add_argument(
+        "--quarter", required=True, help="a calendar quarter: 2026Q3 is July to September 2026"
+    )
+    quarterly_report.add_argument(
+        "--out", required=True, help="the file to write: .pdf or .xlsx (the format follows)"
+    )
+    quarterly_report.set_defaults(handler=cmd_report)
 
     args = parser.parse_args(argv)
     result: int = args.handler(args)

@@ -18,6 +18,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "sqlite:///./var/carewatch.db"
 DEVELOPMENT_SECRET = "development-only-secret-key-change-me"
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# CQC's regions of England, spelt as in a location's `region` (matched in any case).
+CQC_REGIONS = (
+    "East",
+    "East Midlands",
+    "London",
+    "North East",
+    "North West",
+    "South East",
+    "South West",
+    "West Midlands",
+    "Yorkshire and The Humber",
+)
 NOTIFY_KEY = re.compile(rf".+-({_UUID})-({_UUID})", re.IGNORECASE)
 
 
@@ -105,6 +117,9 @@ class Settings(BaseSettings):
     scim_token: SecretStr | None = None
     # False: sign-in is only through the council's account (personal API tokens still work).
     password_login: bool = True
+    # The council's CQC region, as CQC names it: the quarterly report sets our providers'
+    # ratings beside this region's (from the market benchmark) as well as England's.
+    region: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -112,6 +127,18 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("must be a sqlite:/// or postgresql:// URL")
         return value
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        for region in CQC_REGIONS:
+            if region.lower() == value.strip().lower():
+                return region
+        # Not refused: CQC may spell a region otherwise; the report says when the
+        # national figures hold no region of this name.
+        return value.strip()
 
     @field_validator("timezone")
     @classmethod

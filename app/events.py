@@ -198,4 +198,6 @@ EVENT_TYPES: dict[str, str] = {
     "user.signed_in": "A user signed in",
     "user.sign_in_failed": "A sign-in failed or was refused",
     "user.role_changed": "A user's role changed",
+    "export.downloaded": "A list of providers was downloaded",
+    "report.downloaded": "A quarterly market quality report was downloaded",
 }

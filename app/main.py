@@ -16,7 +16,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api import activity, auth, cqc, market, monitoring, notify, providers, records
+from app.api import (
+    activity,
+    auth,
+    cqc,
+    exports,
+    market,
+    monitoring,
+    notify,
+    providers,
+    records,
+)
 from app.api.errors import BodySizeLimit, install_error_handlers
 from app.api.middleware import RequestContext
 from app.api.scim import install_scim
@@ -90,7 +100,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app, error_page)
 
     # One level of inclusion, so each route's template is its full path (metrics labels).
-    for module in (auth, providers, records, monitoring, activity, cqc, notify, market):
+    # exports before providers: /providers/export.csv is not /providers/{provider_id}.
+    for module in (auth, exports, providers, records, monitoring, activity, cqc, notify, market):
         app.include_router(module.router)
     install_scim(app)
     install_web(app)

@@ -36,6 +36,7 @@ from app.services import build_services
 from app.web.sessions import SESSION_COOKIE, start_session
 from bench import scenarios
 from bench.generate import generate
+from bench.report import time_report
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = 3
@@ -61,6 +62,9 @@ TARGETS = {
     "mixed: reads/s, visits/s": "",
     "mixed: sweep during the load (s)": "",
     "mixed: CQC sync of 100 changes during the load (s)": "",
+    "quarterly report: figures (s)": "",
+    "quarterly report: whole PDF (s)": "< 10",
+    "quarterly report: whole spreadsheet (s)": "< 10",
     "burst of 1,000 events to SMTP acceptance, p95 (s)": "< 2",
     "burst: messages accepted (distinct)": "1,000 (1,000)",
     "server peak RSS after the scenarios (MB)": "< 300",
@@ -118,6 +122,7 @@ async def bench_engine(label: str, url: str, providers: int, records: int) -> di
         started = time.perf_counter()
         await evaluate_time_rules(services)
         results["catch-up sweep after the bulk import (s)"] = f"{time.perf_counter() - started:.1f}"
+        results.update(await time_report(services))
 
         async def one_provider() -> None:
             async with services.database.sessions() as session:

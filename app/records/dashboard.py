@@ -6,6 +6,7 @@ lists (one condition for both, so a tile's number is the length of its list)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from app.models.base import (
     RATING_SEVERITY,
     ActionStatus,
     ComplaintUpheld,
+    MonitoringLevel,
     PlanStatus,
     Rating,
     SafeguardingStatus,
@@ -109,6 +111,40 @@ class TableFilters:
     offset: int = 0
 
 
+# Ids beyond the database's integer range cannot exist: such an officer filter is ignored.
+_MAX_ID = 2_147_483_647
+
+
+def read_table_filters(
+    params: Mapping[str, str], *, own_officer_id: int | None = None, limit: int = 100
+) -> TableFilters:
+    """The table's filters and order from the dashboard's query parameters (officer,
+    locality, level, rating, show, sort, order), as the page, its exports and the API's
+    read them. Nonsense is ignored, as a filter left unset. With no officer parameter at
+    all, `own_officer_id` (an officer's own providers first) applies."""
+    officer = params.get("officer")
+    if officer is None:
+        officer_id = own_officer_id
+    elif officer.isdigit() and int(officer) <= _MAX_ID:
+        officer_id = int(officer)
+    else:
+        officer_id = None  # "all", or nonsense
+    rating = params.get("rating")
+    level = params.get("level")
+    tile = params.get("show")
+    sort = params.get("sort")
+    return TableFilters(
+        officer_id=officer_id,
+        locality=params.get("locality") or None,
+        level=level if level in {m.value for m in MonitoringLevel} else None,
+        rating=Rating(rating) if rating in {r.value for r in Rating} else None,
+        tile=tile if tile in TILES else None,
+        sort=sort if sort in SORT_KEYS else "name",
+        descending=params.get("order") == "desc",
+        limit=limit,
+    )
+
+
 @dataclass
 class ProviderTable:
     rows: list[dict[str, Any]]
@@ -155,7 +191,7 @@ def _correlated_count(model: Any, conditions: tuple[Any, ...]) -> Any:
     )
 
 
-def _worst_location(ids: list[int] | None = None) -> Any:
+def worst_location(ids: list[int] | None = None) -> Any:
     """Each provider's worst-rated location (ties: the oldest rating), by a window."""
     severity = rating_severity(Location.overall_rating)
     ranked = select(
@@ -192,7 +228,7 @@ class _Figures:
                 for name, (model, conditions) in counted_figures(today).items()
             },
             finance=latest_per_provider(FinancialAssurance, FinancialAssurance.assessed_on),
-            worst=_worst_location(),
+            worst=worst_location(),
             first_locality=select(
                 ProviderLocality.provider_id, func.min(ProviderLocality.locality).label("first")
             )
@@ -244,6 +280,51 @@ async def provider_table(
     """Two steps, so a page of a large market stays fast: the page's provider ids in the
     chosen order (joining only what the sort and the filters need), then the figures of
     those providers alone."""
+    page_query, count_query = _table_queries(today, filters)
+    ids = [
+        int(value)
+        for value in (
+            await session.execute(page_query.limit(filters.limit).offset(filters.offset))
+        ).scalars()
+    ]
+    total, weekly_hours, people_supported = (await session.execute(count_query)).one()
+    rows = await _rows(session, today, ids)
+    all_localities = [
+        str(value)
+        for value in (
+            await session.execute(
+                select(ProviderLocality.locality).distinct().order_by(ProviderLocality.locality)
+            )
+        ).scalars()
+    ]
+    return ProviderTable(
+        rows,
+        int(total or 0),
+        all_localities,
+        weekly_hours=float(weekly_hours or 0),
+        people_supported=int(people_supported or 0),
+    )
+
+
+# Rows fetched per query for an export: a list of ids per statement stays well inside
+# both engines' limits on bound parameters, whatever the size of the market.
+EXPORT_BATCH = 500
+
+
+async def every_provider_row(
+    session: AsyncSession, today: date, filters: TableFilters
+) -> list[dict[str, Any]]:
+    """Every row the filters select (not one page), in the table's order: for exports."""
+    page_query, _count = _table_queries(today, filters)
+    ids = [int(value) for value in (await session.execute(page_query)).scalars()]
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), EXPORT_BATCH):
+        rows += await _rows(session, today, ids[start : start + EXPORT_BATCH])
+    return rows
+
+
+def _table_queries(today: date, filters: TableFilters) -> tuple[Any, Any]:
+    """The ordered ids the filters select (unpaged), and their count and totals."""
     everyone = _Figures.build(today)
     conditions: list[Any] = []
     joins: list[tuple[Any, Any]] = []
@@ -275,12 +356,6 @@ async def provider_table(
     page_query = page_query.where(*conditions).order_by(
         case((sort_column.is_(None), 1), else_=0), ordered, func.lower(Provider.name), Provider.id
     )
-    ids = [
-        int(value)
-        for value in (
-            await session.execute(page_query.limit(filters.limit).offset(filters.offset))
-        ).scalars()
-    ]
     count_query = select(
         func.count(),
         func.coalesce(func.sum(Provider.weekly_hours), 0),
@@ -288,25 +363,7 @@ async def provider_table(
     ).select_from(Provider)
     for target, onclause in _unique(joins):
         count_query = count_query.outerjoin(target, onclause)
-    total, weekly_hours, people_supported = (
-        await session.execute(count_query.where(*conditions))
-    ).one()
-    rows = await _rows(session, today, ids)
-    all_localities = [
-        str(value)
-        for value in (
-            await session.execute(
-                select(ProviderLocality.locality).distinct().order_by(ProviderLocality.locality)
-            )
-        ).scalars()
-    ]
-    return ProviderTable(
-        rows,
-        int(total or 0),
-        all_localities,
-        weekly_hours=float(weekly_hours or 0),
-        people_supported=int(people_supported or 0),
-    )
+    return page_query, count_query.where(*conditions)
 
 
 def _unique(joins: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
@@ -335,26 +392,31 @@ async def _rows(session: AsyncSession, today: date, ids: list[int]) -> list[dict
             .scalar_subquery()
         )
 
-    worst = _worst_location(ids)
+    worst = worst_location(ids)
+    columns: list[Any] = [
+        Provider.id,
+        Provider.name,
+        Provider.cqc_provider_id,
+        Provider.contract_type,
+        Provider.weekly_hours,
+        Provider.people_supported,
+        Provider.monitoring_level,
+        Provider.placements_suspended,
+        Provider.last_visit_on,
+        Provider.next_visit_due_on,
+        Provider.contract_officer_id,
+        User.name.label("officer_name"),
+        worst.c.severity,
+        worst.c.overall_rated_on.label("rated_on"),
+        *(
+            _correlated_count(model, conditions).label(name)
+            for name, (model, conditions) in counted_figures(today).items()
+        ),
+        latest_finance(FinancialAssurance.risk).label("financial_risk"),
+        latest_finance(FinancialAssurance.next_review_on).label("next_review_on"),
+    ]
     query = (
-        select(
-            Provider.id,
-            Provider.name,
-            Provider.monitoring_level,
-            Provider.placements_suspended,
-            Provider.last_visit_on,
-            Provider.next_visit_due_on,
-            Provider.contract_officer_id,
-            User.name.label("officer_name"),
-            worst.c.severity,
-            worst.c.overall_rated_on.label("rated_on"),
-            *(
-                _correlated_count(model, conditions).label(name)
-                for name, (model, conditions) in counted_figures(today).items()
-            ),
-            latest_finance(FinancialAssurance.risk).label("financial_risk"),
-            latest_finance(FinancialAssurance.next_review_on).label("next_review_on"),
-        )
+        select(*columns)
         .select_from(Provider)
         .outerjoin(User, User.id == Provider.contract_officer_id)
         .outerjoin(worst, worst.c.provider_id == Provider.id)

@@ -16,12 +16,14 @@ from app.web import (
     contracts,
     dashboard,
     decisions,
+    exports,
     login,
     market,
     mywork,
     plans,
     providers,
     records,
+    reports,
     users,
 )
 from app.web.errors import install_page_errors
@@ -39,6 +41,8 @@ PAGE_AREAS = (
     users,
     mywork,
     market,
+    exports,
+    reports,
 )
 
 

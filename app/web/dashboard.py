@@ -17,13 +17,11 @@ from app.market import queries as market_queries
 from app.models.base import MonitoringLevel, Rating
 from app.records import dashboard, queries
 from app.web.deps import (
-    MAX_ID,
     FormDep,
     MonitoringManager,
     PageError,
     Reader,
     ServicesDep,
-    choice,
     int_param,
     redirect,
     render,
@@ -37,24 +35,14 @@ TABLE_PAGE_SIZE = 100
 @router.get("/")
 async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep) -> Response:
     params = request.query_params
-    officer_param = params.get("officer")
-    if officer_param is None and viewer.principal.user.role == "officer":
-        officer_id: int | None = viewer.principal.user.id  # an officer sees their own first
-    elif officer_param and officer_param.isdigit() and int(officer_param) <= MAX_ID:
-        officer_id = int(officer_param)
-    else:
-        officer_id = None
-    rating = choice(params.get("rating"), {r.value for r in Rating})
-    filters = dashboard.TableFilters(
-        officer_id=officer_id,
-        locality=(params.get("locality") or None),
-        level=choice(params.get("level"), {m.value for m in MonitoringLevel}),
-        rating=Rating(rating) if rating else None,
-        tile=choice(params.get("show"), set(dashboard.TILES)),
-        sort=choice(params.get("sort"), set(dashboard.SORT_KEYS)) or "name",
-        descending=params.get("order") == "desc",
+    own = viewer.principal.user
+    filters = dashboard.read_table_filters(
+        params,
+        own_officer_id=own.id if own.role == "officer" else None,  # an officer's own first
         limit=TABLE_PAGE_SIZE,
     )
+    officer_id = filters.officer_id
+    rating = filters.rating.value if filters.rating else None
     page_number = int_param(params.get("page"), 1, 1, 100_000)
     filters.offset = (page_number - 1) * TABLE_PAGE_SIZE
     today = services.clock.today()
@@ -79,6 +67,12 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
         query.update({key: str(value) for key, value in changes.items()})
         return "/?" + urlencode({key: value for key, value in query.items() if value})
 
+    def export_link(extension: str) -> str:
+        """The whole filtered list, in the table's order, as a file."""
+        query = {**selected, "sort": filters.sort, "order": "desc" if filters.descending else ""}
+        shown = urlencode({key: value for key, value in query.items() if value})
+        return f"/export/providers.{extension}?{shown}"
+
     return render(
         request,
         "dashboard.html",
@@ -98,6 +92,7 @@ async def dashboard_page(request: Request, viewer: Reader, services: ServicesDep
             "page_number": page_number,
             "pages": max(1, ceil(table.total / TABLE_PAGE_SIZE)),
             "link": link,
+            "export_link": export_link,
             "ratings": [r.value for r in Rating],
             "levels": [m.value for m in MonitoringLevel],
         },
