@@ -66,6 +66,12 @@ SORT_KEYS = (
 TILES = ("visits_overdue", "actions_overdue", "safeguardings_open")
 
 
+# An open safeguarding, as every count of them means it: not closed, not entered in error.
+OPEN_SAFEGUARDING = and_(
+    Safeguarding.status != SafeguardingStatus.closed, Safeguarding.entered_in_error_at.is_(None)
+)
+
+
 def tile_condition(tile: str, today: date) -> Any:
     """Which providers a tile counts, and its link lists."""
     if tile == "visits_overdue":
@@ -82,7 +88,7 @@ def tile_condition(tile: str, today: date) -> Any:
         )
     if tile == "safeguardings_open":
         return Provider.id.in_(
-            select(Safeguarding.provider_id).where(Safeguarding.status != SafeguardingStatus.closed)
+            select(Safeguarding.provider_id).where(OPEN_SAFEGUARDING)
         )
     raise ValueError(f"no tile {tile!r}")
 
@@ -159,17 +165,25 @@ def counted_figures(today: date) -> dict[str, tuple[Any, tuple[Any, ...]]]:
     """The table's counted columns: what each counts, and which rows. One definition for
     sorting everyone (grouped) and for showing a page (correlated)."""
     recent = today - timedelta(days=RECENT_DAYS)
+    # A record entered in error stays on record but is never counted (DESIGN.md).
     return {
-        "safeguardings_open": (Safeguarding, (Safeguarding.status != SafeguardingStatus.closed,)),
-        "safeguardings_recent": (Safeguarding, (Safeguarding.raised_on >= recent,)),
+        "safeguardings_open": (Safeguarding, (OPEN_SAFEGUARDING,)),
+        "safeguardings_recent": (
+            Safeguarding,
+            (Safeguarding.raised_on >= recent, Safeguarding.entered_in_error_at.is_(None)),
+        ),
         "complaints_upheld": (
             Complaint,
             (
                 Complaint.received_on >= recent,
                 Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_upheld]),
+                Complaint.entered_in_error_at.is_(None),
             ),
         ),
-        "compliments": (Compliment, (Compliment.received_on >= recent,)),
+        "compliments": (
+            Compliment,
+            (Compliment.received_on >= recent, Compliment.entered_in_error_at.is_(None)),
+        ),
     }
 
 

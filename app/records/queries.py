@@ -441,7 +441,10 @@ async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]
     safeguardings_open = await session.scalar(
         select(func.count())
         .select_from(Safeguarding)
-        .where(Safeguarding.status != SafeguardingStatus.closed)
+        .where(
+            Safeguarding.status != SafeguardingStatus.closed,
+            Safeguarding.entered_in_error_at.is_(None),
+        )
     )
     ranks = worst_ratings()
     by_rating: dict[str, int] = {}

@@ -17,6 +17,8 @@ from app.config import Settings
 from app.main import create_app
 from app.models import Provider
 from app.monitoring import plans
+from app.records import service as records
+from app.records.schemas import EnteredInError
 from app.services import Services, build_services
 from tests import factories
 from tests.conftest import World
@@ -185,3 +187,27 @@ async def test_an_email_over_smtp_is_shown_as_sent(
         await over_smtp.database.dispose()
     rows = page.split('<tbody class="govuk-table__body">')[1]
     assert ">Sent<" in rows and "Written to a file" not in rows
+
+
+async def test_a_record_entered_in_error_is_on_no_count(
+    world: World, signed_in: SignIn, services: Services, clock: FakeClock
+) -> None:
+    ids = await _market(world, services, clock)
+    mistaken = await factories.write(services, "safeguarding", ids["Alpha Care"], reference="X")
+    async with services.database.transaction() as session:
+        await records.mark_entered_in_error(
+            session,
+            "safeguarding",
+            mistaken.record.id,
+            EnteredInError(reason="Recorded against the wrong provider"),
+            factories.context(services),
+            may_mark_others=True,
+        )
+    officer = await signed_in("officer")
+    page = (await officer.get("/?officer=all")).text
+    tiles = TILE.findall(page)
+    figures = {href.split("show=")[1].split("&")[0]: int(n) for href, n in tiles if "show=" in href}
+    assert figures["safeguardings_open"] == 1, figures  # Gamma's, not Alpha's mistake
+    assert "(2 open in all)" in page
+    tile = (await officer.get("/?show=safeguardings_open&officer=all")).text
+    assert "Gamma Care" in tile and "Alpha Care" not in tile
