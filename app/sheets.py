@@ -187,6 +187,6 @@ def workbook_sheets(source: Path | IO[bytes]) -> dict[str, Iterator[tuple[Any, .
     book = load_workbook(source, read_only=True, data_only=True)
     sheets: dict[str, Iterator[tuple[Any, ...]]] = {}
     for sheet in book.worksheets:
-        sheet.reset_dimensions()  # type: ignore[union-attr]
+        sheet.reset_dimensions()
         sheets[sheet.title] = sheet.iter_rows(values_only=True)
     return sheets
