@@ -52,7 +52,9 @@ def route_pending_events(
     if unrouted and len(event_types) == len(event_ids or []):
         history = [t for i, t in zip(event_ids or [], event_types, strict=True) if i in unrouted]
         session.info.setdefault(COMMITTED_EVENT_TYPES, []).extend(history)
-        kept = [(i, t) for i, t in zip(event_ids or [], event_types, strict=True) if i not in unrouted]
+        kept = [
+            (i, t) for i, t in zip(event_ids or [], event_types, strict=True) if i not in unrouted
+        ]
         event_ids, event_types = [i for i, _ in kept], [t for _, t in kept]
     elif unrouted:
         event_ids = [i for i in event_ids or [] if i not in unrouted]
