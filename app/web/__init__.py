@@ -16,6 +16,7 @@ from app.web import (
     contracts,
     dashboard,
     decisions,
+    imports,
     login,
     market,
     mywork,
@@ -39,6 +40,7 @@ PAGE_AREAS = (
     users,
     mywork,
     market,
+    imports,
 )
 
 
