@@ -24,6 +24,10 @@ run: migrate  ## serve http://127.0.0.1:8000 (API docs at /docs)
 demo: migrate  ## seed the demo council (and print how to sign in as each role)
 	$(UV) run --frozen python -m app demo
 
+.PHONY: import-template
+import-template: install  ## write a blank tracker workbook for `python -m app import` (OUT=file.xlsx)
+	$(UV) run --frozen python -m app import-template --out $(or $(OUT),carewatch-tracker.xlsx)
+
 .PHONY: user
 user: migrate  ## create a user: make user EMAIL=you@council.gov.uk ROLE=admin [NAME="Your Name"]; asks for the password (or reads it from stdin)
 	@test -n "$(EMAIL)" -a -n "$(ROLE)" || \

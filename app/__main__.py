@@ -1,5 +1,5 @@
 """The command line: python -m app serve | migrate | demo | users create | rules check |
-dispatch | import-kpis | import-capacity | report quarterly."""
+dispatch | import | import-template | import-kpis | import-capacity | report quarterly."""
 
 from __future__ import annotations
 
@@ -307,6 +307,53 @@ def cmd_report(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """import: the council's tracker (a workbook or CSV) through the write path."""
+    from pathlib import Path
+
+    from app.imports.reading import TrackerUnreadable
+    from app.imports.service import Importer, run_import
+    from app.services import build_services
+
+    settings = _settings()
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"{path}: file not found", file=sys.stderr)
+        return 2
+    state = asyncio.run(_schema_state(settings.database_url))
+    if state != "ready":
+        print(f"cannot import: {SCHEMA_ADVICE[state]}", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        services = build_services(settings)
+        try:
+            importer = Importer(user_id=None, clock=services.clock, policy=services.policy)
+            report = await run_import(
+                services.database, path.name, path, importer, dry_run=args.dry_run, kind=args.kind
+            )
+        except TrackerUnreadable as error:
+            print(error, file=sys.stderr)
+            return 2
+        finally:
+            await services.close()
+        for line in report.lines():
+            print(line, file=sys.stderr if report.errors else sys.stdout)
+        return 1 if report.errors else 0
+
+    return asyncio.run(run())
+
+
+def cmd_import_template(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.imports.template import blank_workbook
+
+    Path(args.out).write_bytes(blank_workbook())
+    print(f"wrote {args.out}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from app.logs import configure_logging
 
@@ -370,6 +417,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("dispatch", help="send every alert due now, then exit").set_defaults(
         handler=cmd_dispatch
     )
+
+    tracker = commands.add_parser(
+        "import", help="import the council's tracker (.xlsx, or a .csv of one kind)"
+    )
+    tracker.add_argument("file", help="a workbook with a sheet per kind, or a CSV of one kind")
+    tracker.add_argument(
+        "--dry-run", action="store_true", help="check every row, show the result, store nothing"
+    )
+    tracker.add_argument(
+        "--kind",
+        choices=[
+            "providers",
+            "visits",
+            "safeguardings",
+            "complaints",
+            "compliments",
+            "financial_checks",
+            "concerns",
+        ],
+        help="what a CSV file holds (default: from its name, e.g. visits.csv)",
+    )
+    tracker.set_defaults(handler=cmd_import)
+    template = commands.add_parser(
+        "import-template", help="write a blank tracker workbook with its notes sheet"
+    )
+    template.add_argument("--out", default="carewatch-tracker.xlsx")
+    template.set_defaults(handler=cmd_import_template)
 
     for kind, what in (
         ("kpis", "providers' monthly call-monitoring figures (CM2000-style columns)"),

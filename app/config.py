@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=30.0, gt=0)
     mail_from: EmailStr = "carewatch@localhost.localdomain"
     outbox_dir: Path = Path("./var/outbox")
+    # Trackers uploaded on /import, kept from the preview to its confirmation (a volume
+    # every web replica shares, past one machine).
+    import_dir: Path = Path("./var/imports")
     safeguarding_email: EmailStr = "safeguarding@localhost.localdomain"
 
     # GOV.UK Notify (docs/DEPLOY.md): emails when CAREWATCH_EMAIL_CHANNEL=notify, and

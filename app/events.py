@@ -1,7 +1,10 @@
 """The event log: append an event (with its dedup key) in the caller's transaction.
 
 Every appended event id is remembered on the session, so the commit hook installed by
-alerting routes it to deliveries in the same transaction, whoever appended it.
+alerting routes it to deliveries in the same transaction, whoever appended it. The one
+exception is explicit and kept in the log: the events an import of the council's history
+appends (its actor is `Actor.importer`) are the past, not news, and are never routed; the
+import routes one summary of the standing it leaves instead.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from app.models import Event
 
 NEW_EVENT_IDS = "carewatch.new_event_ids"
 NEW_EVENT_TYPES = "carewatch.new_event_types"  # beside the ids, so routing can skip early
+UNROUTED_EVENT_IDS = "carewatch.unrouted_event_ids"  # appended by an import of history
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class Actor:
 
     label: str
     user_id: int | None = None
+    # False for an import of history: its events are logged but never routed.
+    routed: bool = True
 
     @classmethod
     def user(cls, user_id: int) -> Actor:
@@ -39,6 +45,12 @@ class Actor:
     def identity_provider(cls, issuer: str) -> Actor:
         """The council's OpenID Connect provider, which vouched for a sign-in."""
         return cls(label=f"oidc:{issuer}"[:100])
+
+    @classmethod
+    def importer(cls, user_id: int | None) -> Actor:
+        """A user's import of the council's tracker: what it writes is history, so its
+        events tell nobody (the import's own summary, appended as the user, does)."""
+        return cls(label=f"import:{user_id or 'cli'}", user_id=user_id, routed=False)
 
     @classmethod
     def directory(cls) -> Actor:
@@ -103,9 +115,17 @@ async def append_event(
     statement = _APPEND_ONE[session.get_bind().dialect.name]
     event_id: int | None = (await session.execute(statement, row)).scalar_one_or_none()
     if event_id is not None:
-        session.sync_session.info.setdefault(NEW_EVENT_IDS, []).append(event_id)
-        session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).append(type)
+        _remember(session, [(event_id, type)], actor)
     return event_id
+
+
+def _remember(session: AsyncSession, appended: list[tuple[int, str]], actor: Actor) -> None:
+    """Keep the new events' ids (and types) for the outbox's commit hook."""
+    info = session.sync_session.info
+    info.setdefault(NEW_EVENT_IDS, []).extend(i for i, _ in appended)
+    info.setdefault(NEW_EVENT_TYPES, []).extend(t for _, t in appended)
+    if not actor.routed:
+        info.setdefault(UNROUTED_EVENT_IDS, set()).update(i for i, _ in appended)
 
 
 @dataclass(frozen=True)
@@ -130,8 +150,7 @@ async def append_events(
     rows = [_row(d.type, d.provider_id, d.data, d.dedup_key, actor, at) for d in drafts]
     statement = _APPEND_MANY[session.get_bind().dialect.name]
     appended = [(row.id, row.type) for row in await session.execute(statement, rows)]
-    session.sync_session.info.setdefault(NEW_EVENT_IDS, []).extend(i for i, _ in appended)
-    session.sync_session.info.setdefault(NEW_EVENT_TYPES, []).extend(t for _, t in appended)
+    _remember(session, appended, actor)
     return appended
 
 
@@ -193,6 +212,7 @@ EVENT_TYPES: dict[str, str] = {
     "capacity.recorded": "A provider's capacity return was recorded",
     "kpis.recorded": "A provider's call-monitoring figures were recorded",
     "waiting.recorded": "A locality's waiting list was counted",
+    "import.completed": "The council's tracker was imported",
     "user.created": "A user was created",
     "user.updated": "A user was changed",
     "user.signed_in": "A user signed in",

@@ -34,7 +34,7 @@ from app.models.base import Role
 from app.monitoring.escalation import current_firings
 from app.services import build_services
 from app.web.sessions import SESSION_COOKIE, start_session
-from bench import scenarios
+from bench import import_tracker, scenarios
 from bench.generate import generate
 from bench.report import time_report
 
@@ -72,6 +72,8 @@ TARGETS = {
         "<= tracked changed + pages + 5%"
     ),
     "CQC market benchmark at 2,000/min: rate reached (429s caused)": ">= 90% (0)",
+    "tracker import, 1,000 providers and 50,000 records (s)": "< 60 SQLite",
+    "tracker import again, every row matched (s)": "",
 }
 
 
@@ -300,6 +302,8 @@ async def main() -> None:
         # Each engine's figures as soon as they exist, should a later part not finish.
         print(_report(table), flush=True)
     table["SQLite"].update(await cqc_scenarios(engines["SQLite"]))
+    print("== the council's tracker: 1,000 providers and 50,000 records, on SQLite")
+    table["SQLite"].update(await import_tracker.measure(1000, 50_000))
     report = _report(table)
     print(report)
     notes = (ROOT / "bench" / "NOTES.md").read_text(encoding="utf-8")

@@ -2,7 +2,9 @@
 event and recipient, unique) just before that transaction commits, whoever appended it.
 
 Installed on a Database as a before_commit hook, so no writer can forget it. The hook
-runs inside SQLAlchemy's greenlet, so it uses the synchronous Session API.
+runs inside SQLAlchemy's greenlet, so it uses the synchronous Session API. Events an
+import of history appended (app/events.py, `Actor.importer`) are committed and counted
+but not routed: the past sends no alerts.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.alerting.routes import RouteTable
 from app.db import Database
-from app.events import NEW_EVENT_IDS, NEW_EVENT_TYPES
+from app.events import NEW_EVENT_IDS, NEW_EVENT_TYPES, UNROUTED_EVENT_IDS
 from app.models import Delivery, Event, Provider, User
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,16 @@ def route_pending_events(
     with channel sms are followed only when texts can be sent (`texts`)."""
     event_ids = session.info.pop(NEW_EVENT_IDS, None)
     event_types = session.info.pop(NEW_EVENT_TYPES, None) or []
+    unrouted = session.info.pop(UNROUTED_EVENT_IDS, None)
+    if unrouted and len(event_types) == len(event_ids or []):
+        history = [t for i, t in zip(event_ids or [], event_types, strict=True) if i in unrouted]
+        session.info.setdefault(COMMITTED_EVENT_TYPES, []).extend(history)
+        kept = [
+            (i, t) for i, t in zip(event_ids or [], event_types, strict=True) if i not in unrouted
+        ]
+        event_ids, event_types = [i for i, _ in kept], [t for _, t in kept]
+    elif unrouted:
+        event_ids = [i for i in event_ids or [] if i not in unrouted]
     if not event_ids:
         return 0
     if len(event_types) == len(event_ids) and not any(routes.may_route(t) for t in event_types):
@@ -193,6 +205,7 @@ def install_outbox(
     def after_rollback(session: Session) -> None:
         session.info.pop(NEW_EVENT_IDS, None)
         session.info.pop(NEW_EVENT_TYPES, None)
+        session.info.pop(UNROUTED_EVENT_IDS, None)
         session.info.pop(DELIVERIES_ADDED, None)
         session.info.pop(COMMITTED_EVENT_TYPES, None)
 

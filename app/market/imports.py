@@ -3,16 +3,13 @@ providers' capacity returns and localities' waiting lists. Every row goes throug
 market's write path; a file with any error stores nothing and every error is named by
 row, column and problem.
 
-Dates are read day first, as in England (a small parser of our own: the import issue's
-shared one, app/importing/values.py, had not landed when this was written)."""
+Headings, cells and dates (day first, as in England) are read as the tracker import
+reads them (app/sheets.py)."""
 
 from __future__ import annotations
 
-import csv
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,56 +24,7 @@ from app.market import service as market
 from app.market.kpis import KpiThresholds
 from app.models import Locality, Provider
 from app.records.service import WriteContext
-
-MONTHS = {
-    name: number
-    for number in range(1, 13)
-    for name in (
-        date(2000, number, 1).strftime("%B").lower(),
-        date(2000, number, 1).strftime("%b").lower(),
-    )
-}
-_DAY_FIRST = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_WORDS = re.compile(r"^(?:(\d{1,2})\s+)?([a-z]+)\.?\s+(\d{4})$")
-_MONTH_ONLY = re.compile(r"^(?:(\d{4})-(\d{1,2})|(\d{1,2})[/.-](\d{4}))$")
-
-
-def parse_day(text: str) -> date:
-    """A date typed as 1/12/2026, 01-12-2026, 2026-12-01 or 1 Dec 2026 (day first)."""
-    value = text.strip().lower()
-    try:
-        if found := _ISO.match(value):
-            return date(int(found[1]), int(found[2]), int(found[3]))
-        if found := _DAY_FIRST.match(value):
-            return date(int(found[3]), int(found[2]), int(found[1]))
-        if (found := _WORDS.match(value)) and found[1] and found[2] in MONTHS:
-            return date(int(found[3]), MONTHS[found[2]], int(found[1]))
-    except ValueError:
-        pass
-    raise ValueError(f"{text!r} is not a date (day first, e.g. 1/12/2026 or 1 Dec 2026)")
-
-
-def parse_month(text: str) -> date:
-    """A month typed as 2026-10, 10/2026, Oct 2026 or October 2026, or any day of it."""
-    value = text.strip().lower()
-    found = _MONTH_ONLY.match(value)
-    if found:
-        year, month = (found[1], found[2]) if found[1] else (found[4], found[3])
-        if 1 <= int(month) <= 12:
-            return date(int(year), int(month), 1)
-    words = _WORDS.match(value)
-    if words and not words[1] and words[2] in MONTHS:
-        return date(int(words[3]), MONTHS[words[2]], 1)
-    try:
-        return parse_day(text).replace(day=1)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a month (e.g. 2026-10 or October 2026)") from None
-
-
-def _heading(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
-
+from app.sheets import csv_rows, find_table, key, parse_day, parse_month
 
 # The columns each import reads: field -> the headings (normalised) a file may use.
 PROVIDER_COLUMNS = {
@@ -155,33 +103,19 @@ class _Row:
 
 def _read(path: Path, columns: dict[str, tuple[str, ...]], report: ImportReport) -> list[_Row]:
     """The file's non-blank rows, keyed by field (headings matched in any case and order)."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        headings = next(reader, None)
-        if headings is None:
-            report.errors.append(f"{path.name}: the file is empty")
-            return []
-        index: dict[str, int] = {}
-        for position, heading in enumerate(headings):
-            normalised = _heading(heading)
-            for name, variants in columns.items():
-                if normalised in variants and name not in index:
-                    index[name] = position
-        rows = []
-        for number, cells in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue
-            rows.append(
-                _Row(
-                    number,
-                    {
-                        name: cells[position].strip() if position < len(cells) else ""
-                        for name, position in index.items()
-                    },
-                )
-            )
-        report.rows = len(rows)
-        return rows
+    cells = csv_rows(path)
+    if not cells:
+        report.errors.append(f"{path.name}: the file is empty")
+        return []
+    table = find_table(path.name, cells, columns)
+    if table is None:
+        report.errors.append(f"{path.name}: no heading row naming its columns")
+        return []
+    rows = [
+        _Row(row.number, {name: row.text(name) for name in table.headings}) for row in table.rows
+    ]
+    report.rows = len(rows)
+    return rows
 
 
 def _missing(rows: list[_Row], required: Iterable[str], path: Path, report: ImportReport) -> bool:
@@ -320,8 +254,8 @@ async def import_kpis(
 async def import_capacity(session: AsyncSession, path: Path, ctx: WriteContext) -> ImportReport:
     """Providers' capacity returns (a provider column) or localities' waiting lists (a
     locality column). The caller commits only a report without errors."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        headings = {_heading(cell) for cell in next(csv.reader(handle), [])}
+    first = next(iter(csv_rows(path)), [])
+    headings = {key(str(cell)) for cell in first}
     if headings & set(WAITING_COLUMNS["locality"]) and not headings & {
         variant for variants in PROVIDER_COLUMNS.values() for variant in variants
     }:

@@ -60,21 +60,32 @@ async def current_firings(
 
 
 async def apply_rules(
-    session: AsyncSession, *, policy: MonitoringPolicy, actor: Actor, now: datetime, today: date
+    session: AsyncSession,
+    *,
+    policy: MonitoringPolicy,
+    actor: Actor,
+    now: datetime,
+    today: date,
+    provider_ids: Sequence[int] | None = None,
+    trigger: dict[str, Any] | None = None,
 ) -> dict[int, Escalation]:
-    """The sweep: evaluate the rules for every provider and raise any whose level a firing
-    rule exceeds. Returns the escalations made, by provider id.
+    """The sweep (or, given `provider_ids`, a batch's providers, as an import ends):
+    evaluate the rules for those providers and raise any whose level a firing rule
+    exceeds. Returns the escalations made, by provider id.
 
     Every provider is read once without a lock; only one whose firings would change
     something is then locked (and read again under the lock) and changed."""
-    firings_by_provider = await current_firings(session, policy, today, None)
-    providers = {p.id: p for p in (await session.execute(select(Provider))).scalars()}
+    firings_by_provider = await current_firings(session, policy, today, provider_ids)
+    query = select(Provider)
+    if provider_ids is not None:
+        query = query.where(Provider.id.in_(list(provider_ids)))
+    providers = {p.id: p for p in (await session.execute(query)).scalars()}
     changed: dict[int, Escalation] = {}
     for provider_id, firings in firings_by_provider.items():
         if not _Weighed.of(providers[provider_id], firings):
             continue
         provider = await lock_provider(session, provider_id)
-        escalation = await _apply(session, provider, firings, policy, actor, now, today, None)
+        escalation = await _apply(session, provider, firings, policy, actor, now, today, trigger)
         if escalation is not None:
             changed[provider_id] = escalation
     return changed

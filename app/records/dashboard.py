@@ -87,9 +87,7 @@ def tile_condition(tile: str, today: date) -> Any:
             )
         )
     if tile == "safeguardings_open":
-        return Provider.id.in_(
-            select(Safeguarding.provider_id).where(OPEN_SAFEGUARDING)
-        )
+        return Provider.id.in_(select(Safeguarding.provider_id).where(OPEN_SAFEGUARDING))
     raise ValueError(f"no tile {tile!r}")
 
 

@@ -55,11 +55,18 @@ RecordT = TypeVar("RecordT", bound=SQLModel)
 
 @dataclass(frozen=True)
 class WriteContext:
-    """Who is writing, the time, and the council's monitoring policy."""
+    """Who is writing, the time, and the council's monitoring policy.
+
+    An import of the council's history sets the other two: `happened_at`, the instant
+    the record's event is dated (the record's own date, not the moment of the import),
+    and `rules_deferred`, so that the rules run once per provider when the import ends
+    (monitoring.escalation.apply_rules) rather than after each of its rows."""
 
     actor: Actor
     clock: Clock
     policy: MonitoringPolicy
+    happened_at: datetime | None = None
+    rules_deferred: bool = False
 
 
 @dataclass
@@ -149,17 +156,21 @@ async def finish_write(
     data: dict[str, Any],
 ) -> WriteResult[Any]:
     """Append the record's event (flushing the record's changes first), then evaluate the
-    rules for its provider, which the writer has locked. Every write of evidence ends
-    here, the market's returns too."""
+    rules for its provider, which the writer has locked (unless they are deferred: an
+    import runs them once per provider at its end). Every write of evidence ends here,
+    the market's returns too."""
     assert provider.id is not None
     await append_event(
         session,
         type=event_type,
         provider_id=provider.id,
         actor=ctx.actor,
-        at=ctx.clock.now(),
+        at=ctx.happened_at or ctx.clock.now(),
         data=data,
     )
+    level = MonitoringLevel(provider.monitoring_level)
+    if ctx.rules_deferred:
+        return WriteResult(record, level, provider.placements_suspended, None)
     escalation = await apply_rules_to(
         session,
         provider,

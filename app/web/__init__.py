@@ -17,6 +17,7 @@ from app.web import (
     dashboard,
     decisions,
     exports,
+    imports,
     login,
     market,
     mywork,
@@ -43,6 +44,7 @@ PAGE_AREAS = (
     market,
     exports,
     reports,
+    imports,
 )
 
 

@@ -140,4 +140,6 @@ def _actor_name(names: dict[int, str], label: str | None) -> str:
     kind, _, name = label.partition(":")
     if kind == "user" and name.isdigit():
         return names.get(int(name), "a former user")
+    if kind == "import":  # an import of the council's tracker (Actor.importer)
+        return "the tracker import"
     return f"scheduled job {name.replace('_', ' ')}" if kind == "job" else label
