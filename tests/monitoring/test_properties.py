@@ -80,7 +80,8 @@ async def _scenario(database_url: str, steps: list[tuple[int, tuple[str, Any, in
                 )
                 safeguardings[which].append(result.record.id)
             elif kind == "close_safeguarding" and safeguardings[which]:
-                target = safeguardings[which][number % len(safeguardings[which])]
+                # Closed once: closing it again as it stands is refused as no change.
+                target = safeguardings[which].pop(number % len(safeguardings[which]))
                 async with services.database.transaction() as session:
                     await records.update_safeguarding(
                         session,
