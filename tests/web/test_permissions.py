@@ -53,11 +53,15 @@ WEB_RULES: dict[tuple[str, str], Permission | str] = {
         (method, f"/{kind}/{{record_id:int}}{form}"): (P.read if form == "" else writer)
         for kind, writer, forms in (
             ("visits", P.write_records, ("/correct", "/actions/new")),
-            ("safeguardings", P.write_safeguardings, ("/enquiry", "/close", "/correct")),
-            ("complaints", P.write_records, ("/close", "/correct")),
+            (
+                "safeguardings",
+                P.write_safeguardings,
+                ("/enquiry", "/close", "/reopen", "/correct"),
+            ),
+            ("complaints", P.write_records, ("/close", "/reopen", "/correct")),
             ("compliments", P.write_records, ("/correct",)),
             ("financial-assurances", P.write_records, ("/correct",)),
-            ("concerns", P.write_safeguardings, ("/resolve", "/correct")),
+            ("concerns", P.write_safeguardings, ("/resolve", "/reopen", "/correct")),
         )
         for form in ("", *forms, "/entered-in-error")
         for method in (("GET",) if form == "" else ("GET", "POST"))
