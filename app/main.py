@@ -100,7 +100,6 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     install_error_handlers(app, error_page)
 
     # One level of inclusion, so each route's template is its full path (metrics labels).
-    # exports before providers: /providers/export.csv is not /providers/{provider_id}.
     for module in (auth, exports, providers, records, monitoring, activity, cqc, notify, market):
         app.include_router(module.router)
     install_scim(app)

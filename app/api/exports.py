@@ -1,4 +1,4 @@
-"""The dashboard's provider table as a file over the API: /api/v1/providers/export.csv
+"""The dashboard's provider table as a file over the API: /api/v1/exports/providers.csv
 and .xlsx, with the dashboard's filters and order, every row, the caller's role's
 columns, and the same audit as the page's download (app/reports/exports.py)."""
 
@@ -76,7 +76,7 @@ async def _file(
     return Response(file.body, media_type=file.media_type, headers=exports.attachment_headers(file))
 
 
-@router.get("/providers/export.csv", response_class=Response, responses=FILE_ANSWERS)
+@router.get("/exports/providers.csv", response_class=Response, responses=FILE_ANSWERS)
 async def export_providers_csv(
     request: Request,
     principal: Reader,
@@ -89,13 +89,13 @@ async def export_providers_csv(
     return await _file(request, principal, services, query, "csv")
 
 
-@router.get("/providers/export.xlsx", response_class=Response, responses=FILE_ANSWERS)
+@router.get("/exports/providers.xlsx", response_class=Response, responses=FILE_ANSWERS)
 async def export_providers_xlsx(
     request: Request,
     principal: Reader,
     services: ServicesDep,
     query: Annotated[ExportQuery, Query()],
 ) -> Response:
-    """The same as export.csv, as a spreadsheet: real dates, a filter on each column and
+    """The same as providers.csv, as a spreadsheet: real dates, a filter on each column and
     a sheet saying what the list covers."""
     return await _file(request, principal, services, query, "xlsx")

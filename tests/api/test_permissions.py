@@ -105,6 +105,8 @@ RULES: dict[tuple[str, str], Permission | str] = {
     ("GET", "/api/v1/providers/{provider_id}/capacity"): P.read,
     ("POST", "/api/v1/providers/{provider_id}/kpis"): P.write_records,
     ("GET", "/api/v1/providers/{provider_id}/kpis"): P.read,
+    ("GET", "/api/v1/exports/providers.csv"): P.read,
+    ("GET", "/api/v1/exports/providers.xlsx"): P.read,
 }
 # Framework pages and the metrics endpoint (its own token rule: tests/test_metrics.py).
 # Notify's delivery receipts have their own bearer token (tests/alerting/channels).

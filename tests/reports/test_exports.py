@@ -156,17 +156,17 @@ async def test_the_api_exports_with_the_dashboards_parameters(
     world: World, services: Services
 ) -> None:
     await _market(world, services)
-    response = await world.get("/providers/export.csv", role="manager", rating="not_rated")
+    response = await world.get("/exports/providers.csv", role="manager", rating="not_rated")
     assert response.status_code == 200
     assert _csv(response.content) == []  # no provider has a rating at all
-    response = await world.get("/providers/export.xlsx", role="viewer", locality="North")
+    response = await world.get("/exports/providers.xlsx", role="viewer", locality="North")
     assert response.status_code == 200
     headings, rows, _about = _xlsx(response.content)
     assert [row[0] for row in rows] == ["Alpha Care"]
     assert "Open safeguardings" not in headings
-    bad = await world.get("/providers/export.csv", role="manager", level="extreme")
+    bad = await world.get("/exports/providers.csv", role="manager", level="extreme")
     assert bad.status_code in (400, 422) and "level" in bad.text
-    unknown = await world.get("/providers/export.csv", role="manager", colour="red")
+    unknown = await world.get("/exports/providers.csv", role="manager", colour="red")
     assert unknown.status_code in (400, 422) and "colour" in unknown.text
     async with services.database.sessions() as session:
         count = len(
@@ -179,6 +179,6 @@ async def test_the_api_exports_with_the_dashboards_parameters(
 
 async def test_the_openapi_document_describes_the_exports(world: World) -> None:
     schema = (await world.client.get("/openapi.json")).json()
-    csv_route = schema["paths"]["/api/v1/providers/export.csv"]["get"]
+    csv_route = schema["paths"]["/api/v1/exports/providers.csv"]["get"]
     assert {p["name"] for p in csv_route["parameters"]} >= {"officer", "locality", "sort"}
     assert "text/csv; charset=utf-8" in csv_route["responses"]["200"]["content"]
