@@ -62,6 +62,20 @@ MINIMAL_DATA: dict[str, dict[str, Any]] = {
     },
     "delivery.retried": {"delivery_id": 1, "event_type": "x"},
     "visit.due_tomorrow": {"due_on": "2026-12-01"},
+    "import.completed": {
+        "file": "tracker.xlsx",
+        "kinds": [{"kind": "visits", "label": "Visits", "new": 2, "matched": 0}],
+        "moved": [
+            {
+                "provider_id": 1,
+                "provider": "Harbour Home Care",
+                "from": "routine",
+                "to": "enhanced",
+                "reasons": ["The latest visit found serious concerns."],
+                "placements_suspended": False,
+            }
+        ],
+    },
 }
 
 
