@@ -13,6 +13,7 @@ from datetime import date, datetime, tzinfo
 from typing import Any, Literal, Protocol
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import insert, select
@@ -256,7 +257,9 @@ def to_xlsx(export: ProviderExport, zone: tzinfo) -> bytes:
     about.append([f"Made on {written_instant(export.made_at, zone)}"])
     about.append([f"{len(export.rows)} providers"])
     for line in export.covers:
-        about.append([line])
+        # A filter typed with control characters (a crafted URL) is shown without them:
+        # a worksheet cannot hold them.
+        about.append([ILLEGAL_CHARACTERS_RE.sub("", line)])
     about.column_dimensions["A"].width = 80
     buffer = io.BytesIO()
     workbook.save(buffer)
