@@ -9,7 +9,8 @@ import gc
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Literal
 
 from app.config import Settings, load_settings
@@ -221,6 +222,27 @@ def cmd_cqc(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _refuse_import(settings: Settings, path: Path) -> int | None:
+    """Why an import cannot start (its exit code, having said so), or None."""
+    if not path.is_file():
+        print(f"{path}: file not found", file=sys.stderr)
+        return 2
+    state = asyncio.run(_schema_state(settings.database_url))
+    if state != "ready":
+        print(f"cannot import: {SCHEMA_ADVICE[state]}", file=sys.stderr)
+        return 2
+    return None
+
+
+def _print_report(lines: Iterable[str], failed: bool, dry_run: bool) -> int:
+    """An import's report, to stderr when it failed; its exit code."""
+    for line in lines:
+        print(line, file=sys.stderr if failed else sys.stdout)
+    if dry_run and not failed:
+        print("dry run: nothing stored")
+    return 1 if failed else 0
+
+
 def cmd_import_returns(args: argparse.Namespace) -> int:
     """import-kpis / import-capacity: a CSV through the market's write path."""
     from pathlib import Path
@@ -232,13 +254,9 @@ def cmd_import_returns(args: argparse.Namespace) -> int:
 
     settings = _settings()
     path = Path(args.file)
-    if not path.is_file():
-        print(f"{path}: file not found", file=sys.stderr)
-        return 2
-    state = asyncio.run(_schema_state(settings.database_url))
-    if state != "ready":
-        print(f"cannot import: {SCHEMA_ADVICE[state]}", file=sys.stderr)
-        return 2
+    refused = _refuse_import(settings, path)
+    if refused is not None:
+        return refused
 
     async def run() -> int:
         services = build_services(settings)
@@ -251,11 +269,7 @@ def cmd_import_returns(args: argparse.Namespace) -> int:
             )
         finally:
             await services.close()
-        for line in report.lines():
-            print(line, file=sys.stderr if report.errors else sys.stdout)
-        if args.dry_run and not report.errors:
-            print("dry run: nothing stored")
-        return 1 if report.errors else 0
+        return _print_report(report.lines(), bool(report.errors), args.dry_run)
 
     return asyncio.run(run())
 
@@ -317,13 +331,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     settings = _settings()
     path = Path(args.file)
-    if not path.is_file():
-        print(f"{path}: file not found", file=sys.stderr)
-        return 2
-    state = asyncio.run(_schema_state(settings.database_url))
-    if state != "ready":
-        print(f"cannot import: {SCHEMA_ADVICE[state]}", file=sys.stderr)
-        return 2
+    refused = _refuse_import(settings, path)
+    if refused is not None:
+        return refused
 
     async def run() -> int:
         services = build_services(settings)
@@ -337,9 +347,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             return 2
         finally:
             await services.close()
-        for line in report.lines():
-            print(line, file=sys.stderr if report.errors else sys.stdout)
-        return 1 if report.errors else 0
+        return _print_report(report.lines(), bool(report.errors), dry_run=False)
 
     return asyncio.run(run())
 
