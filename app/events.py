@@ -130,12 +130,14 @@ def _remember(session: AsyncSession, appended: list[tuple[int, str]], actor: Act
 
 @dataclass(frozen=True)
 class EventDraft:
-    """An event to append in bulk (see append_events)."""
+    """An event to append in bulk (see append_events); `at`, when given, dates it
+    instead of the batch's instant (an imported record's event is dated its own day)."""
 
     type: str
     provider_id: int | None
     data: dict[str, Any]
     dedup_key: str | None = None
+    at: datetime | None = None
 
 
 async def append_events(
@@ -147,7 +149,7 @@ async def append_events(
     await session.flush()
     if not drafts:
         return []
-    rows = [_row(d.type, d.provider_id, d.data, d.dedup_key, actor, at) for d in drafts]
+    rows = [_row(d.type, d.provider_id, d.data, d.dedup_key, actor, d.at or at) for d in drafts]
     statement = _APPEND_MANY[session.get_bind().dialect.name]
     appended = [(row.id, row.type) for row in await session.execute(statement, rows)]
     _remember(session, appended, actor)

@@ -6,6 +6,8 @@ path, a manager's decisions and improvement plans, and the sweep's escalations."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -13,6 +15,8 @@ from sqlmodel import col
 from app.db import is_postgres
 from app.errors import NotFound
 from app.models import Provider
+
+_IDS_PER_QUERY = 500  # ids per IN list, well under every engine's limit on parameters
 
 
 async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
@@ -32,3 +36,24 @@ async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
     if provider is None:
         raise NotFound("provider_id", f"no provider with id {provider_id}")
     return provider
+
+
+async def lock_providers(session: AsyncSession, provider_ids: Iterable[int]) -> dict[int, Provider]:
+    """Load many providers for update, by id, in id order (so that two writers of the same
+    providers queue rather than deadlock); a batch writer takes them all first. Ids with
+    no provider are left out of the answer."""
+    ordered = sorted(set(provider_ids))
+    providers: dict[int, Provider] = {}
+    for start in range(0, len(ordered), _IDS_PER_QUERY):
+        query = (
+            select(Provider)
+            .where(col(Provider.id).in_(ordered[start : start + _IDS_PER_QUERY]))
+            .order_by(col(Provider.id))
+            .execution_options(populate_existing=True)
+        )
+        if is_postgres(session):
+            query = query.with_for_update()
+        for provider in (await session.execute(query)).scalars():
+            assert provider.id is not None
+            providers[provider.id] = provider
+    return providers

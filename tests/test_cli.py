@@ -118,7 +118,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def test_served_process_answers_docs_and_core_requests(live_server: LiveServer) -> None:
     headers = {"Authorization": f"Bearer {live_server.token}"}
     assert httpx.get(f"{live_server.url}/docs").status_code == 200
-    assert httpx.get(f"{live_server.url}/openapi.json").json()["info"]["title"] == "carewatch"
+    # The schema is built on its first request: seconds on a busy machine.
+    schema = httpx.get(f"{live_server.url}/openapi.json", timeout=60).json()
+    assert schema["info"]["title"] == "carewatch"
     created = httpx.post(
         f"{live_server.url}/api/v1/providers",
         headers=headers,

@@ -12,7 +12,7 @@ only the summary, `import.completed`, is routed (to the managers)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -125,6 +125,19 @@ class ImportReport:
         else:
             out.append(f"stored {self.added} new record(s)")
         return out
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one row of a records sheet writes: its new record, and its closing when the
+    tracker holds it closed."""
+
+    new: records.Batched
+    close: records.Batched | None = None
+
+
+# A records sheet's row, checked, as what it writes (None when the row has errors).
+Build = Callable[[Cells, int, dict[str, Any]], Written | None]
 
 
 @dataclass(frozen=True)
@@ -398,55 +411,67 @@ class _Run:
             )
         return None
 
-    async def _records(
-        self, sheet: Sheet, write: Callable[[Cells, int, dict[str, Any]], Awaitable[bool]]
-    ) -> None:
+    async def _records(self, sheet: Sheet, build: Build) -> None:
+        """Check each row, then store the sheet's new records in one batch of the write
+        path (records.write_many), and the closing of those that closed in a second."""
         count = self.report.counts[sheet.kind.name]
         model = _MODELS[sheet.kind.name]
         held = await _held_keys(self.session, sheet.kind, model, set(self.names))
         if sheet.kind is VISITS:
             self.users = await self._users()
+        rows: list[tuple[Cells, Written]] = []
         for row in sheet.table.rows:
-            errors: list[str] = []
-            cells = Cells(sheet, row, errors)
+            cells = Cells(sheet, row, [])
             provider_id = self._provider_of(cells)
             values = cells.values()
             if cells.bad or provider_id is None:
                 count.errors += 1
-                self.report.errors += errors
+                self.report.errors += cells.errors
                 continue
             record_key = (provider_id, *_KEYS[sheet.kind.name](values))
             if record_key in held:
                 count.matched += 1
                 continue
-            try:
-                stored = await write(cells, provider_id, values)
-            except DomainError as error:
-                self._service_problem(cells, error)
-                stored = False
-            if not stored or cells.bad:
+            written = build(cells, provider_id, values)
+            if written is None or cells.bad:
                 count.errors += 1
-                self.report.errors += errors
+                self.report.errors += cells.errors
                 continue
             held.add(record_key)
-            count.new += 1
-            self.touched.add(provider_id)
+            rows.append((cells, written))
+        answers = await records.write_many(self.session, [w.new for _, w in rows], self.ctx)
+        closes: list[tuple[Cells, records.Batched]] = []
+        for (cells, written), answer in zip(rows, answers, strict=True):
+            if isinstance(answer, DomainError):
+                self._service_problem(cells, answer)
+            elif written.close is not None:
+                closes.append((cells, replace(written.close, record=answer)))
+        closed = await records.write_many(self.session, [close for _, close in closes], self.ctx)
+        for (cells, _), answer in zip(closes, closed, strict=True):
+            if isinstance(answer, DomainError):
+                self._service_problem(cells, answer)
+        for cells, written in rows:
+            if cells.bad:
+                count.errors += 1
+                self.report.errors += cells.errors
+            else:
+                count.new += 1
+                self.touched.add(written.new.provider_id)
 
-    def _on(self, day: date) -> WriteContext:
-        """The write context of a record of `day`: its event is dated that day (at noon
-        in the council's time zone, so that it is that day on every page)."""
-        moment = datetime.combine(day, time(12), tzinfo=self.clock.zone).astimezone(UTC)
-        return replace(self.ctx, happened_at=moment)
+    def _on(self, day: date) -> datetime:
+        """The instant a record of `day` is dated: noon that day in the council's time
+        zone, so that it is that day on every page."""
+        return datetime.combine(day, time(12), tzinfo=self.clock.zone).astimezone(UTC)
 
-    async def _visit(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> bool:
+    def _visit(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> Written | None:
         officer_id = self.officer_of.get(provider_id)
         if "officer" in values:
             user = self.users.get(values["officer"])
             if user is None:
                 cells.problem("officer", f"no active user has the email {values['officer']!r}")
-                return False
+                return None
             officer_id = user.id
-        data = self._validate(
+        data: schemas.VisitIn | None = self._validate(
             cells,
             schemas.VisitIn,
             {
@@ -457,11 +482,12 @@ class _Run:
             },
         )
         if data is None:
-            return False
-        await records.record_visit(self.session, provider_id, data, self._on(data.visited_on))
-        return True
+            return None
+        return Written(records.Batched(provider_id, data, self._on(data.visited_on)))
 
-    async def _safeguarding(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> bool:
+    def _safeguarding(
+        self, cells: Cells, provider_id: int, values: dict[str, Any]
+    ) -> Written | None:
         status = values.get("status") or _inferred_status(values)
         closing = status == SafeguardingStatus.closed
         if closing and "closed_on" not in values:
@@ -477,7 +503,7 @@ class _Run:
                 if name in values:
                     cells.problem(name, f"only a closed safeguarding has {what}")
         start = "enquiry" if "enquiry_started_on" in values else "open"
-        data = self._validate(
+        data: schemas.SafeguardingIn | None = self._validate(
             cells,
             schemas.SafeguardingIn,
             {
@@ -493,7 +519,7 @@ class _Run:
                 "status": start if closing else status,
             },
         )
-        closed = (
+        closed: schemas.SafeguardingUpdate | None = (
             self._validate(
                 cells,
                 schemas.SafeguardingUpdate,
@@ -503,50 +529,55 @@ class _Run:
             else None
         )
         if data is None or cells.bad:
-            return False
-        written = await records.record_safeguarding(
-            self.session, provider_id, data, self._on(data.raised_on)
-        )
-        if closed is not None and closed.closed_on is not None:
-            assert written.record.id is not None
-            await records.update_safeguarding(
-                self.session, written.record.id, closed, self._on(closed.closed_on)
-            )
-        return True
+            return None
+        return self._recorded_then_closed(provider_id, data, data.raised_on, closed)
 
-    async def _complaint(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> bool:
+    def _recorded_then_closed(
+        self,
+        provider_id: int,
+        data: schemas.Input,
+        day: date,
+        closed: schemas.SafeguardingUpdate | schemas.ConcernUpdate | None,
+    ) -> Written:
+        """A safeguarding or concern the tracker holds as closed: recorded on its day,
+        then closed on the day it closed, as an officer would have done."""
+        close = None
+        if closed is not None and closed.closed_on is not None:
+            close = records.Batched(provider_id, closed, self._on(closed.closed_on))
+        return Written(records.Batched(provider_id, data, self._on(day)), close)
+
+    def _complaint(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> Written | None:
         status = values.get("status") or ("closed" if "closed_on" in values else "open")
         if status == CaseStatus.closed and "closed_on" not in values:
             cells.problem("closed_on", "is empty: give the day it closed")
-        data = self._validate(
+        data: schemas.ComplaintIn | None = self._validate(
             cells,
             schemas.ComplaintIn,
             {**_pick(values, "received_on", "subject", "upheld", "closed_on"), "status": status},
         )
         if data is None or cells.bad:
-            return False
-        await records.record_complaint(self.session, provider_id, data, self._on(data.received_on))
-        return True
+            return None
+        return Written(records.Batched(provider_id, data, self._on(data.received_on)))
 
-    async def _compliment(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> bool:
-        data = self._validate(cells, schemas.ComplimentIn, _pick(values, "received_on", "summary"))
-        if data is None:
-            return False
-        await records.record_compliment(self.session, provider_id, data, self._on(data.received_on))
-        return True
-
-    async def _financial_check(
-        self, cells: Cells, provider_id: int, values: dict[str, Any]
-    ) -> bool:
-        data = self._validate(cells, schemas.FinancialAssuranceIn, values_without_provider(values))
-        if data is None:
-            return False
-        await records.record_financial_assurance(
-            self.session, provider_id, data, self._on(data.assessed_on)
+    def _compliment(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> Written | None:
+        data: schemas.ComplimentIn | None = self._validate(
+            cells, schemas.ComplimentIn, _pick(values, "received_on", "summary")
         )
-        return True
+        if data is None:
+            return None
+        return Written(records.Batched(provider_id, data, self._on(data.received_on)))
 
-    async def _concern(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> bool:
+    def _financial_check(
+        self, cells: Cells, provider_id: int, values: dict[str, Any]
+    ) -> Written | None:
+        data: schemas.FinancialAssuranceIn | None = self._validate(
+            cells, schemas.FinancialAssuranceIn, values_without_provider(values)
+        )
+        if data is None:
+            return None
+        return Written(records.Batched(provider_id, data, self._on(data.assessed_on)))
+
+    def _concern(self, cells: Cells, provider_id: int, values: dict[str, Any]) -> Written | None:
         status = values.get("status") or (
             "closed" if "closed_on" in values or "outcome" in values else "open"
         )
@@ -557,12 +588,12 @@ class _Run:
             cells.problem("outcome", "is empty: say how it was resolved")
         if not closing and "closed_on" in values:
             cells.problem("closed_on", "only a resolved concern has a date resolved")
-        data = self._validate(
+        data: schemas.ConcernIn | None = self._validate(
             cells,
             schemas.ConcernIn,
             _pick(values, "raised_on", "description", "raised_by", "whole_service"),
         )
-        resolved = (
+        resolved: schemas.ConcernUpdate | None = (
             self._validate(
                 cells,
                 schemas.ConcernUpdate,
@@ -572,16 +603,8 @@ class _Run:
             else None
         )
         if data is None or cells.bad:
-            return False
-        written = await records.record_concern(
-            self.session, provider_id, data, self._on(data.raised_on)
-        )
-        if resolved is not None and resolved.closed_on is not None:
-            assert written.record.id is not None
-            await records.update_concern(
-                self.session, written.record.id, resolved, self._on(resolved.closed_on)
-            )
-        return True
+            return None
+        return self._recorded_then_closed(provider_id, data, data.raised_on, resolved)
 
     # Validation messages --------------------------------------------------------------
 

@@ -5,6 +5,7 @@ caller's transaction. Nothing here commits."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
@@ -12,12 +13,13 @@ from typing import Any, Generic, TypeVar
 from pydantic_core import to_jsonable_python
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from app.clock import Clock, long_date
+from app.db import is_postgres
 from app.errors import Conflict, DomainError, Forbidden, NotFound
-from app.events import EVENT_TYPES, Actor, append_event
-from app.locks import lock_provider
+from app.events import EVENT_TYPES, Actor, EventDraft, append_event, append_events
+from app.locks import lock_provider, lock_providers
 from app.models import (
     Complaint,
     Compliment,
@@ -57,15 +59,14 @@ RecordT = TypeVar("RecordT", bound=SQLModel)
 class WriteContext:
     """Who is writing, the time, and the council's monitoring policy.
 
-    An import of the council's history sets the other two: `happened_at`, the instant
-    the record's event is dated (the record's own date, not the moment of the import),
-    and `rules_deferred`, so that the rules run once per provider when the import ends
-    (monitoring.escalation.apply_rules) rather than after each of its rows."""
+    An import of the council's history sets `rules_deferred`, so that the rules run
+    once per provider when the import ends (monitoring.escalation.apply_rules) rather
+    than after each of its rows; it writes through write_many, each event dated by its
+    record's own day (Batched.happened_at), not the moment of the import."""
 
     actor: Actor
     clock: Clock
     policy: MonitoringPolicy
-    happened_at: datetime | None = None
     rules_deferred: bool = False
 
 
@@ -165,7 +166,7 @@ async def finish_write(
         type=event_type,
         provider_id=provider.id,
         actor=ctx.actor,
-        at=ctx.happened_at or ctx.clock.now(),
+        at=ctx.clock.now(),
         data=data,
     )
     level = MonitoringLevel(provider.monitoring_level)
@@ -604,38 +605,42 @@ async def _refresh_visit_dates(
     )
 
 
-async def record_visit(
-    session: AsyncSession, provider_id: int, data: schemas.VisitIn, ctx: WriteContext
-) -> WriteResult[Visit]:
+def _new_visit(provider: Provider, data: schemas.VisitIn, ctx: WriteContext) -> Visit:
     _not_future("visited_on", data.visited_on, ctx.clock.today())
-    await _check_user(session, "officer_id", data.officer_id)
-    provider = await lock_provider(session, provider_id)
     # A visit logged late, older than the last one on record, moves neither date.
     if provider.last_visit_on is None or provider.last_visit_on <= data.visited_on:
         provider.last_visit_on = data.visited_on
         provider.next_visit_due_on = ctx.policy.next_visit_due(
             provider.monitoring_level, data.visited_on
         )
-    visit = Visit(
-        provider_id=provider_id,
+    return Visit(
+        provider_id=provider.id,
         **data.model_dump(exclude={"officer_id"}),
         officer_id=data.officer_id or ctx.actor.user_id,
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
+
+
+def _visit_recorded(visit: Visit) -> dict[str, Any]:
+    return {
+        "visit_id": visit.id,
+        "visited_on": visit.visited_on,
+        "kind": visit.kind,
+        "outcome": visit.outcome,
+    }
+
+
+async def record_visit(
+    session: AsyncSession, provider_id: int, data: schemas.VisitIn, ctx: WriteContext
+) -> WriteResult[Visit]:
+    _not_future("visited_on", data.visited_on, ctx.clock.today())
+    await _check_user(session, "officer_id", data.officer_id)
+    provider = await lock_provider(session, provider_id)
+    visit = _new_visit(provider, data, ctx)
     await _add(session, visit)
     return await finish_write(
-        session,
-        ctx,
-        provider,
-        visit,
-        "visit.recorded",
-        {
-            "visit_id": visit.id,
-            "visited_on": data.visited_on,
-            "kind": data.kind,
-            "outcome": data.outcome,
-        },
+        session, ctx, provider, visit, "visit.recorded", _visit_recorded(visit)
     )
 
 
@@ -750,9 +755,9 @@ def _check_enquiry(
         raise DomainError("enquiry_started_on", "only a safeguarding under enquiry has one")
 
 
-async def record_safeguarding(
-    session: AsyncSession, provider_id: int, data: schemas.SafeguardingIn, ctx: WriteContext
-) -> WriteResult[Safeguarding]:
+def _new_safeguarding(
+    provider: Provider, data: schemas.SafeguardingIn, ctx: WriteContext
+) -> Safeguarding:
     today = ctx.clock.today()
     _not_future("raised_on", data.raised_on, today)
     if data.status == SafeguardingStatus.closed:
@@ -763,30 +768,40 @@ async def record_safeguarding(
     if data.status == SafeguardingStatus.enquiry and enquiry_on is None:
         enquiry_on = today
     _check_enquiry(data.status, enquiry_on, data.raised_on, today)
-    provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
-    safeguarding = Safeguarding(
-        provider_id=provider_id,
+    return Safeguarding(
+        provider_id=provider.id,
         **data.model_dump(exclude={"enquiry_started_on"}),
         enquiry_started_on=enquiry_on,
         created_by=ctx.actor.user_id,
         created_at=now,
         updated_at=now,
     )
-    await _add(session, safeguarding)
+
+
+def _safeguarding_raised(safeguarding: Safeguarding) -> dict[str, Any]:
     # The event carries no summary and no reference: emails and timelines link instead.
+    return {
+        "safeguarding_id": safeguarding.id,
+        "raised_on": safeguarding.raised_on,
+        "category": safeguarding.category,
+        "whole_service": safeguarding.whole_service,
+    }
+
+
+async def record_safeguarding(
+    session: AsyncSession, provider_id: int, data: schemas.SafeguardingIn, ctx: WriteContext
+) -> WriteResult[Safeguarding]:
+    provider = await lock_provider(session, provider_id)
+    safeguarding = _new_safeguarding(provider, data, ctx)
+    await _add(session, safeguarding)
     return await finish_write(
         session,
         ctx,
         provider,
         safeguarding,
         "safeguarding.raised",
-        {
-            "safeguarding_id": safeguarding.id,
-            "raised_on": data.raised_on,
-            "category": data.category,
-            "whole_service": data.whole_service,
-        },
+        _safeguarding_raised(safeguarding),
     )
 
 
@@ -802,6 +817,18 @@ async def update_safeguarding(
     safeguarding = await _get(session, Safeguarding, safeguarding_id, "safeguarding_id")
     _refuse_if_in_error(safeguarding)
     provider = await lock_provider(session, safeguarding.provider_id)
+    event_type, event = _change_safeguarding(session, safeguarding, data, ctx)
+    return await finish_write(session, ctx, provider, safeguarding, event_type, event)
+
+
+def _change_safeguarding(
+    session: AsyncSession,
+    safeguarding: Safeguarding,
+    data: schemas.SafeguardingUpdate,
+    ctx: WriteContext,
+) -> tuple[str, dict[str, Any]]:
+    """update_safeguarding's checks and changes, once its provider is locked: the type
+    and data of the event that records them."""
     changes = _non_null_changes(
         data, nullable={"outcome", "risk_outcome", "closed_on", "enquiry_started_on"}
     )
@@ -844,26 +871,17 @@ async def update_safeguarding(
         event_type = "safeguarding.enquiry_started"
     else:
         event_type = "safeguarding.updated"
-    return await finish_write(
-        session,
-        ctx,
-        provider,
-        safeguarding,
-        event_type,
-        {
-            "safeguarding_id": safeguarding.id,
-            "status": safeguarding.status,
-            "outcome": safeguarding.outcome,
-            "risk_outcome": safeguarding.risk_outcome,
-            "whole_service": safeguarding.whole_service,
-            "fields": fields,
-        },
-    )
+    return event_type, {
+        "safeguarding_id": safeguarding.id,
+        "status": safeguarding.status,
+        "outcome": safeguarding.outcome,
+        "risk_outcome": safeguarding.risk_outcome,
+        "whole_service": safeguarding.whole_service,
+        "fields": fields,
+    }
 
 
-async def record_complaint(
-    session: AsyncSession, provider_id: int, data: schemas.ComplaintIn, ctx: WriteContext
-) -> WriteResult[Complaint]:
+def _new_complaint(provider: Provider, data: schemas.ComplaintIn, ctx: WriteContext) -> Complaint:
     today = ctx.clock.today()
     _not_future("received_on", data.received_on, today)
     _check_closing(
@@ -871,25 +889,34 @@ async def record_complaint(
     )
     if data.status == CaseStatus.closed and data.upheld is None:
         raise DomainError("upheld", "is required to close a complaint")
-    provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
     closed_on = data.closed_on or (today if data.status == CaseStatus.closed else None)
-    complaint = Complaint(
-        provider_id=provider_id,
+    return Complaint(
+        provider_id=provider.id,
         **data.model_dump(exclude={"closed_on"}),
         closed_on=closed_on,
         created_by=ctx.actor.user_id,
         created_at=now,
         updated_at=now,
     )
+
+
+def _complaint_received(complaint: Complaint) -> dict[str, Any]:
+    return {
+        "complaint_id": complaint.id,
+        "received_on": complaint.received_on,
+        "upheld": complaint.upheld,
+    }
+
+
+async def record_complaint(
+    session: AsyncSession, provider_id: int, data: schemas.ComplaintIn, ctx: WriteContext
+) -> WriteResult[Complaint]:
+    provider = await lock_provider(session, provider_id)
+    complaint = _new_complaint(provider, data, ctx)
     await _add(session, complaint)
     return await finish_write(
-        session,
-        ctx,
-        provider,
-        complaint,
-        "complaint.received",
-        {"complaint_id": complaint.id, "received_on": data.received_on, "upheld": data.upheld},
+        session, ctx, provider, complaint, "complaint.received", _complaint_received(complaint)
     )
 
 
@@ -924,25 +951,30 @@ async def update_complaint(
     )
 
 
-async def record_compliment(
-    session: AsyncSession, provider_id: int, data: schemas.ComplimentIn, ctx: WriteContext
-) -> WriteResult[Compliment]:
+def _new_compliment(
+    provider: Provider, data: schemas.ComplimentIn, ctx: WriteContext
+) -> Compliment:
     _not_future("received_on", data.received_on, ctx.clock.today())
-    provider = await lock_provider(session, provider_id)
-    compliment = Compliment(
-        provider_id=provider_id,
+    return Compliment(
+        provider_id=provider.id,
         **data.model_dump(),
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
+
+
+def _compliment_received(compliment: Compliment) -> dict[str, Any]:
+    return {"compliment_id": compliment.id, "received_on": compliment.received_on}
+
+
+async def record_compliment(
+    session: AsyncSession, provider_id: int, data: schemas.ComplimentIn, ctx: WriteContext
+) -> WriteResult[Compliment]:
+    provider = await lock_provider(session, provider_id)
+    compliment = _new_compliment(provider, data, ctx)
     await _add(session, compliment)
     return await finish_write(
-        session,
-        ctx,
-        provider,
-        compliment,
-        "compliment.received",
-        {"compliment_id": compliment.id, "received_on": data.received_on},
+        session, ctx, provider, compliment, "compliment.received", _compliment_received(compliment)
     )
 
 
@@ -965,18 +997,34 @@ async def update_compliment(
     )
 
 
-async def record_financial_assurance(
-    session: AsyncSession, provider_id: int, data: schemas.FinancialAssuranceIn, ctx: WriteContext
-) -> WriteResult[FinancialAssurance]:
+def _new_financial_assurance(
+    provider: Provider, data: schemas.FinancialAssuranceIn, ctx: WriteContext
+) -> FinancialAssurance:
     _not_future("assessed_on", data.assessed_on, ctx.clock.today())
     _not_before("next_review_on", data.next_review_on, "assessed_on", data.assessed_on)
-    provider = await lock_provider(session, provider_id)
-    assurance = FinancialAssurance(
-        provider_id=provider_id,
+    return FinancialAssurance(
+        provider_id=provider.id,
         **data.model_dump(),
         created_by=ctx.actor.user_id,
         created_at=ctx.clock.now(),
     )
+
+
+def _financial_assurance_recorded(assurance: FinancialAssurance) -> dict[str, Any]:
+    return {
+        "financial_assurance_id": assurance.id,
+        "assessed_on": assurance.assessed_on,
+        "risk": assurance.risk,
+        "next_review_on": assurance.next_review_on,
+        "insurance_expires_on": assurance.insurance_expires_on,
+    }
+
+
+async def record_financial_assurance(
+    session: AsyncSession, provider_id: int, data: schemas.FinancialAssuranceIn, ctx: WriteContext
+) -> WriteResult[FinancialAssurance]:
+    provider = await lock_provider(session, provider_id)
+    assurance = _new_financial_assurance(provider, data, ctx)
     await _add(session, assurance)
     return await finish_write(
         session,
@@ -984,13 +1032,7 @@ async def record_financial_assurance(
         provider,
         assurance,
         "financial_assurance.recorded",
-        {
-            "financial_assurance_id": assurance.id,
-            "assessed_on": data.assessed_on,
-            "risk": data.risk,
-            "next_review_on": data.next_review_on,
-            "insurance_expires_on": data.insurance_expires_on,
-        },
+        _financial_assurance_recorded(assurance),
     )
 
 
@@ -1034,31 +1076,34 @@ async def update_financial_assurance(
     )
 
 
-async def record_concern(
-    session: AsyncSession, provider_id: int, data: schemas.ConcernIn, ctx: WriteContext
-) -> WriteResult[Concern]:
+def _new_concern(provider: Provider, data: schemas.ConcernIn, ctx: WriteContext) -> Concern:
     _not_future("raised_on", data.raised_on, ctx.clock.today())
-    provider = await lock_provider(session, provider_id)
     now = ctx.clock.now()
-    concern = Concern(
-        provider_id=provider_id,
+    return Concern(
+        provider_id=provider.id,
         **data.model_dump(),
         created_by=ctx.actor.user_id,
         created_at=now,
         updated_at=now,
     )
+
+
+def _concern_raised(concern: Concern) -> dict[str, Any]:
+    return {
+        "concern_id": concern.id,
+        "raised_on": concern.raised_on,
+        "whole_service": concern.whole_service,
+    }
+
+
+async def record_concern(
+    session: AsyncSession, provider_id: int, data: schemas.ConcernIn, ctx: WriteContext
+) -> WriteResult[Concern]:
+    provider = await lock_provider(session, provider_id)
+    concern = _new_concern(provider, data, ctx)
     await _add(session, concern)
     return await finish_write(
-        session,
-        ctx,
-        provider,
-        concern,
-        "concern.raised",
-        {
-            "concern_id": concern.id,
-            "raised_on": data.raised_on,
-            "whole_service": data.whole_service,
-        },
+        session, ctx, provider, concern, "concern.raised", _concern_raised(concern)
     )
 
 
@@ -1071,6 +1116,15 @@ async def update_concern(
     concern = await _get(session, Concern, concern_id, "concern_id")
     _refuse_if_in_error(concern)
     provider = await lock_provider(session, concern.provider_id)
+    event_type, event = _change_concern(session, concern, data, ctx)
+    return await finish_write(session, ctx, provider, concern, event_type, event)
+
+
+def _change_concern(
+    session: AsyncSession, concern: Concern, data: schemas.ConcernUpdate, ctx: WriteContext
+) -> tuple[str, dict[str, Any]]:
+    """update_concern's checks and changes, once its provider is locked: the type and
+    data of the event that records them."""
     changes = _non_null_changes(data, nullable={"closed_on"})
     today = ctx.clock.today()
     _not_future("raised_on", changes.get("raised_on"), today)
@@ -1079,19 +1133,12 @@ async def update_concern(
     if closed and not changes.get("outcome", concern.outcome):
         raise DomainError("outcome", "is required to resolve a concern")
     fields = _apply_changes(session, ctx, concern, "concern", changes)
-    return await finish_write(
-        session,
-        ctx,
-        provider,
-        concern,
-        "concern.closed" if closing else "concern.updated",
-        {
-            "concern_id": concern.id,
-            "status": concern.status,
-            "whole_service": concern.whole_service,
-            "fields": fields,
-        },
-    )
+    return "concern.closed" if closing else "concern.updated", {
+        "concern_id": concern.id,
+        "status": concern.status,
+        "whole_service": concern.whole_service,
+        "fields": fields,
+    }
 
 
 async def mark_entered_in_error(
@@ -1204,3 +1251,130 @@ async def _get(session: AsyncSession, model: type[RecordT], record_id: int, fiel
     if record is None:
         raise NotFound(field, f"no record with id {record_id}")
     return record
+
+
+# Batches: an import of the council's history -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Batched:
+    """One write of a batch: its provider, what is written (a new record's input, or an
+    update of `record`, a record of this session), and the instant its event is dated."""
+
+    provider_id: int
+    data: schemas.Input
+    happened_at: datetime | None = None
+    record: Any = None
+
+
+# Each new record's input: the function that checks and builds it, its event's type and
+# the event's data. The one-at-a-time functions above call the same two functions.
+_NEW: dict[type[schemas.Input], tuple[Callable[..., Any], str, Callable[[Any], dict[str, Any]]]] = {
+    schemas.VisitIn: (_new_visit, "visit.recorded", _visit_recorded),
+    schemas.SafeguardingIn: (_new_safeguarding, "safeguarding.raised", _safeguarding_raised),
+    schemas.ComplaintIn: (_new_complaint, "complaint.received", _complaint_received),
+    schemas.ComplimentIn: (_new_compliment, "compliment.received", _compliment_received),
+    schemas.FinancialAssuranceIn: (
+        _new_financial_assurance,
+        "financial_assurance.recorded",
+        _financial_assurance_recorded,
+    ),
+    schemas.ConcernIn: (_new_concern, "concern.raised", _concern_raised),
+}
+_CHANGE: dict[type[schemas.Input], Callable[..., tuple[str, dict[str, Any]]]] = {
+    schemas.SafeguardingUpdate: _change_safeguarding,
+    schemas.ConcernUpdate: _change_concern,
+}
+
+
+async def write_many(
+    session: AsyncSession, items: Sequence[Batched], ctx: WriteContext
+) -> list[Any | DomainError]:
+    """The batch form of the record_* functions (and of update_safeguarding and
+    update_concern) for an import of history, whose rules run once per provider when it
+    ends (ctx.rules_deferred). Every provider is locked first, in id order; each item is
+    checked and built by the same function its one-at-a-time form calls; then the
+    records are stored in one flush and their events appended in one statement. An item
+    that fails its checks writes nothing and is answered, in its place, with its
+    DomainError; the others are answered with their record."""
+    assert ctx.rules_deferred, "a batch leaves the rules to its caller"
+    providers = await lock_providers(session, {item.provider_id for item in items})
+    officers = await _active_user_ids(
+        session,
+        {
+            item.data.officer_id
+            for item in items
+            if isinstance(item.data, schemas.VisitIn) and item.data.officer_id is not None
+        },
+    )
+    answers: list[Any | DomainError] = []
+    written: list[tuple[Batched, Any, str, Callable[[Any], dict[str, Any]] | dict[str, Any]]] = []
+    for item in items:
+        try:
+            provider = providers.get(item.provider_id)
+            if provider is None:
+                raise NotFound("provider_id", f"no provider with id {item.provider_id}")
+            if item.record is not None:
+                _refuse_if_in_error(item.record)
+                event_type, event = _CHANGE[type(item.data)](session, item.record, item.data, ctx)
+                written.append((item, item.record, event_type, event))
+                answers.append(item.record)
+                continue
+            officer_id = getattr(item.data, "officer_id", None)
+            if officer_id is not None and officer_id not in officers:
+                raise DomainError("officer_id", f"no active user with id {officer_id}")
+            new, event_type, event_of = _NEW[type(item.data)]
+            record = new(provider, item.data, ctx)
+        except DomainError as error:
+            answers.append(error)
+            continue
+        session.add(record)
+        written.append((item, record, event_type, event_of))
+        answers.append(record)
+    await _number_new_rows(session)
+    await session.flush()  # the new records' ids, for their events
+    await append_events(
+        session,
+        [
+            EventDraft(
+                event_type,
+                item.provider_id,
+                event if isinstance(event, dict) else event(record),
+                at=item.happened_at,
+            )
+            for item, record, event_type, event in written
+        ],
+        actor=ctx.actor,
+        at=ctx.clock.now(),
+    )
+    return answers
+
+
+async def _active_user_ids(session: AsyncSession, user_ids: set[int]) -> set[int]:
+    if not user_ids:
+        return set()
+    rows = await session.scalars(
+        select(User.id).where(col(User.id).in_(sorted(user_ids)), col(User.active).is_(True))
+    )
+    return {user_id for user_id in rows if user_id is not None}
+
+
+async def _number_new_rows(session: AsyncSession) -> None:
+    """On SQLite, give the session's new rows their ids before they are flushed. SQLite
+    cannot tie the rows an INSERT ... RETURNING answers to the order of its parameters,
+    so the ORM inserts rows whose id the database chooses one statement each; rows that
+    carry their id go in one executemany. The ids are those SQLite itself would choose,
+    the highest held plus one onwards, and this writer holds the database's one write
+    lock (its transaction began IMMEDIATE), so no other writer can take them.
+    PostgreSQL batches the INSERTs by itself, ids from their sequences."""
+    if is_postgres(session):
+        return
+    pending: dict[type[Any], list[Any]] = {}
+    for row in session.new:
+        if getattr(row, "id", 0) is None:
+            pending.setdefault(type(row), []).append(row)
+    for model, rows in pending.items():
+        with session.no_autoflush:  # the rows wait for their ids
+            highest = await session.scalar(select(func.max(model.id))) or 0
+        for number, row in enumerate(rows, start=highest + 1):
+            row.id = number

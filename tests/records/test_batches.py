@@ -1,0 +1,191 @@
+"""The batch form of the write path (records.write_many, what an import writes through):
+each item checked as its one-at-a-time form checks it and answered in its place, the
+good ones stored with their events dated their own day, the same events the
+one-at-a-time form appends, and a record closed in a second batch closed as an officer
+closes it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, time
+from typing import Any
+
+from sqlalchemy import select
+
+from app.errors import DomainError
+from app.models import Event, Provider, RecordChange, Safeguarding, Visit
+from app.records import schemas
+from app.records import service as records
+from app.services import Services
+from tests import factories
+
+
+def _visit(services: Services, days: int, **fields: Any) -> schemas.VisitIn:
+    return schemas.VisitIn(
+        visited_on=factories.days_ago(services, days),
+        kind="virtual",
+        purpose="Contract review",
+        outcome="good",
+        **fields,
+    )
+
+
+def _noon(services: Services, days: int) -> datetime:
+    day = factories.days_ago(services, days)
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+async def test_each_item_is_answered_in_its_place(services: Services) -> None:
+    provider = await factories.provider(services)
+    assert provider.id is not None
+    ctx = replace(factories.context(services), rules_deferred=True)
+    items = [
+        records.Batched(provider.id, _visit(services, 30), _noon(services, 30)),
+        records.Batched(provider.id, _visit(services, -1)),  # tomorrow
+        records.Batched(provider.id, _visit(services, 20, officer_id=999_999)),
+        records.Batched(999_999, _visit(services, 5)),
+        records.Batched(provider.id, _visit(services, 40), _noon(services, 40)),
+        records.Batched(
+            provider.id,
+            schemas.ComplaintIn(received_on=factories.days_ago(services, 9), subject="Late calls"),
+            _noon(services, 9),
+        ),
+    ]
+    async with services.database.transaction() as session:
+        answers = await records.write_many(session, items, ctx)
+    assert [type(answer).__name__ for answer in answers] == [
+        "Visit",
+        "DomainError",
+        "DomainError",
+        "NotFound",
+        "Visit",
+        "Complaint",
+    ]
+    refusals = [(a.field, a.problem) for a in answers if isinstance(a, DomainError)]
+    assert refusals == [
+        ("visited_on", "cannot be in the future"),
+        ("officer_id", "no active user with id 999999"),
+        ("provider_id", "no provider with id 999999"),
+    ]
+
+    async with services.database.sessions() as session:
+        visits = (
+            await session.scalars(select(Visit).where(Visit.provider_id == provider.id))
+        ).all()
+        stored = await session.get(Provider, provider.id)
+        events = (
+            await session.scalars(
+                select(Event)
+                .where(Event.provider_id == provider.id, Event.type != "provider.created")
+                .order_by(Event.created_at)
+            )
+        ).all()
+    assert sorted(v.visited_on for v in visits) == [
+        factories.days_ago(services, 40),
+        factories.days_ago(services, 30),
+    ]
+    # The older visit, later in the batch, moved neither date.
+    assert stored is not None
+    assert stored.last_visit_on == factories.days_ago(services, 30)
+    assert stored.next_visit_due_on == services.policy.next_visit_due(
+        stored.monitoring_level, factories.days_ago(services, 30)
+    )
+    assert [(e.type, e.created_at.replace(tzinfo=UTC)) for e in events] == [
+        ("visit.recorded", _noon(services, 40)),
+        ("visit.recorded", _noon(services, 30)),
+        ("complaint.received", _noon(services, 9)),
+    ]
+    assert {e.data["visit_id"] for e in events if e.type == "visit.recorded"} == {
+        v.id for v in visits
+    }
+
+
+async def test_a_batch_appends_the_events_the_one_at_a_time_form_appends(
+    services: Services,
+) -> None:
+    one, many = await factories.provider(services), await factories.provider(services)
+    assert one.id is not None and many.id is not None
+    inputs: list[schemas.Input] = [
+        _visit(services, 3),
+        schemas.SafeguardingIn(
+            raised_on=factories.days_ago(services, 3), category="neglect", reference="SG-9"
+        ),
+        schemas.ComplaintIn(received_on=factories.days_ago(services, 3), subject="Late"),
+        schemas.ComplimentIn(received_on=factories.days_ago(services, 3), summary="Thanks"),
+        schemas.FinancialAssuranceIn(assessed_on=factories.days_ago(services, 3), risk="green"),
+        schemas.ConcernIn(raised_on=factories.days_ago(services, 3), description="Rota gaps"),
+    ]
+    one_at_a_time = (
+        records.record_visit,
+        records.record_safeguarding,
+        records.record_complaint,
+        records.record_compliment,
+        records.record_financial_assurance,
+        records.record_concern,
+    )
+    ctx = replace(factories.context(services), rules_deferred=True)
+    async with services.database.transaction() as session:
+        for function, data in zip(one_at_a_time, inputs, strict=True):
+            await function(session, one.id, data, ctx)
+        await records.write_many(session, [records.Batched(many.id, d) for d in inputs], ctx)
+
+    async def shapes(provider_id: int) -> list[tuple[str, list[str]]]:
+        async with services.database.sessions() as session:
+            events = await session.scalars(
+                select(Event)
+                .where(Event.provider_id == provider_id, Event.type != "provider.created")
+                .order_by(Event.id)
+            )
+            return [(e.type, sorted(e.data)) for e in events]
+
+    assert await shapes(many.id) == await shapes(one.id)
+    assert len(await shapes(many.id)) == len(inputs)
+
+
+async def test_a_record_closed_in_a_second_batch_is_closed_as_an_officer_closes_it(
+    services: Services,
+) -> None:
+    provider = await factories.provider(services)
+    assert provider.id is not None
+    ctx = replace(factories.context(services), rules_deferred=True)
+    raised = schemas.SafeguardingIn(
+        raised_on=factories.days_ago(services, 60), category="neglect", reference="SG-7"
+    )
+    closing = schemas.SafeguardingUpdate(
+        status="closed",
+        outcome="not_substantiated",
+        risk_outcome="risk_removed",
+        closed_on=factories.days_ago(services, 30),
+    )
+    no_risk = schemas.SafeguardingUpdate(
+        status="closed", outcome="substantiated", closed_on=factories.days_ago(services, 30)
+    )
+    async with services.database.transaction() as session:
+        first, second = await records.write_many(
+            session,
+            [records.Batched(provider.id, raised), records.Batched(provider.id, raised)],
+            ctx,
+        )
+        closed = await records.write_many(
+            session,
+            [
+                records.Batched(provider.id, closing, _noon(services, 30), record=first),
+                records.Batched(provider.id, no_risk, record=second),
+            ],
+            ctx,
+        )
+    assert isinstance(closed[0], Safeguarding)
+    assert isinstance(closed[1], DomainError) and closed[1].field == "risk_outcome"
+    async with services.database.sessions() as session:
+        stored = await session.get(Safeguarding, first.id)
+        changes = (
+            await session.scalars(select(RecordChange).where(RecordChange.record_id == first.id))
+        ).all()
+        closed_events = (
+            await session.scalars(select(Event).where(Event.type == "safeguarding.closed"))
+        ).all()
+    assert stored is not None and stored.status == "closed"
+    assert stored.closed_on == factories.days_ago(services, 30)
+    assert {c.field for c in changes} == {"status", "outcome", "risk_outcome", "closed_on"}
+    assert [e.data["safeguarding_id"] for e in closed_events] == [first.id]
+    assert closed_events[0].created_at.replace(tzinfo=UTC) == _noon(services, 30)
