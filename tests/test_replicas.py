@@ -41,7 +41,7 @@ def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def _ready(url: str, seconds: float = 30) -> None:
+async def _ready(url: str, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     async with httpx.AsyncClient() as client:
         while time.monotonic() < deadline:
