@@ -267,6 +267,7 @@ class _Run:
             for cqc in (await self.session.execute(select(Location.cqc_location_id))).scalars()
         }
         first_row: dict[str, tuple[int, dict[str, Any]]] = {}
+        new: list[tuple[Cells, str, str, records.NewProvider]] = []
         for row in sheet.table.rows:
             errors: list[str] = []
             cells = Cells(sheet, row, errors)
@@ -341,19 +342,17 @@ class _Run:
             if cells.bad or data is None:
                 self._refuse(count, errors, name, cqc)
                 continue
-            try:
-                provider = await records.create_provider(self.session, data, self.ctx)
-                assert provider.id is not None
-                for location_in in location_inputs:
-                    assert location_in is not None
-                    await records.add_location(self.session, provider.id, location_in, self.ctx)
-            except DomainError as error:
-                self._service_problem(cells, error)
-                self._refuse(count, errors, name, cqc)
+            new.append((cells, name, cqc, records.NewProvider(data, _present(location_inputs))))
+        answers = await records.create_providers(self.session, [n for *_, n in new], self.ctx)
+        for (cells, name, cqc, _), answer in zip(new, answers, strict=True):
+            if isinstance(answer, DomainError):
+                self._service_problem(cells, answer)
+                self._refuse(count, cells.errors, name, cqc)
                 continue
+            assert answer.id is not None
             count.new += 1
-            self.touched.add(provider.id)
-            self._know(provider.id, provider.name, provider.cqc_provider_id, officer_id)
+            self.touched.add(answer.id)
+            self._know(answer.id, answer.name, answer.cqc_provider_id, answer.contract_officer_id)
 
     def _alias(self, provider_id: int, name: str, cqc: str) -> None:
         """A row that matched a provider: its name and CQC id now find that provider."""
@@ -699,6 +698,10 @@ class _Run:
                 ],
             },
         )
+
+
+def _present(items: list[Any]) -> list[Any]:
+    return [item for item in items if item is not None]
 
 
 def _pick(values: dict[str, Any], *names: str) -> dict[str, Any]:

@@ -139,11 +139,13 @@ CONTRACT_OFFICER_ROLES = frozenset({Role.officer, Role.manager})
 
 async def _check_contract_officer(session: AsyncSession, user_id: int | None) -> None:
     """A contract officer must be an active user with the officer or manager role."""
-    await _check_user(session, "contract_officer_id", user_id)
-    if user_id is None:
-        return
-    user = await session.get(User, user_id)
-    assert user is not None
+    if user_id is not None:
+        _refuse_contract_officer(user_id, await session.get(User, user_id))
+
+
+def _refuse_contract_officer(user_id: int, user: User | None) -> None:
+    if user is None or not user.active:
+        raise DomainError("contract_officer_id", f"no active user with id {user_id}")
     if user.role not in CONTRACT_OFFICER_ROLES:
         raise DomainError("contract_officer_id", "must be an officer or a manager")
 
@@ -197,6 +199,11 @@ async def _add(session: AsyncSession, record: SQLModel) -> None:
 async def _locality_names(session: AsyncSession, chosen: list[int | str]) -> list[str]:
     """The names of the chosen localities (by id or name), each of which must be on the
     council's list; DomainError names the first that is not."""
+    return _resolve_localities(chosen, await _localities_by_id(session, chosen))
+
+
+async def _localities_by_id(session: AsyncSession, chosen: Sequence[int | str]) -> dict[int, str]:
+    """The localities chosen (by id or name) that are on the council's list."""
     ids = [value for value in chosen if isinstance(value, int)]
     names = [value for value in chosen if isinstance(value, str)]
     found = (
@@ -206,7 +213,10 @@ async def _locality_names(session: AsyncSession, chosen: list[int | str]) -> lis
             )
         )
     ).all()
-    by_id = {row.id: row.name for row in found}
+    return {row.id: row.name for row in found}
+
+
+def _resolve_localities(chosen: list[int | str], by_id: dict[int, str]) -> list[str]:
     known = set(by_id.values())
     resolved = []
     for index, value in enumerate(chosen):
@@ -242,14 +252,7 @@ async def create_provider(
     session: AsyncSession, data: schemas.ProviderIn, ctx: WriteContext
 ) -> Provider:
     await _check_contract_officer(session, data.contract_officer_id)
-    now = ctx.clock.now()
-    provider = Provider(
-        **data.model_dump(exclude={"localities"}),
-        created_at=now,
-        updated_at=now,
-        monitoring_level=MonitoringLevel.routine,
-        next_visit_due_on=ctx.clock.today(),  # a new contract is visited at once
-    )
+    provider = _new_provider(data, ctx)
     session.add(provider)
     await session.flush()
     assert provider.id is not None
@@ -259,10 +262,25 @@ async def create_provider(
         type="provider.created",
         provider_id=provider.id,
         actor=ctx.actor,
-        at=now,
-        data={"name": provider.name, "contract_type": provider.contract_type},
+        at=ctx.clock.now(),
+        data=_provider_created(provider),
     )
     return provider
+
+
+def _new_provider(data: schemas.ProviderIn, ctx: WriteContext) -> Provider:
+    now = ctx.clock.now()
+    return Provider(
+        **data.model_dump(exclude={"localities"}),
+        created_at=now,
+        updated_at=now,
+        monitoring_level=MonitoringLevel.routine,
+        next_visit_due_on=ctx.clock.today(),  # a new contract is visited at once
+    )
+
+
+def _provider_created(provider: Provider) -> dict[str, Any]:
+    return {"name": provider.name, "contract_type": provider.contract_type}
 
 
 async def update_provider(
@@ -301,20 +319,8 @@ async def add_location(
             select(Location).where(Location.cqc_location_id == data.cqc_location_id)
         )
     ).scalar_one_or_none()
-    if existing is not None and existing.removed_at is None:
-        raise Conflict("cqc_location_id", "this CQC location is already contracted")
-    if existing is not None:
-        # Contracted again (to this provider or another): the one row, so that its past
-        # ratings stay with it; those stored under its earlier provider stay theirs.
-        location = existing
-        location.provider_id = provider_id
-        location.removed_at = None
-        location.removed_by = None
-    else:
-        location = Location(
-            provider_id=provider_id, **data.model_dump(), created_at=ctx.clock.now()
-        )
-        session.add(location)
+    location = _contracted_location(provider_id, data, existing, ctx)
+    session.add(location)
     await session.flush()
     await append_event(
         session,
@@ -322,9 +328,30 @@ async def add_location(
         provider_id=provider_id,
         actor=ctx.actor,
         at=ctx.clock.now(),
-        data={"cqc_location_id": data.cqc_location_id, "location_id": location.id},
+        data=_location_added(location),
     )
     return location
+
+
+def _contracted_location(
+    provider_id: int, data: schemas.LocationIn, existing: Location | None, ctx: WriteContext
+) -> Location:
+    """The location row a provider's contract now holds: `existing` (the row of that CQC
+    location carewatch already holds, if any) unless it is contracted now."""
+    if existing is not None and existing.removed_at is None:
+        raise Conflict("cqc_location_id", "this CQC location is already contracted")
+    if existing is None:
+        return Location(provider_id=provider_id, **data.model_dump(), created_at=ctx.clock.now())
+    # Contracted again (to this provider or another): the one row, so that its past
+    # ratings stay with it; those stored under its earlier provider stay theirs.
+    existing.provider_id = provider_id
+    existing.removed_at = None
+    existing.removed_by = None
+    return existing
+
+
+def _location_added(location: Location) -> dict[str, Any]:
+    return {"cqc_location_id": location.cqc_location_id, "location_id": location.id}
 
 
 async def remove_location(
@@ -1347,6 +1374,81 @@ async def write_many(
         actor=ctx.actor,
         at=ctx.clock.now(),
     )
+    return answers
+
+
+@dataclass(frozen=True)
+class NewProvider:
+    """A provider of a batch, with the CQC locations its contract covers."""
+
+    data: schemas.ProviderIn
+    locations: list[schemas.LocationIn]
+
+
+async def create_providers(
+    session: AsyncSession, items: Sequence[NewProvider], ctx: WriteContext
+) -> list[Provider | DomainError]:
+    """The batch form of create_provider and add_location, for an import: each provider
+    checked as create_provider checks it (its contract officer, its localities) and each
+    location as add_location does, from one read of the users, the localities and the
+    locations named; the providers stored in one flush, then their localities and
+    locations in another, and their events appended in one statement. A provider that
+    fails a check (or names a location another provider of the batch took) writes
+    nothing and is answered, in its place, with its DomainError."""
+    officer_ids = {i.data.contract_officer_id for i in items} - {None}
+    users = {
+        user.id: user
+        for user in await session.scalars(select(User).where(col(User.id).in_(officer_ids)))
+    }
+    localities = await _localities_by_id(session, [c for i in items for c in i.data.localities])
+    cqc_ids = [location.cqc_location_id for i in items for location in i.locations]
+    held = {
+        location.cqc_location_id: location
+        for start in range(0, len(cqc_ids), 500)
+        for location in await session.scalars(
+            select(Location).where(col(Location.cqc_location_id).in_(cqc_ids[start : start + 500]))
+        )
+    }
+    answers: list[Provider | DomainError] = []
+    built: list[tuple[NewProvider, Provider, list[str]]] = []
+    taken: set[str] = set()
+    for item in items:
+        try:
+            if item.data.contract_officer_id is not None:
+                officer_id = item.data.contract_officer_id
+                _refuse_contract_officer(officer_id, users.get(officer_id))
+            names = _resolve_localities(item.data.localities, localities)
+            wanted = [location.cqc_location_id for location in item.locations]
+            for cqc_id in wanted:
+                if cqc_id in taken or (cqc_id in held and held[cqc_id].removed_at is None):
+                    raise Conflict("cqc_location_id", "this CQC location is already contracted")
+        except DomainError as error:
+            answers.append(error)
+            continue
+        taken.update(wanted)
+        provider = _new_provider(item.data, ctx)
+        session.add(provider)
+        built.append((item, provider, names))
+        answers.append(provider)
+    await _number_new_rows(session)
+    await session.flush()  # the providers' ids, for their localities and locations
+    drafts: list[EventDraft] = []
+    locations: list[Location] = []
+    for item, provider, names in built:
+        assert provider.id is not None
+        drafts.append(EventDraft("provider.created", provider.id, _provider_created(provider)))
+        session.add_all(ProviderLocality(provider_id=provider.id, locality=n) for n in names)
+        for data in item.locations:
+            location = _contracted_location(provider.id, data, held.get(data.cqc_location_id), ctx)
+            session.add(location)
+            locations.append(location)
+    await _number_new_rows(session)
+    await session.flush()  # the locations' ids, for their events
+    drafts += [
+        EventDraft("location.added", location.provider_id, _location_added(location))
+        for location in locations
+    ]
+    await append_events(session, drafts, actor=ctx.actor, at=ctx.clock.now())
     return answers
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.errors import DomainError
+from app.market.schemas import LocalityIn
+from app.market.service import create_locality
 from app.models import Event, Provider, RecordChange, Safeguarding, Visit
 from app.records import schemas
 from app.records import service as records
@@ -189,3 +191,55 @@ async def test_a_record_closed_in_a_second_batch_is_closed_as_an_officer_closes_
     assert {c.field for c in changes} == {"status", "outcome", "risk_outcome", "closed_on"}
     assert [e.data["safeguarding_id"] for e in closed_events] == [first.id]
     assert closed_events[0].created_at.replace(tzinfo=UTC) == _noon(services, 30)
+
+
+async def test_providers_of_a_batch_are_checked_as_one_at_a_time(services: Services) -> None:
+    held = await factories.provider(services)
+    assert held.id is not None
+    await factories.location(services, held.id, "1-000000100")
+    ctx = replace(factories.context(services), rules_deferred=True)
+    async with services.database.transaction() as session:
+        await create_locality(session, LocalityIn(name="North"), ctx)
+
+    def new(name: str, *locations: str, **fields: Any) -> records.NewProvider:
+        return records.NewProvider(
+            schemas.ProviderIn(name=name, **fields),
+            [schemas.LocationIn(cqc_location_id=cqc) for cqc in locations],
+        )
+
+    async with services.database.transaction() as session:
+        answers = await records.create_providers(
+            session,
+            [
+                new("Harbour Care", "1-000000200", "1-000000201", localities=["North"]),
+                new("Ghost Care", contract_officer_id=999_999),
+                new("Second Harbour", "1-000000201"),  # taken by the first, in this batch
+                new("Held Again", "1-000000100"),  # contracted to a provider carewatch holds
+                new("Nowhere Care", localities=["Atlantis"]),
+                new("Moorland Care"),
+            ],
+            ctx,
+        )
+    assert [a.field if isinstance(a, DomainError) else a.name for a in answers] == [
+        "Harbour Care",
+        "contract_officer_id",
+        "cqc_location_id",
+        "cqc_location_id",
+        "localities.0",
+        "Moorland Care",
+    ]
+    first = answers[0]
+    assert isinstance(first, Provider) and first.id is not None
+    async with services.database.sessions() as session:
+        providers = (await session.scalars(select(Provider.name).order_by(Provider.id))).all()
+        events = (
+            await session.scalars(
+                select(Event).where(Event.provider_id == first.id).order_by(Event.id)
+            )
+        ).all()
+    assert "Ghost Care" not in providers and "Moorland Care" in providers
+    assert [(e.type, e.data.get("cqc_location_id")) for e in events] == [
+        ("provider.created", None),
+        ("location.added", "1-000000200"),
+        ("location.added", "1-000000201"),
+    ]
