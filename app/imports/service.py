@@ -444,7 +444,7 @@ class _Run:
             if isinstance(answer, DomainError):
                 self._service_problem(cells, answer)
             elif written.close is not None:
-                closes.append((cells, replace(written.close, record=answer)))
+                closes.append((cells, replace(written.close, record_id=answer)))
         closed = await records.write_many(self.session, [close for _, close in closes], self.ctx)
         for (cells, _), answer in zip(closes, closed, strict=True):
             if isinstance(answer, DomainError):

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
@@ -53,6 +53,10 @@ from app.monitoring.policy import MonitoringPolicy
 from app.records import schemas
 
 RecordT = TypeVar("RecordT", bound=SQLModel)
+# A new record's column values, as its builder (_new_visit, ...) checks and makes them:
+# the one-at-a-time functions store it as an ORM object, write_many as a row of a
+# multi-row INSERT.
+Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -187,10 +191,11 @@ async def finish_write(
     return WriteResult(record, level, provider.placements_suspended, escalation)
 
 
-async def _add(session: AsyncSession, record: SQLModel) -> None:
+async def _add(session: AsyncSession, record: RecordT) -> RecordT:
     """Store a new record now, so that its event can name its id."""
     session.add(record)
     await session.flush()
+    return record
 
 
 # Providers and locations -------------------------------------------------------------
@@ -632,7 +637,7 @@ async def _refresh_visit_dates(
     )
 
 
-def _new_visit(provider: Provider, data: schemas.VisitIn, ctx: WriteContext) -> Visit:
+def _new_visit(provider: Provider, data: schemas.VisitIn, ctx: WriteContext) -> Row:
     _not_future("visited_on", data.visited_on, ctx.clock.today())
     # A visit logged late, older than the last one on record, moves neither date.
     if provider.last_visit_on is None or provider.last_visit_on <= data.visited_on:
@@ -640,21 +645,21 @@ def _new_visit(provider: Provider, data: schemas.VisitIn, ctx: WriteContext) -> 
         provider.next_visit_due_on = ctx.policy.next_visit_due(
             provider.monitoring_level, data.visited_on
         )
-    return Visit(
-        provider_id=provider.id,
-        **data.model_dump(exclude={"officer_id"}),
-        officer_id=data.officer_id or ctx.actor.user_id,
-        created_by=ctx.actor.user_id,
-        created_at=ctx.clock.now(),
-    )
-
-
-def _visit_recorded(visit: Visit) -> dict[str, Any]:
     return {
-        "visit_id": visit.id,
-        "visited_on": visit.visited_on,
-        "kind": visit.kind,
-        "outcome": visit.outcome,
+        "provider_id": provider.id,
+        **data.model_dump(exclude={"officer_id"}),
+        "officer_id": data.officer_id or ctx.actor.user_id,
+        "created_by": ctx.actor.user_id,
+        "created_at": ctx.clock.now(),
+    }
+
+
+def _visit_recorded(visit_id: int | None, visit: Row) -> dict[str, Any]:
+    return {
+        "visit_id": visit_id,
+        "visited_on": visit["visited_on"],
+        "kind": visit["kind"],
+        "outcome": visit["outcome"],
     }
 
 
@@ -664,10 +669,10 @@ async def record_visit(
     _not_future("visited_on", data.visited_on, ctx.clock.today())
     await _check_user(session, "officer_id", data.officer_id)
     provider = await lock_provider(session, provider_id)
-    visit = _new_visit(provider, data, ctx)
-    await _add(session, visit)
+    row = _new_visit(provider, data, ctx)
+    visit = await _add(session, Visit(**row))
     return await finish_write(
-        session, ctx, provider, visit, "visit.recorded", _visit_recorded(visit)
+        session, ctx, provider, visit, "visit.recorded", _visit_recorded(visit.id, row)
     )
 
 
@@ -782,9 +787,7 @@ def _check_enquiry(
         raise DomainError("enquiry_started_on", "only a safeguarding under enquiry has one")
 
 
-def _new_safeguarding(
-    provider: Provider, data: schemas.SafeguardingIn, ctx: WriteContext
-) -> Safeguarding:
+def _new_safeguarding(provider: Provider, data: schemas.SafeguardingIn, ctx: WriteContext) -> Row:
     today = ctx.clock.today()
     _not_future("raised_on", data.raised_on, today)
     if data.status == SafeguardingStatus.closed:
@@ -796,23 +799,23 @@ def _new_safeguarding(
         enquiry_on = today
     _check_enquiry(data.status, enquiry_on, data.raised_on, today)
     now = ctx.clock.now()
-    return Safeguarding(
-        provider_id=provider.id,
+    return {
+        "provider_id": provider.id,
         **data.model_dump(exclude={"enquiry_started_on"}),
-        enquiry_started_on=enquiry_on,
-        created_by=ctx.actor.user_id,
-        created_at=now,
-        updated_at=now,
-    )
+        "enquiry_started_on": enquiry_on,
+        "created_by": ctx.actor.user_id,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
-def _safeguarding_raised(safeguarding: Safeguarding) -> dict[str, Any]:
+def _safeguarding_raised(safeguarding_id: int | None, safeguarding: Row) -> dict[str, Any]:
     # The event carries no summary and no reference: emails and timelines link instead.
     return {
-        "safeguarding_id": safeguarding.id,
-        "raised_on": safeguarding.raised_on,
-        "category": safeguarding.category,
-        "whole_service": safeguarding.whole_service,
+        "safeguarding_id": safeguarding_id,
+        "raised_on": safeguarding["raised_on"],
+        "category": safeguarding["category"],
+        "whole_service": safeguarding["whole_service"],
     }
 
 
@@ -820,15 +823,15 @@ async def record_safeguarding(
     session: AsyncSession, provider_id: int, data: schemas.SafeguardingIn, ctx: WriteContext
 ) -> WriteResult[Safeguarding]:
     provider = await lock_provider(session, provider_id)
-    safeguarding = _new_safeguarding(provider, data, ctx)
-    await _add(session, safeguarding)
+    row = _new_safeguarding(provider, data, ctx)
+    safeguarding = await _add(session, Safeguarding(**row))
     return await finish_write(
         session,
         ctx,
         provider,
         safeguarding,
         "safeguarding.raised",
-        _safeguarding_raised(safeguarding),
+        _safeguarding_raised(safeguarding.id, row),
     )
 
 
@@ -908,7 +911,7 @@ def _change_safeguarding(
     }
 
 
-def _new_complaint(provider: Provider, data: schemas.ComplaintIn, ctx: WriteContext) -> Complaint:
+def _new_complaint(provider: Provider, data: schemas.ComplaintIn, ctx: WriteContext) -> Row:
     today = ctx.clock.today()
     _not_future("received_on", data.received_on, today)
     _check_closing(
@@ -918,21 +921,21 @@ def _new_complaint(provider: Provider, data: schemas.ComplaintIn, ctx: WriteCont
         raise DomainError("upheld", "is required to close a complaint")
     now = ctx.clock.now()
     closed_on = data.closed_on or (today if data.status == CaseStatus.closed else None)
-    return Complaint(
-        provider_id=provider.id,
-        **data.model_dump(exclude={"closed_on"}),
-        closed_on=closed_on,
-        created_by=ctx.actor.user_id,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def _complaint_received(complaint: Complaint) -> dict[str, Any]:
     return {
-        "complaint_id": complaint.id,
-        "received_on": complaint.received_on,
-        "upheld": complaint.upheld,
+        "provider_id": provider.id,
+        **data.model_dump(exclude={"closed_on"}),
+        "closed_on": closed_on,
+        "created_by": ctx.actor.user_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _complaint_received(complaint_id: int | None, complaint: Row) -> dict[str, Any]:
+    return {
+        "complaint_id": complaint_id,
+        "received_on": complaint["received_on"],
+        "upheld": complaint["upheld"],
     }
 
 
@@ -940,10 +943,15 @@ async def record_complaint(
     session: AsyncSession, provider_id: int, data: schemas.ComplaintIn, ctx: WriteContext
 ) -> WriteResult[Complaint]:
     provider = await lock_provider(session, provider_id)
-    complaint = _new_complaint(provider, data, ctx)
-    await _add(session, complaint)
+    row = _new_complaint(provider, data, ctx)
+    complaint = await _add(session, Complaint(**row))
     return await finish_write(
-        session, ctx, provider, complaint, "complaint.received", _complaint_received(complaint)
+        session,
+        ctx,
+        provider,
+        complaint,
+        "complaint.received",
+        _complaint_received(complaint.id, row),
     )
 
 
@@ -978,30 +986,33 @@ async def update_complaint(
     )
 
 
-def _new_compliment(
-    provider: Provider, data: schemas.ComplimentIn, ctx: WriteContext
-) -> Compliment:
+def _new_compliment(provider: Provider, data: schemas.ComplimentIn, ctx: WriteContext) -> Row:
     _not_future("received_on", data.received_on, ctx.clock.today())
-    return Compliment(
-        provider_id=provider.id,
+    return {
+        "provider_id": provider.id,
         **data.model_dump(),
-        created_by=ctx.actor.user_id,
-        created_at=ctx.clock.now(),
-    )
+        "created_by": ctx.actor.user_id,
+        "created_at": ctx.clock.now(),
+    }
 
 
-def _compliment_received(compliment: Compliment) -> dict[str, Any]:
-    return {"compliment_id": compliment.id, "received_on": compliment.received_on}
+def _compliment_received(compliment_id: int | None, compliment: Row) -> dict[str, Any]:
+    return {"compliment_id": compliment_id, "received_on": compliment["received_on"]}
 
 
 async def record_compliment(
     session: AsyncSession, provider_id: int, data: schemas.ComplimentIn, ctx: WriteContext
 ) -> WriteResult[Compliment]:
     provider = await lock_provider(session, provider_id)
-    compliment = _new_compliment(provider, data, ctx)
-    await _add(session, compliment)
+    row = _new_compliment(provider, data, ctx)
+    compliment = await _add(session, Compliment(**row))
     return await finish_write(
-        session, ctx, provider, compliment, "compliment.received", _compliment_received(compliment)
+        session,
+        ctx,
+        provider,
+        compliment,
+        "compliment.received",
+        _compliment_received(compliment.id, row),
     )
 
 
@@ -1026,24 +1037,24 @@ async def update_compliment(
 
 def _new_financial_assurance(
     provider: Provider, data: schemas.FinancialAssuranceIn, ctx: WriteContext
-) -> FinancialAssurance:
+) -> Row:
     _not_future("assessed_on", data.assessed_on, ctx.clock.today())
     _not_before("next_review_on", data.next_review_on, "assessed_on", data.assessed_on)
-    return FinancialAssurance(
-        provider_id=provider.id,
-        **data.model_dump(),
-        created_by=ctx.actor.user_id,
-        created_at=ctx.clock.now(),
-    )
-
-
-def _financial_assurance_recorded(assurance: FinancialAssurance) -> dict[str, Any]:
     return {
-        "financial_assurance_id": assurance.id,
-        "assessed_on": assurance.assessed_on,
-        "risk": assurance.risk,
-        "next_review_on": assurance.next_review_on,
-        "insurance_expires_on": assurance.insurance_expires_on,
+        "provider_id": provider.id,
+        **data.model_dump(),
+        "created_by": ctx.actor.user_id,
+        "created_at": ctx.clock.now(),
+    }
+
+
+def _financial_assurance_recorded(assurance_id: int | None, assurance: Row) -> dict[str, Any]:
+    return {
+        "financial_assurance_id": assurance_id,
+        "assessed_on": assurance["assessed_on"],
+        "risk": assurance["risk"],
+        "next_review_on": assurance["next_review_on"],
+        "insurance_expires_on": assurance["insurance_expires_on"],
     }
 
 
@@ -1051,15 +1062,15 @@ async def record_financial_assurance(
     session: AsyncSession, provider_id: int, data: schemas.FinancialAssuranceIn, ctx: WriteContext
 ) -> WriteResult[FinancialAssurance]:
     provider = await lock_provider(session, provider_id)
-    assurance = _new_financial_assurance(provider, data, ctx)
-    await _add(session, assurance)
+    row = _new_financial_assurance(provider, data, ctx)
+    assurance = await _add(session, FinancialAssurance(**row))
     return await finish_write(
         session,
         ctx,
         provider,
         assurance,
         "financial_assurance.recorded",
-        _financial_assurance_recorded(assurance),
+        _financial_assurance_recorded(assurance.id, row),
     )
 
 
@@ -1103,23 +1114,23 @@ async def update_financial_assurance(
     )
 
 
-def _new_concern(provider: Provider, data: schemas.ConcernIn, ctx: WriteContext) -> Concern:
+def _new_concern(provider: Provider, data: schemas.ConcernIn, ctx: WriteContext) -> Row:
     _not_future("raised_on", data.raised_on, ctx.clock.today())
     now = ctx.clock.now()
-    return Concern(
-        provider_id=provider.id,
-        **data.model_dump(),
-        created_by=ctx.actor.user_id,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def _concern_raised(concern: Concern) -> dict[str, Any]:
     return {
-        "concern_id": concern.id,
-        "raised_on": concern.raised_on,
-        "whole_service": concern.whole_service,
+        "provider_id": provider.id,
+        **data.model_dump(),
+        "created_by": ctx.actor.user_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _concern_raised(concern_id: int | None, concern: Row) -> dict[str, Any]:
+    return {
+        "concern_id": concern_id,
+        "raised_on": concern["raised_on"],
+        "whole_service": concern["whole_service"],
     }
 
 
@@ -1127,10 +1138,10 @@ async def record_concern(
     session: AsyncSession, provider_id: int, data: schemas.ConcernIn, ctx: WriteContext
 ) -> WriteResult[Concern]:
     provider = await lock_provider(session, provider_id)
-    concern = _new_concern(provider, data, ctx)
-    await _add(session, concern)
+    row = _new_concern(provider, data, ctx)
+    concern = await _add(session, Concern(**row))
     return await finish_write(
-        session, ctx, provider, concern, "concern.raised", _concern_raised(concern)
+        session, ctx, provider, concern, "concern.raised", _concern_raised(concern.id, row)
     )
 
 
@@ -1286,44 +1297,60 @@ async def _get(session: AsyncSession, model: type[RecordT], record_id: int, fiel
 @dataclass(frozen=True)
 class Batched:
     """One write of a batch: its provider, what is written (a new record's input, or an
-    update of `record`, a record of this session), and the instant its event is dated."""
+    update of the record with id `record_id`), and the instant its event is dated."""
 
     provider_id: int
     data: schemas.Input
     happened_at: datetime | None = None
-    record: Any = None
+    record_id: int | None = None
 
 
-# Each new record's input: the function that checks and builds it, its event's type and
-# the event's data. The one-at-a-time functions above call the same two functions.
-_NEW: dict[type[schemas.Input], tuple[Callable[..., Any], str, Callable[[Any], dict[str, Any]]]] = {
-    schemas.VisitIn: (_new_visit, "visit.recorded", _visit_recorded),
-    schemas.SafeguardingIn: (_new_safeguarding, "safeguarding.raised", _safeguarding_raised),
-    schemas.ComplaintIn: (_new_complaint, "complaint.received", _complaint_received),
-    schemas.ComplimentIn: (_new_compliment, "compliment.received", _compliment_received),
+EventOf = Callable[[int | None, Row], dict[str, Any]]
+# Each new record's input: the function that checks it and makes its row, its model,
+# its event's type and the event's data. The one-at-a-time functions call the same.
+_NEW: dict[type[schemas.Input], tuple[Callable[..., Row], type[SQLModel], str, EventOf]] = {
+    schemas.VisitIn: (_new_visit, Visit, "visit.recorded", _visit_recorded),
+    schemas.SafeguardingIn: (
+        _new_safeguarding,
+        Safeguarding,
+        "safeguarding.raised",
+        _safeguarding_raised,
+    ),
+    schemas.ComplaintIn: (_new_complaint, Complaint, "complaint.received", _complaint_received),
+    schemas.ComplimentIn: (
+        _new_compliment,
+        Compliment,
+        "compliment.received",
+        _compliment_received,
+    ),
     schemas.FinancialAssuranceIn: (
         _new_financial_assurance,
+        FinancialAssurance,
         "financial_assurance.recorded",
         _financial_assurance_recorded,
     ),
-    schemas.ConcernIn: (_new_concern, "concern.raised", _concern_raised),
+    schemas.ConcernIn: (_new_concern, Concern, "concern.raised", _concern_raised),
 }
-_CHANGE: dict[type[schemas.Input], Callable[..., tuple[str, dict[str, Any]]]] = {
-    schemas.SafeguardingUpdate: _change_safeguarding,
-    schemas.ConcernUpdate: _change_concern,
+# Each update's record model and the function that checks and applies it.
+_CHANGE: dict[
+    type[schemas.Input], tuple[type[SQLModel], Callable[..., tuple[str, dict[str, Any]]]]
+] = {
+    schemas.SafeguardingUpdate: (Safeguarding, _change_safeguarding),
+    schemas.ConcernUpdate: (Concern, _change_concern),
 }
 
 
 async def write_many(
     session: AsyncSession, items: Sequence[Batched], ctx: WriteContext
-) -> list[Any | DomainError]:
+) -> list[int | DomainError]:
     """The batch form of the record_* functions (and of update_safeguarding and
     update_concern) for an import of history, whose rules run once per provider when it
-    ends (ctx.rules_deferred). Every provider is locked first, in id order; each item is
-    checked and built by the same function its one-at-a-time form calls; then the
-    records are stored in one flush and their events appended in one statement. An item
-    that fails its checks writes nothing and is answered, in its place, with its
-    DomainError; the others are answered with their record."""
+    ends (ctx.rules_deferred). Every provider is locked first, in id order, and the
+    records to update read in one query per kind; each item is checked and built by the
+    same function its one-at-a-time form calls; then the new records are stored in one
+    multi-row INSERT per kind and the events appended in one statement. An item that
+    fails its checks writes nothing and is answered, in its place, with its DomainError;
+    the others are answered with their record's id."""
     assert ctx.rules_deferred, "a batch leaves the rules to its caller"
     providers = await lock_providers(session, {item.provider_id for item in items})
     officers = await _active_user_ids(
@@ -1334,47 +1361,93 @@ async def write_many(
             if isinstance(item.data, schemas.VisitIn) and item.data.officer_id is not None
         },
     )
-    answers: list[Any | DomainError] = []
-    written: list[tuple[Batched, Any, str, Callable[[Any], dict[str, Any]] | dict[str, Any]]] = []
-    for item in items:
+    held = await _records_to_change(session, items)
+    answers: list[int | DomainError] = []
+    new_rows: dict[type[SQLModel], list[Row]] = {}
+    changed: list[tuple[int, Batched, str, dict[str, Any]]] = []
+    added: list[tuple[int, Batched, str, Row, EventOf]] = []
+    for place, item in enumerate(items):
+        answers.append(0)  # the record's id, once it is known
         try:
             provider = providers.get(item.provider_id)
             if provider is None:
                 raise NotFound("provider_id", f"no provider with id {item.provider_id}")
-            if item.record is not None:
-                _refuse_if_in_error(item.record)
-                event_type, event = _CHANGE[type(item.data)](session, item.record, item.data, ctx)
-                written.append((item, item.record, event_type, event))
-                answers.append(item.record)
+            if item.record_id is not None:
+                model, change = _CHANGE[type(item.data)]
+                record = held.get((model, item.record_id))
+                if record is None or record.provider_id != item.provider_id:
+                    raise NotFound("id", f"no record with id {item.record_id}")
+                _refuse_if_in_error(record)
+                event_type, event = change(session, record, item.data, ctx)
+                changed.append((place, item, event_type, event))
+                answers[place] = item.record_id
                 continue
             officer_id = getattr(item.data, "officer_id", None)
             if officer_id is not None and officer_id not in officers:
                 raise DomainError("officer_id", f"no active user with id {officer_id}")
-            new, event_type, event_of = _NEW[type(item.data)]
-            record = new(provider, item.data, ctx)
+            new, model, event_type, event_of = _NEW[type(item.data)]
+            row = new(provider, item.data, ctx)
         except DomainError as error:
-            answers.append(error)
+            answers[place] = error
             continue
-        session.add(record)
-        written.append((item, record, event_type, event_of))
-        answers.append(record)
-    await _number_new_rows(session)
-    await session.flush()  # the new records' ids, for their events
-    await append_events(
-        session,
-        [
-            EventDraft(
-                event_type,
-                item.provider_id,
-                event if isinstance(event, dict) else event(record),
-                at=item.happened_at,
-            )
-            for item, record, event_type, event in written
-        ],
-        actor=ctx.actor,
-        at=ctx.clock.now(),
-    )
+        new_rows.setdefault(model, []).append(row)
+        added.append((place, item, event_type, row, event_of))
+    for model, rows in new_rows.items():
+        await _insert_rows(session, model, rows)
+    events: list[tuple[int, EventDraft]] = [
+        (place, EventDraft(event_type, item.provider_id, event, at=item.happened_at))
+        for place, item, event_type, event in changed
+    ]
+    for place, item, event_type, row, event_of in added:
+        answers[place] = row["id"]
+        event = event_of(row["id"], row)
+        events.append((place, EventDraft(event_type, item.provider_id, event, at=item.happened_at)))
+    drafts = [draft for _, draft in sorted(events, key=lambda pair: pair[0])]
+    await append_events(session, drafts, actor=ctx.actor, at=ctx.clock.now())
     return answers
+
+
+async def _records_to_change(
+    session: AsyncSession, items: Sequence[Batched]
+) -> dict[tuple[type[SQLModel], int], Any]:
+    """The records a batch updates, read in one query per kind (and per 500 ids)."""
+    wanted: dict[type[SQLModel], list[int]] = {}
+    for item in items:
+        if item.record_id is not None:
+            wanted.setdefault(_CHANGE[type(item.data)][0], []).append(item.record_id)
+    held: dict[tuple[type[SQLModel], int], Any] = {}
+    for model, ids in wanted.items():
+        for start in range(0, len(ids), 500):
+            chosen = select(model).where(col(model.id).in_(ids[start : start + 500]))
+            for record in await session.scalars(chosen):
+                held[(model, record.id)] = record
+    return held
+
+
+async def _insert_rows(session: AsyncSession, model: type[SQLModel], rows: list[Row]) -> None:
+    """Store new rows of one model in one multi-row INSERT (the ORM's bulk INSERT of
+    plain rows, with no object built for each), and give each row its id. The model's
+    defaults fill the fields the builder leaves out, as constructing it would. On
+    SQLite the rows are numbered before they are stored, for the reason
+    _number_new_rows gives; PostgreSQL answers their ids in order."""
+    defaults = {
+        name: field.get_default(call_default_factory=True)
+        for name, field in model.model_fields.items()
+        if name != "id" and name not in rows[0] and not field.is_required()
+    }
+    full = [{**defaults, **row} for row in rows]
+    if is_postgres(session):
+        statement = insert(model).returning(model.id, sort_by_parameter_order=True)
+        ids = list((await session.scalars(statement, full)).all())
+    else:
+        await session.flush()  # any pending row of the model takes its id first
+        highest = await session.scalar(select(func.max(model.id))) or 0
+        ids = list(range(highest + 1, highest + 1 + len(full)))
+        for row, number in zip(full, ids, strict=True):
+            row["id"] = number
+        await session.execute(insert(model), full)
+    for row, number in zip(rows, ids, strict=True):
+        row["id"] = number
 
 
 @dataclass(frozen=True)
