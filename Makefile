@@ -5,6 +5,10 @@ UV_VERSION := 0.13.9
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Python keeps its compiled modules: the test suite starts dozens of `python -m app`
+# processes, and a machine that sets PYTHONDONTWRITEBYTECODE would have each of them
+# compile every module from source again (seconds apiece).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: install run migrate demo test lint typecheck pytest bench clean frontend screenshots
 
@@ -13,7 +17,7 @@ PORT ?= 8000
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
 install: $(if $(findstring .tools,$(UV)),.tools/bin/uv)  ## install locked dependencies into .venv
-	$(UV) sync --frozen --python python3.11
+	$(UV) sync --frozen --python python3.11 --compile-bytecode
 
 migrate: install  ## apply migrations (SQLite under ./var/ unless CAREWATCH_DATABASE_URL says otherwise)
 	$(UV) run --frozen python -m app migrate
