@@ -19,7 +19,7 @@ from app.web.sessions import start_session
 from bench import scenarios
 from bench.generate import generate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.embedded_sqlite]
 
 
 async def _fresh(tmp_path: Path, name: str) -> str:

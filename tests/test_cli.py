@@ -115,6 +115,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         process.wait(timeout=10)
 
 
+@pytest.mark.embedded_sqlite
 def test_served_process_answers_docs_and_core_requests(live_server: LiveServer) -> None:
     headers = {"Authorization": f"Bearer {live_server.token}"}
     assert httpx.get(f"{live_server.url}/docs").status_code == 200
@@ -132,6 +133,7 @@ def test_served_process_answers_docs_and_core_requests(live_server: LiveServer) 
 
 # Schemathesis's own run may take up to its 600 s subprocess limit on a busy machine.
 @pytest.mark.timeout(900)
+@pytest.mark.embedded_sqlite
 def test_schemathesis_finds_no_server_error(live_server: LiveServer, tmp_path: Path) -> None:
     result = subprocess.run(
         [
@@ -163,6 +165,7 @@ def test_schemathesis_finds_no_server_error(live_server: LiveServer, tmp_path: P
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
+@pytest.mark.embedded_sqlite
 def test_users_create_refuses_bad_input_and_duplicates(tmp_path: Path) -> None:
     env = _env(tmp_path)
     assert _run(["migrate"], env).returncode == 0
@@ -220,6 +223,7 @@ ROLES = ("admin", "manager", "officer", "safeguarding", "viewer")
 DEMO_PASSWORD = "demo password for tests"
 
 
+@pytest.mark.embedded_sqlite
 def test_demo_on_a_new_database_migrates_seeds_and_says_how_to_sign_in(tmp_path: Path) -> None:
     env = _env(tmp_path, CAREWATCH_DEMO_PASSWORD=DEMO_PASSWORD)
     seeded = _run(["demo"], env)  # never migrated: the demo migrates first
@@ -239,6 +243,7 @@ def test_demo_on_a_new_database_migrates_seeds_and_says_how_to_sign_in(tmp_path:
     assert again.returncode == 1 and "refusing" in again.stderr
 
 
+@pytest.mark.embedded_sqlite
 def test_commands_on_a_new_database_say_what_to_run(tmp_path: Path) -> None:
     env = _env(tmp_path)
     created = _run(
@@ -301,6 +306,7 @@ def _at_a_terminal(args: list[str], env: dict[str, str], typed: list[str]) -> tu
         os.close(primary)
 
 
+@pytest.mark.embedded_sqlite
 def test_users_create_asks_for_the_password_at_a_terminal_without_showing_it(
     tmp_path: Path,
 ) -> None:
@@ -329,6 +335,7 @@ def test_users_create_asks_for_the_password_at_a_terminal_without_showing_it(
     assert piped.returncode == 0, piped.stderr
 
 
+@pytest.mark.embedded_sqlite
 def test_make_user_and_make_demo_work_as_the_readme_says(tmp_path: Path) -> None:
     env = _env(tmp_path, CAREWATCH_DEMO_PASSWORD=DEMO_PASSWORD)
 
@@ -368,6 +375,7 @@ def test_the_readme_uses_make_targets_that_exist_and_no_bare_uv() -> None:
     assert "PORT" in row
 
 
+@pytest.mark.embedded_sqlite
 def test_rules_check_names_a_broken_rule(tmp_path: Path) -> None:
     alerts = tmp_path / "alerts"
     alerts.mkdir()

@@ -34,6 +34,7 @@ async def test_migrations_reach_head_and_match_the_models(database_url: str) -> 
         await engine.dispose()
 
 
+@pytest.mark.embedded_sqlite
 async def test_stored_safeguarding_categories_become_care_act_types(tmp_path: Path) -> None:
     """Free-text categories of the schema before Care Act types map to the type their
     words name; words that name none are kept, the category left for an officer."""
@@ -80,6 +81,7 @@ async def test_stored_safeguarding_categories_become_care_act_types(tmp_path: Pa
     ]
 
 
+@pytest.mark.embedded_sqlite
 def test_free_text_localities_become_locality_records(tmp_path: Path) -> None:
     """The market's migration turns the localities providers already had into the
     council's list, which their lists then refer to."""

@@ -64,6 +64,7 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait(timeout=15)
 
 
+@pytest.mark.embedded_sqlite
 async def test_the_entrypoint_waits_migrates_and_serves(
     tmp_path: Path,
     processes: list[subprocess.Popen[bytes]],
