@@ -5,10 +5,12 @@ its name field is null."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.service import Principal
 from app.records.dashboard import user_names
 
 # The fields that hold a user's id, and the field that carries that user's name.
@@ -32,18 +34,30 @@ def user_of(label: Any) -> int | None:
     return int(number) if kind == "user" and number.isdigit() else None
 
 
+def caller_name(principal: Principal) -> dict[int, str]:
+    """The caller's own name, by id, as read with their token in this request."""
+    assert principal.user.id is not None
+    return {principal.user.id: principal.user.name}
+
+
 async def with_names(
-    session: AsyncSession, rows: list[dict[str, Any]], *fields: str
+    session: AsyncSession,
+    rows: list[dict[str, Any]],
+    *fields: str,
+    known: Mapping[int, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The rows, each with the name of the person in each of `fields` (keys of BY_ID or
-    BY_LABEL) beside it: null for no one, a job, or a user since deleted."""
+    BY_LABEL) beside it: null for no one, a job, or a user since deleted. `known` names
+    people already read in this request (the caller, whose user was read with its
+    token), so that a write's answer naming only its writer reads no one again."""
+    names = dict(known or {})
     wanted: set[int] = set()
     for row in rows:
         for field in fields:
             user_id = row.get(field) if field in BY_ID else user_of(row.get(field))
-            if isinstance(user_id, int):
+            if isinstance(user_id, int) and user_id not in names:
                 wanted.add(user_id)
-    names = await user_names(session, wanted)
+    names.update(await user_names(session, wanted))
     for row in rows:
         for field in fields:
             if field not in row:

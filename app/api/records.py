@@ -26,7 +26,7 @@ from app.api.deps import (
 )
 from app.api.errors import SIGNED_IN, errors
 from app.api.listing import CaseFilters, RecordFilters, SafeguardingFilters, page
-from app.api.names import with_names
+from app.api.names import caller_name, with_names
 from app.api.schemas import VisitDetail
 from app.auth.audit import access_context, add_access_rows, audit_reads
 from app.auth.permissions import Permission
@@ -105,9 +105,15 @@ def _register(spec: RecordKind, writer: Any) -> None:
                 access=access_context(request),
                 at=services.clock.now(),
             )
-        await session.commit()
+        # The answer is read in the write's own transaction: a read after the commit
+        # would begin another (on SQLite, a second turn at the one writer connection).
         shown = {**spec.serialize(result.record, principal), **written(result)}
-        return (await with_names(session, [shown], "created_by", *spec.people))[0]
+        named = await with_names(
+            session, [shown], "created_by", *spec.people, known=caller_name(principal)
+        )
+        answer = named[0]
+        await session.commit()
+        return answer
 
     async def list_route(
         request: Request,
@@ -188,8 +194,9 @@ def _register_item(spec: RecordKind, writer: Any) -> None:
     async def _answer(
         session: AsyncSession, principal: Principal, result: WriteResult[Any]
     ) -> dict[str, Any]:
+        """The answer to a write, read before its commit, in the write's own transaction."""
         shown = {**spec.serialize(result.record, principal), **written(result)}
-        return (await with_names(session, [shown], *shown_people))[0]
+        return (await with_names(session, [shown], *shown_people, known=caller_name(principal)))[0]
 
     async def get_route(
         request: Request,
@@ -224,8 +231,9 @@ def _register_item(spec: RecordKind, writer: Any) -> None:
     ) -> dict[str, Any]:
         result = await spec.update(session, record_id, body, write_context(services, principal))
         await _audit_write(request, session, services, principal, result.record)
+        answer = await _answer(session, principal, result)
         await session.commit()
-        return await _answer(session, principal, result)
+        return answer
 
     async def error_route(
         request: Request,
@@ -244,8 +252,9 @@ def _register_item(spec: RecordKind, writer: Any) -> None:
             may_mark_others=principal.can(Permission.manage_monitoring),
         )
         await _audit_write(request, session, services, principal, result.record)
+        answer = await _answer(session, principal, result)
         await session.commit()
-        return await _answer(session, principal, result)
+        return answer
 
     async def changes_route(
         request: Request,
