@@ -54,6 +54,16 @@ class Safeguarding(SQLModel, table=True):
     """A safeguarding concern or Section 42 enquiry; never the names of people supported."""
 
     __tablename__ = "safeguardings"
+    # The open ones are few among many closed: every count of open safeguardings (the
+    # dashboard's tiles and columns, the rules' signals) reads this index, not the table.
+    __table_args__ = (
+        Index(
+            "ix_safeguardings_status_provider_id",
+            "status",
+            "entered_in_error_at",
+            "provider_id",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     provider_id: int = Field(foreign_key="providers.id", index=True)

@@ -34,9 +34,8 @@ from app.models.base import (
     MonitoringLevel,
     PlanStatus,
     Rating,
-    SafeguardingStatus,
 )
-from app.sql import latest_per_provider, rating_of_severity, rating_severity
+from app.sql import OPEN_SAFEGUARDING, latest_per_provider, rating_of_severity, rating_severity
 
 RECENT_DAYS = 90
 LEVEL_ORDER = {"routine": 0, "enhanced": 1, "intensive": 2}
@@ -64,12 +63,6 @@ SORT_KEYS = (
 
 # The tiles that count providers, each with the condition its count and its list share.
 TILES = ("visits_overdue", "actions_overdue", "safeguardings_open")
-
-
-# An open safeguarding, as every count of them means it: not closed, not entered in error.
-OPEN_SAFEGUARDING = and_(
-    Safeguarding.status != SafeguardingStatus.closed, Safeguarding.entered_in_error_at.is_(None)
-)
 
 
 def tile_condition(tile: str, today: date) -> Any:

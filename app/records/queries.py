@@ -35,11 +35,11 @@ from app.models import (
     Visit,
     VisitAction,
 )
-from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, Rating, SafeguardingStatus
+from app.models.base import RATING_SEVERITY, ActionStatus, PlanStatus, Rating
 from app.monitoring.escalation import current_firings
 from app.monitoring.plans import open_plan
 from app.monitoring.policy import MonitoringPolicy
-from app.sql import rating_of_severity, rating_severity
+from app.sql import OPEN_SAFEGUARDING, rating_of_severity, rating_severity
 
 ModelT = TypeVar("ModelT", bound=SQLModel)
 
@@ -442,8 +442,7 @@ async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]
         select(func.count())
         .select_from(Safeguarding)
         .where(
-            Safeguarding.status != SafeguardingStatus.closed,
-            Safeguarding.entered_in_error_at.is_(None),
+            OPEN_SAFEGUARDING,
         )
     )
     ranks = worst_ratings()

@@ -22,8 +22,9 @@ from app.models import (
     Visit,
     VisitAction,
 )
-from app.models.base import ActionStatus, CaseStatus, PlanStatus, SafeguardingStatus
+from app.models.base import ActionStatus, CaseStatus, PlanStatus
 from app.records.service import CONTRACT_OFFICER_ROLES
+from app.sql import OPEN_SAFEGUARDING
 
 
 async def contract_officer_choices(session: AsyncSession) -> list[User]:
@@ -163,8 +164,7 @@ async def my_week(
             ),
         )
         .where(
-            Safeguarding.status != SafeguardingStatus.closed,
-            Safeguarding.entered_in_error_at.is_(None),
+            OPEN_SAFEGUARDING,
         )
         .order_by(Safeguarding.raised_on, Safeguarding.id),
     )

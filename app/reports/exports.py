@@ -26,8 +26,8 @@ from app.clock import Clock, long_date, written_instant
 from app.db import Database
 from app.events import append_event
 from app.models import Safeguarding, SafeguardingAudit
-from app.models.base import SafeguardingStatus
 from app.records import dashboard
+from app.sql import OPEN_SAFEGUARDING
 
 ExportFormat = Literal["csv", "xlsx"]
 MEDIA_TYPES: dict[str, str] = {
@@ -180,8 +180,7 @@ async def _open_references(
             select(Safeguarding.id, Safeguarding.provider_id, Safeguarding.reference)
             .where(
                 Safeguarding.provider_id.in_(batch),
-                Safeguarding.status != SafeguardingStatus.closed,
-                Safeguarding.entered_in_error_at.is_(None),
+                OPEN_SAFEGUARDING,
             )
             .order_by(Safeguarding.provider_id, Safeguarding.raised_on, Safeguarding.id)
         ):

@@ -52,10 +52,15 @@ from app.models.base import (
     PlanStatus,
     Rating,
     SafeguardingOutcome,
-    SafeguardingStatus,
 )
 from app.rules.catalogue import RuleSet, signal_key
-from app.sql import for_providers, latest_per_provider, rating_of_severity, rating_severity
+from app.sql import (
+    SAFEGUARDING_NOT_CLOSED,
+    for_providers,
+    latest_per_provider,
+    rating_of_severity,
+    rating_severity,
+)
 
 Signals = dict[str, Any]
 
@@ -96,7 +101,7 @@ def kpi_since(today: date) -> date:
 # Each signal is defined once, below; signal_statements (grouped, for the sweep) and
 # one_provider_statement (for the write path) are forms of the same definitions, and
 # _signals_from reads either form's values by the same labels.
-_SAFEGUARDING_OPEN = Safeguarding.status != SafeguardingStatus.closed
+_SAFEGUARDING_OPEN = SAFEGUARDING_NOT_CLOSED
 _SUBSTANTIATED = Safeguarding.outcome.in_(
     [SafeguardingOutcome.substantiated, SafeguardingOutcome.partly_substantiated]
 )
