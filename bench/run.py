@@ -272,6 +272,26 @@ def _fresh_postgres(url: str) -> str:
     return url
 
 
+def _machine_pressure() -> str:
+    """How busy the machine was over the last five minutes of the run: its load average,
+    and the share of time tasks stalled waiting for the disk (Linux's pressure stall
+    information), so a reader can tell a quiet run from a disturbed one."""
+    try:
+        load = Path("/proc/loadavg").read_text().split()[2]
+        full = next(
+            line
+            for line in Path("/proc/pressure/io").read_text().splitlines()
+            if line.startswith("full")
+        )
+        io_share = dict(field.split("=") for field in full.split()[1:])["avg300"]
+    except (OSError, StopIteration, KeyError):
+        return "the machine's load could not be read"
+    return (
+        f"the load average of the last five minutes was {load}, and every running task"
+        f" stalled at once on the disk {io_share}% of the time"
+    )
+
+
 def _report(table: dict[str, dict[str, str]]) -> str:
     rows = list(TARGETS) + [
         row for engine in table.values() for row in engine if row not in TARGETS
@@ -320,8 +340,9 @@ async def main() -> None:
 
 Measured by `make bench` on {datetime.now(UTC):%Y-%m-%d} ({machine}), with
 {providers:,} providers and {records:,} records spread over five years (each with its
-event). Each figure is the median of {RUNS} runs, with the range in brackets; latencies
-are per-run 95th percentiles. The read side runs through the ASGI app in-process; the
+event). At the end, {_machine_pressure()}.
+Each figure is the median of {RUNS} runs, with the range in brackets; latencies are
+per-run 95th percentiles. The read side runs through the ASGI app in-process; the
 write path runs over real HTTP against one uvicorn worker (`bench/server.py`) with 8
 concurrent keep-alive clients in the benchmark's own process, each sending a request in
 one write as wrk does (and again with httpx as the client, for comparison). The mixed
