@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from app.models import Safeguarding
 from app.models.base import RATING_SEVERITY, Rating, SafeguardingStatus
@@ -17,12 +18,12 @@ _RATING_OF_SEVERITY = {severity: rating for rating, severity in RATING_SEVERITY.
 # A safeguarding not yet closed (raised, or at enquiry). Spelt as the statuses it may have
 # rather than "not closed", so that the index on the status finds the few open ones among
 # the many closed instead of reading them all.
-SAFEGUARDING_NOT_CLOSED = Safeguarding.status.in_(
+SAFEGUARDING_NOT_CLOSED = col(Safeguarding.status).in_(
     [status for status in SafeguardingStatus if status is not SafeguardingStatus.closed]
 )
 # An open safeguarding, as every count and list of them means it: not closed, and not
 # entered in error.
-OPEN_SAFEGUARDING = and_(SAFEGUARDING_NOT_CLOSED, Safeguarding.entered_in_error_at.is_(None))
+OPEN_SAFEGUARDING = and_(SAFEGUARDING_NOT_CLOSED, col(Safeguarding.entered_in_error_at).is_(None))
 
 
 def for_providers(query: Select[Any], column: Any, provider_ids: Any) -> Select[Any]:
