@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from app.auth.audit import audit_reads
 from app.auth.permissions import Permission
 from app.errors import NotFound
-from app.models import Safeguarding
+from app.models import Provider, Safeguarding
 from app.models.base import PlanStatus
 from app.monitoring import plans
 from app.records import dashboard, queries
@@ -36,6 +36,10 @@ async def provider_page(
     timeline_page = int_param(request.query_params.get("timeline"), 1, 1, 100_000)
     detail = viewer.principal.can(Permission.read_safeguarding_detail)
     async with services.database.sessions() as session:
+        # Held for the whole page: the session's identity map keeps only the objects
+        # somebody references, and each section below looks the provider up again
+        # (queries.require_provider), which then finds it there instead of reading it.
+        _held_provider = await session.get(Provider, provider_id)
         try:
             provider = await queries.get_provider(session, provider_id)
         except NotFound:
