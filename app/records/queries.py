@@ -439,11 +439,7 @@ async def dashboard_counts(session: AsyncSession, today: date) -> dict[str, Any]
         )
     )
     safeguardings_open = await session.scalar(
-        select(func.count())
-        .select_from(Safeguarding)
-        .where(
-            OPEN_SAFEGUARDING,
-        )
+        select(func.count()).select_from(Safeguarding).where(OPEN_SAFEGUARDING)
     )
     ranks = worst_ratings()
     by_rating: dict[str, int] = {}

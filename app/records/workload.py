@@ -163,9 +163,7 @@ async def my_week(
                 else ()
             ),
         )
-        .where(
-            OPEN_SAFEGUARDING,
-        )
+        .where(OPEN_SAFEGUARDING)
         .order_by(Safeguarding.raised_on, Safeguarding.id),
     )
     concerns = await _all(

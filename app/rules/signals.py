@@ -101,7 +101,6 @@ def kpi_since(today: date) -> date:
 # Each signal is defined once, below; signal_statements (grouped, for the sweep) and
 # one_provider_statement (for the write path) are forms of the same definitions, and
 # _signals_from reads either form's values by the same labels.
-_SAFEGUARDING_OPEN = SAFEGUARDING_NOT_CLOSED
 _SUBSTANTIATED = Safeguarding.outcome.in_(
     [SafeguardingOutcome.substantiated, SafeguardingOutcome.partly_substantiated]
 )
@@ -111,10 +110,10 @@ _UPHELD = Complaint.upheld.in_([ComplaintUpheld.upheld, ComplaintUpheld.partly_u
 
 # label -> (table, which rows count)
 COUNTS: dict[str, tuple[Any, Any]] = {
-    "safeguardings_open": (Safeguarding, _SAFEGUARDING_OPEN),
+    "safeguardings_open": (Safeguarding, SAFEGUARDING_NOT_CLOSED),
     "safeguardings_whole_service": (
         Safeguarding,
-        and_(_SAFEGUARDING_OPEN, Safeguarding.whole_service.is_(True)),
+        and_(SAFEGUARDING_NOT_CLOSED, Safeguarding.whole_service.is_(True)),
     ),
     "concerns_open": (Concern, _CONCERN_OPEN),
     "concerns_whole_service": (Concern, and_(_CONCERN_OPEN, Concern.whole_service.is_(True))),
