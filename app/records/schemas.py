@@ -46,6 +46,9 @@ _LOCALITY_NAME: TypeAdapter[str] = TypeAdapter(Locality)
 def _locality_ref(value: Any) -> int | str:
     """A locality by id (a JSON integer) or by name; one error naming the item, not one
     per branch of a union."""
+    if isinstance(value, float) and value.is_integer():
+        # JSON's 12.0 is the integer 12: an id, as every other id field takes it.
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if not 1 <= value <= MAX_ID:
             raise PydanticCustomError(

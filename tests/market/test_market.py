@@ -54,6 +54,15 @@ async def test_localities_are_a_list_that_providers_choose_from(world: World) ->
     unknown = await world.post("/providers", {"name": "Nowhere Care", "localities": ["Nowhere"]})
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "localities.0"
+    # JSON's 12.0 is the integer 12, as for every other id; 12.5 is no id.
+    whole = await world.post(
+        "/providers", {"name": "Whole Number Care", "localities": [float(created.json()["id"])]}
+    )
+    assert whole.status_code == 201, whole.text
+    assert whole.json()["localities"] == ["Plympton"]
+    fraction = await world.post("/providers", {"name": "Fraction Care", "localities": [2.5]})
+    assert fraction.status_code == 422
+    assert fraction.json()["errors"][0]["field"] == "localities.0"
     renamed = await world.patch(
         f"/localities/{created.json()['id']}", {"name": "Plympton St Mary"}, role="manager"
     )
