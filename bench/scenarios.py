@@ -99,9 +99,8 @@ class KeepAliveClient:
     """One HTTP/1.1 keep-alive connection that sends each request in a single write and
     reads an answer framed by Content-Length (every answer of this service is). The write
     path's load comes from here rather than httpx: on a 2-core machine the load generator
-    shares the cores with the server, and httpx spent 1.5-2.8 ms of CPU a request, more
-    than a third of what the server spent, so it measured the client as much as the
-    service. This costs about 0.2 ms, as a tool like wrk would."""
+    shares the cores with the server, and a heavier client measures itself as much as the
+    service (bench/NOTES.md has what each costs). It does as little as a tool like wrk."""
 
     def __init__(self, base: str, headers: dict[str, str]) -> None:
         url = httpx.URL(base)
