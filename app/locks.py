@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -19,20 +19,23 @@ from app.models import Provider
 _IDS_PER_QUERY = 500  # ids per IN list, well under every engine's limit on parameters
 
 
+# Built once, as every write takes it: only the provider's id is bound per call. The row
+# read under the lock replaces any copy the session holds (populate_existing).
+_PROVIDER = (
+    select(Provider)
+    .where(col(Provider.id) == bindparam("provider_id"))
+    .execution_options(populate_existing=True)
+)
+_PROVIDER_FOR_UPDATE = _PROVIDER.with_for_update()
+
+
 async def lock_provider(session: AsyncSession, provider_id: int) -> Provider:
     """Load a provider for update, or raise NotFound naming provider_id.
 
     On PostgreSQL this is SELECT ... FOR UPDATE. A SQLite writer's transaction began
-    IMMEDIATE, so it already holds the database's one write lock. The row read under the
-    lock replaces any copy the session holds (populate_existing)."""
-    query = (
-        select(Provider)
-        .where(col(Provider.id) == provider_id)
-        .execution_options(populate_existing=True)
-    )
-    if is_postgres(session):
-        query = query.with_for_update()
-    provider = (await session.execute(query)).scalar_one_or_none()
+    IMMEDIATE, so it already holds the database's one write lock."""
+    query = _PROVIDER_FOR_UPDATE if is_postgres(session) else _PROVIDER
+    provider = (await session.execute(query, {"provider_id": provider_id})).scalar_one_or_none()
     if provider is None:
         raise NotFound("provider_id", f"no provider with id {provider_id}")
     return provider

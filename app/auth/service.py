@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.mobile import normalise_uk_mobile
@@ -367,18 +367,20 @@ async def issue_token(
     return token
 
 
+# Built once, as every request asks it: only the token's digest is bound per call.
+_TOKEN_AND_USER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 async def principal_for(session: AsyncSession, token: str, now: datetime) -> Principal | None:
     """Who a bearer token or web session token belongs to, read afresh in the caller's
     session on every request: None if the token is unknown, revoked or expired, or its
     user is disabled. So a revocation, a disabled user or a new role applies to the very
     next request, whichever process serves it."""
-    row = (
-        await session.execute(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)
-            .where(ApiToken.token_hash == digest(token))
-        )
-    ).first()
+    row = (await session.execute(_TOKEN_AND_USER, {"token_hash": digest(token)})).first()
     if row is None:
         return None
     api_token, user = row
