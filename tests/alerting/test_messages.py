@@ -1,5 +1,6 @@
 """Messages: every template renders, no narrative or names leave the system, stable
-headers, the .eml fallback, and the in-process dispatcher woken by a commit."""
+headers, each message with its own headers, a line break in a header refused, the .eml
+fallback, and the in-process dispatcher woken by a commit."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from app.alerting.email import EmailRenderer, FileMailer
+from app.alerting.channel import Outgoing, PermanentSendError, RenderedMessage
+from app.alerting.email import EmailRenderer, FileMailer, SmtpMailer
 from app.alerting.routes import load_routes
 from app.clock import FakeClock
 from app.config import Settings
@@ -167,6 +169,70 @@ async def test_headers_are_stable_and_carry_the_event(
         assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
     assert {d["status"] for d in deliveries} == {"sent"}
     assert all(d["latency_seconds"] is not None and d["latency_seconds"] >= 0 for d in deliveries)
+
+
+async def test_every_message_carries_its_own_headers(
+    smtp_settings: Settings, smtp: SmtpServer
+) -> None:
+    # Recipients, providers and subjects repeat and interleave, as in a burst of alerts:
+    # each message arrives with its own headers, none of another message's.
+    mailer = SmtpMailer(smtp_settings)
+    sent = []
+    for n, (recipient, provider_id, name) in enumerate(
+        [
+            ("asha.patel@council.gov.uk", 1, "Harbour Home Care"),
+            ("ben.okafor@council.gov.uk", 2, "Café Lumière Care"),
+            ("asha.patel@council.gov.uk", 2, "Café Lumière Care"),
+            ("ben.okafor@council.gov.uk", 1, "Harbour Home Care"),
+            ("asha.patel@council.gov.uk", 1, "Harbour Home Care"),
+        ]
+    ):
+        outgoing = Outgoing(
+            delivery_id=100 + n,
+            event_id=200 + n,
+            provider_id=provider_id,
+            recipient=recipient,
+            message=RenderedMessage(
+                f"[carewatch] Visit overdue: {name}", f"Message {n}.", f"<p>Message {n}.</p>"
+            ),
+            at=datetime(2026, 12, 1, 9, n, tzinfo=UTC),
+        )
+        await mailer.send(outgoing)
+        sent.append(outgoing)
+    await mailer.close_idle()
+    assert len(smtp.recorder.inbox) == len(sent)
+    for outgoing, (recipient, message) in zip(sent, smtp.recorder.inbox, strict=True):
+        thread = f"<provider-{outgoing.provider_id}@carewatch.council.gov.uk>"
+        assert recipient == message["To"] == outgoing.recipient
+        assert message["From"] == "carewatch@council.gov.uk"
+        assert message["Subject"] == outgoing.message.subject
+        assert message["Message-ID"] == (
+            f"<delivery-{outgoing.delivery_id}.event-{outgoing.event_id}@carewatch.council.gov.uk>"
+        )
+        assert message["References"] == message["In-Reply-To"] == thread
+        assert message["Date"].datetime == outgoing.at
+        assert message["X-Carewatch-Delivery-Id"] == str(outgoing.delivery_id)
+        body = outgoing.message.text
+        assert message.get_body(("plain",)).get_content().strip() == body
+
+
+async def test_a_line_break_in_a_header_is_refused_every_time(
+    smtp_settings: Settings, smtp: SmtpServer
+) -> None:
+    mailer = SmtpMailer(smtp_settings)
+    injected = Outgoing(
+        delivery_id=1,
+        event_id=1,
+        provider_id=None,
+        recipient="asha.patel@council.gov.uk\r\nBcc: someone@elsewhere.example",
+        message=RenderedMessage("[carewatch] Test", "text", "<p>html</p>"),
+        at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    for _ in range(2):
+        with pytest.raises(PermanentSendError, match="could not be built"):
+            await mailer.send(injected)
+    await mailer.close_idle()
+    assert smtp.recorder.inbox == []
 
 
 async def test_without_smtp_messages_become_eml_files(
