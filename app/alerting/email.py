@@ -128,7 +128,10 @@ class ParsedHeaders:
     so one object serves every message that sets the same value; the classes and what
     they parse are the registry's own."""
 
-    def __init__(self, kept: int = 4096) -> None:
+    # Enough that the headers every message repeats stay kept between messages that set
+    # about six headers of their own (ids, date, boundary); each kept header holds its
+    # parse tree, so a larger store buys memory and no speed (bench/NOTES.md).
+    def __init__(self, kept: int = 512) -> None:
         self.registry = HeaderRegistry()
         self.classes: dict[str, type[BaseHeader]] = {}
         self._kept = functools.lru_cache(maxsize=kept)(self._parse)
