@@ -41,7 +41,7 @@ user: migrate  ## create a user: make user EMAIL=you@council.gov.uk ROLE=admin [
 lint: install  ## ruff, ruff format --check and the import contracts
 	$(UV) run --frozen ruff check app tests alembic bench
 	$(UV) run --frozen ruff format --check app tests alembic bench
-	$(UV) run --frozen lint-imports  # the import rule of DESIGN.md (contracts in pyproject.toml)
+	$(UV) run --frozen lint-imports --no-logo  # the import rule of DESIGN.md (contracts in pyproject.toml)
 
 typecheck: install
 	$(UV) run --frozen mypy

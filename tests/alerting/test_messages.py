@@ -212,8 +212,7 @@ async def test_every_message_carries_its_own_headers(
         assert message["References"] == message["In-Reply-To"] == thread
         assert message["Date"].datetime == outgoing.at
         assert message["X-Carewatch-Delivery-Id"] == str(outgoing.delivery_id)
-        body = outgoing.message.text
-        assert message.get_body(("plain",)).get_content().strip() == body
+        assert message.get_body(("plain",)).get_content().strip() == outgoing.message.text
 
 
 async def test_a_line_break_in_a_header_is_refused_every_time(
